@@ -1,0 +1,1 @@
+"""carepath service: CLI now; HTTP API, pages and persistence later."""
