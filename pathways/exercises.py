@@ -1,0 +1,297 @@
+"""Graded exercise library: load and validate education/exercises/*.toml, build programmes.
+
+A programme is plain JSON-able workflow data: ``[{"exercise": "walking", "level": 1}, ...]``.
+Doses are starting suggestions that the physiotherapist adjusts.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import NoReturn, TypeGuard
+
+ENV_DIR = "CAREPATH_EXERCISE_DIR"
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "education" / "exercises"
+CATEGORIES = ("aerobic", "mobility", "strength", "control", "flexibility", "function", "balance")
+STRATA = ("low", "medium", "high")
+DECISIONS = {"progress": 1, "hold": 0, "regress": -1}
+MIN_LEVELS, MAX_LEVELS = 3, 4
+
+Programme = list[dict[str, object]]
+
+_ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_HTTPS_RE = re.compile(r"^https://[^\s/?#]+(?:[/?#]\S*)?$")
+_TOP_KEYS = {"id", "title", "category", "summary", "video_url", "levels"}
+_LEVEL_KEYS = {"level", "name", "dose", "instructions", "what_to_feel", "stop_if"}
+_DOSE_KEYS = ("sets", "reps", "minutes", "sessions_per_week")
+_BASE = ("walking", "trunk-mobility", "core-control")
+_MEDIUM_EXTRA = ("hip-gluteal-strength", "back-extension")
+
+
+class ExerciseError(ValueError):
+    """Invalid exercise content, video override, programme, stratum, finding or decision."""
+
+
+def _fail(where: str, field: str, problem: str) -> NoReturn:
+    raise ExerciseError(f"{where}: {field}: {problem}")
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Dose:
+    """Either sets x reps or minutes, optionally with sessions per week."""
+
+    sets: int | None = None
+    reps: int | None = None
+    minutes: int | None = None
+    sessions_per_week: int | None = None
+
+    def describe(self) -> str:
+        """Short text: "2 x 10", "10 min", or with sessions "10 min, 5 times a week"."""
+        text = f"{self.minutes} min" if self.minutes is not None else f"{self.sets} x {self.reps}"
+        if self.sessions_per_week is not None:
+            text += f", {self.sessions_per_week} times a week"
+        return text
+
+
+@dataclass(frozen=True)
+class Level:
+    level: int
+    name: str
+    dose: Dose
+    instructions: str
+    what_to_feel: str
+    stop_if: str
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title: str
+    category: str
+    summary: str
+    video_url: str
+    levels: tuple[Level, ...]
+
+    @property
+    def max_level(self) -> int:
+        return len(self.levels)
+
+    def level(self, n: int) -> Level:
+        if not _is_int(n) or not 1 <= n <= self.max_level:
+            _fail(f"exercise {self.id!r}", "level", f"must be 1..{self.max_level}, got {n!r}")
+        return self.levels[n - 1]
+
+
+def _check_url(url: object, where: str, field: str) -> str:
+    if not isinstance(url, str) or (url != "" and not _HTTPS_RE.match(url)):
+        _fail(where, field, f"must be empty or an https:// link, got {url!r}")
+    return url
+
+
+def _text(table: Mapping[str, object], key: str, where: str, prefix: str = "") -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value.strip():
+        _fail(where, prefix + key, "missing" if value is None else "must be a non-empty string")
+    return value.strip()
+
+
+def _table(raw: object, allowed: Iterable[str], where: str, field: str) -> dict[str, object]:
+    if not isinstance(raw, dict):
+        _fail(where, field, "missing or not a table")
+    extra = sorted(set(raw) - set(allowed))
+    if extra:
+        _fail(where, (field + "." if field else "") + extra[0],
+              f"unknown field (allowed: {', '.join(sorted(allowed))})")
+    return raw
+
+
+def _parse_dose(raw: object, where: str, field: str) -> Dose:
+    table = _table(raw, _DOSE_KEYS, where, field)
+    for key in _DOSE_KEYS:
+        value = table.get(key)
+        if value is not None and (not _is_int(value) or value < 1):
+            _fail(where, f"{field}.{key}", f"must be a whole number of at least 1, got {value!r}")
+    dose = Dose(*(v if _is_int(v := table.get(k)) else None for k in _DOSE_KEYS))
+    has_sets = dose.sets is not None and dose.reps is not None
+    if (dose.sets is None) != (dose.reps is None) or has_sets == (dose.minutes is not None):
+        _fail(where, field, "needs either sets and reps, or minutes (not both)")
+    return dose
+
+
+def _parse_exercise(path: Path) -> Exercise:
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ExerciseError(f"{where}: cannot read: {exc}") from exc
+    data = _table(raw, _TOP_KEYS, where, "")
+    ex_id = _text(data, "id", where)
+    if not _ID_RE.match(ex_id) or ex_id != path.stem:
+        _fail(where, "id", f"must be a lower-case slug equal to the file name, got {ex_id!r}")
+    category = _text(data, "category", where)
+    if category not in CATEGORIES:
+        _fail(where, "category", f"must be one of {', '.join(CATEGORIES)}, got {category!r}")
+    raw_levels = data.get("levels")
+    if not isinstance(raw_levels, list) or not MIN_LEVELS <= len(raw_levels) <= MAX_LEVELS:
+        _fail(where, "levels", f"needs {MIN_LEVELS}-{MAX_LEVELS} [[levels]] tables")
+    levels: list[Level] = []
+    for i, item in enumerate(raw_levels, start=1):
+        prefix = f"levels[{i}]."
+        lv = _table(item, _LEVEL_KEYS, where, prefix[:-1])
+        if not _is_int(lv.get("level")) or lv.get("level") != i:
+            _fail(where, prefix + "level",
+                  f"levels must be numbered 1..n in order: expected {i}, got {lv.get('level')!r}")
+        name = _text(lv, "name", where, prefix)
+        dose = _parse_dose(lv.get("dose"), where, prefix + "dose")
+        texts = (_text(lv, k, where, prefix) for k in ("instructions", "what_to_feel", "stop_if"))
+        levels.append(Level(i, name, dose, *texts))
+    title, summary = _text(data, "title", where), _text(data, "summary", where)
+    video_url = _check_url(data.get("video_url", ""), where, "video_url")
+    return Exercise(ex_id, title, category, summary, video_url, tuple(levels))
+
+
+class ExerciseLibrary:
+    """Validated, read-only set of exercises keyed by id."""
+
+    def __init__(self, exercises: Iterable[Exercise]) -> None:
+        self._by_id = {ex.id: ex for ex in exercises}
+
+    @classmethod
+    def load(
+        cls, directory: Path | None = None, video_overrides: Mapping[str, str] | None = None
+    ) -> ExerciseLibrary:
+        """Load *.toml from ``directory``, else $CAREPATH_EXERCISE_DIR, else the default dir.
+        ``video_overrides``: exercise id -> a clinic's https:// video link ("" clears it)."""
+        if directory is None:
+            directory = Path(os.environ.get(ENV_DIR) or DEFAULT_DIR)
+        if not directory.is_dir():
+            raise ExerciseError(f"{directory}: exercise directory not found")
+        files = sorted(directory.glob("*.toml"))
+        if not files:
+            raise ExerciseError(f"{directory}: no exercise files (*.toml) found")
+        exercises = {ex.id: ex for ex in map(_parse_exercise, files)}
+        for ex_id, url in (video_overrides or {}).items():
+            if ex_id not in exercises:
+                _fail("video_overrides", repr(ex_id), "unknown exercise id")
+            checked = _check_url(url, "video_overrides", repr(ex_id))
+            exercises[ex_id] = dataclasses.replace(exercises[ex_id], video_url=checked)
+        return cls(exercises.values())
+
+    def get(self, exercise_id: str) -> Exercise:
+        if not isinstance(exercise_id, str) or exercise_id not in self._by_id:
+            raise ExerciseError(f"unknown exercise id {exercise_id!r}")
+        return self._by_id[exercise_id]
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(sorted(self._by_id))
+
+    def __contains__(self, exercise_id: object) -> bool:
+        return isinstance(exercise_id, str) and exercise_id in self._by_id
+
+
+@lru_cache(maxsize=1)
+def default_library() -> ExerciseLibrary:
+    """The library from the default location, read once (``cache_clear()`` to reload)."""
+    return ExerciseLibrary.load()
+
+
+def _flag(findings: Mapping[str, object], key: str) -> bool:
+    value = findings.get(key)
+    if value is not None and not isinstance(value, bool):
+        _fail("findings", key, f"must be true or false, got {value!r}")
+    return value is True
+
+
+def starting_programme(
+    stratum: str, findings: Mapping[str, object] | None = None,
+    library: ExerciseLibrary | None = None,
+) -> Programme:
+    """Starting programme for a STarT Back stratum and first-visit findings.
+
+    low: walking, trunk-mobility, core-control (3, like selfBACK's default). medium: those +
+    hip-gluteal-strength, back-extension. high: the medium set always at level 1 (start_level
+    ignored) + functional-lifting if fear_of_lifting (graded exposure). Any stratum: leg_pain
+    adds hamstring-hip-flexibility, balance_concern adds balance. start_level (1 or 2, default
+    1) sets every level for low/medium, clipped to each exercise's maximum. Flags must be
+    booleans or absent/None; other findings keys are ignored.
+    """
+    if stratum not in STRATA:
+        raise ExerciseError(f"unknown stratum {stratum!r} (expected one of {', '.join(STRATA)})")
+    lib, found = library or default_library(), findings or {}
+    start = 1 if found.get("start_level") is None else found.get("start_level")
+    if not _is_int(start) or start not in (1, 2):
+        _fail("findings", "start_level", f"must be 1 or 2, got {start!r}")
+    ids = list(_BASE) + (list(_MEDIUM_EXTRA) if stratum != "low" else [])
+    extras = {"leg_pain": "hamstring-hip-flexibility", "balance_concern": "balance"}
+    ids += [ex_id for key, ex_id in extras.items() if _flag(found, key)]
+    if _flag(found, "fear_of_lifting") and stratum == "high":
+        ids.append("functional-lifting")
+    start = 1 if stratum == "high" else start
+    return [{"exercise": i, "level": min(start, lib.get(i).max_level)} for i in ids]
+
+
+def _entries(
+    programme: Iterable[Mapping[str, object]], lib: ExerciseLibrary
+) -> list[tuple[Mapping[str, object], Exercise, int]]:
+    """Validate a programme; (entry, exercise, level) per entry."""
+    if isinstance(programme, str | bytes | Mapping) or not isinstance(programme, Iterable):
+        _fail("programme", "value", "must be a list of {'exercise': id, 'level': n} entries")
+    out: list[tuple[Mapping[str, object], Exercise, int]] = []
+    for i, entry in enumerate(programme):
+        where = f"programme[{i}]"
+        if not isinstance(entry, Mapping):
+            _fail(where, "entry", "must be a mapping with 'exercise' and 'level'")
+        ex_id, level = entry.get("exercise"), entry.get("level")
+        if ex_id not in lib:
+            _fail(where, "exercise", f"unknown exercise id {ex_id!r}")
+        ex = lib.get(str(ex_id))
+        if any(seen.id == ex.id for _, seen, _ in out):
+            _fail(where, "exercise", f"{ex.id!r} appears more than once")
+        if not _is_int(level) or not 1 <= level <= ex.max_level:
+            _fail(where, "level", f"must be 1..{ex.max_level} for {ex.id!r}, got {level!r}")
+        out.append((entry, ex, level))
+    return out
+
+
+def apply_progression(
+    programme: Iterable[Mapping[str, object]], decision: str,
+    library: ExerciseLibrary | None = None,
+) -> Programme:
+    """New programme after a weekly decision: "progress" (+1 level, capped at the maximum),
+    "hold" or "regress" (-1, floor 1). Other entry keys are kept; the input is not mutated."""
+    if not isinstance(decision, str) or decision not in DECISIONS:
+        raise ExerciseError(
+            f"unknown decision {decision!r} (expected one of {', '.join(DECISIONS)})")
+    result: Programme = []
+    for entry, ex, level in _entries(programme, library or default_library()):
+        new = copy.deepcopy(dict(entry))
+        new["level"] = max(1, min(ex.max_level, level + DECISIONS[decision]))
+        result.append(new)
+    return result
+
+
+def describe_programme(
+    programme: Iterable[Mapping[str, object]], library: ExerciseLibrary | None = None
+) -> list[dict[str, object]]:
+    """Display data per entry, for pages and the patient's "today" view."""
+    result: list[dict[str, object]] = []
+    for _entry, ex, n in _entries(programme, library or default_library()):
+        lv = ex.level(n)
+        result.append({
+            "id": ex.id, "title": ex.title, "category": ex.category, "level": n,
+            "max_level": ex.max_level, "level_name": lv.name, "dose": lv.dose.describe(),
+            "instructions": lv.instructions, "what_to_feel": lv.what_to_feel,
+            "stop_if": lv.stop_if, "video_url": ex.video_url,
+        })
+    return result

@@ -1,0 +1,87 @@
+"""Patient-reported questionnaires for the LBP pathway: metadata, validation, scoring, MCIDs.
+
+Instruments: STarT Back, disability index (ODI structure), pain NRS, PSFS, PSEQ, FABQ.
+Only structure, our own neutral labels and scoring rules are stored, never published
+wording (domain.md section 5). Standard library only.
+"""
+
+from .catalogue import DISABILITY, FABQ, INSTRUMENTS, PAIN_NRS, PSEQ, PSFS, START_BACK
+from .change import (
+    DISABILITY_MCID_FRACTION,
+    DISABILITY_MCID_POINTS,
+    PAIN_MCID_FRACTION,
+    PAIN_MCID_POINTS,
+    PSEQ_MCID_POINTS,
+    PSFS_MCID_POINTS,
+    PSFS_SINGLE_ACTIVITY_MCID_POINTS,
+    disability_improved,
+    improvement_summary,
+    pain_improved,
+    pseq_improved,
+    psfs_improved,
+)
+from .model import Instrument, InstrumentError, Item, check_answers
+from .scoring import (
+    FABQ_PA_CUTOFF,
+    FABQ_WORK_CUTOFF,
+    SCORERS,
+    DisabilityResult,
+    FabqResult,
+    PainResult,
+    PseqResult,
+    PsfsResult,
+    ScoreResult,
+    StartBackResult,
+    score,
+    score_disability,
+    score_fabq,
+    score_pain_nrs,
+    score_pseq,
+    score_psfs,
+    score_start_back,
+    start_back_stratum,
+)
+
+__all__ = [
+    "DISABILITY",
+    "DISABILITY_MCID_FRACTION",
+    "DISABILITY_MCID_POINTS",
+    "FABQ",
+    "FABQ_PA_CUTOFF",
+    "FABQ_WORK_CUTOFF",
+    "INSTRUMENTS",
+    "PAIN_MCID_FRACTION",
+    "PAIN_MCID_POINTS",
+    "PAIN_NRS",
+    "PSEQ",
+    "PSEQ_MCID_POINTS",
+    "PSFS",
+    "PSFS_MCID_POINTS",
+    "PSFS_SINGLE_ACTIVITY_MCID_POINTS",
+    "SCORERS",
+    "START_BACK",
+    "DisabilityResult",
+    "FabqResult",
+    "Instrument",
+    "InstrumentError",
+    "Item",
+    "PainResult",
+    "PseqResult",
+    "PsfsResult",
+    "ScoreResult",
+    "StartBackResult",
+    "check_answers",
+    "disability_improved",
+    "improvement_summary",
+    "pain_improved",
+    "pseq_improved",
+    "psfs_improved",
+    "score",
+    "score_disability",
+    "score_fabq",
+    "score_pain_nrs",
+    "score_pseq",
+    "score_psfs",
+    "score_start_back",
+    "start_back_stratum",
+]

@@ -1,0 +1,147 @@
+"""Meaningful-change (MCID) checks: has a patient improved between baseline and follow-up?
+
+Default thresholds are those of domain.md section 5; every threshold is a keyword parameter
+so a clinic can configure its own. Inputs are scores (not raw answers): pain NRS 0-10,
+disability index 0-100, PSFS mean 0-10, PSEQ total 0-60.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+from .model import InstrumentError
+
+# Pain NRS: >= 2 points or >= 30% (Ostelo et al., Spine 2008; domain.md section 5).
+PAIN_MCID_POINTS = 2
+PAIN_MCID_FRACTION = 0.30
+# Disability index (ODI structure): >= 10 points or 30% (domain.md section 5).
+DISABILITY_MCID_POINTS = 10
+DISABILITY_MCID_FRACTION = 0.30
+# PSFS: 2 points on the mean; 3 points for a single activity (domain.md section 5).
+PSFS_MCID_POINTS = 2.0
+PSFS_SINGLE_ACTIVITY_MCID_POINTS = 3.0
+# PSEQ: >= 7 points (domain.md section 5).
+PSEQ_MCID_POINTS = 7
+
+# Scores are often rounded floats (33.3 - 23.3 == 9.999999999999998), so a change this
+# close to a threshold counts as reaching it.
+_TOLERANCE = 1e-9
+
+
+def _score(measure: str, which: str, value: object, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InstrumentError(
+            f"{measure} change: {which} must be a number from 0 to {high:g}, got {value!r}",
+            instrument=measure,
+        )
+    if not math.isfinite(value) or not 0 <= value <= high:
+        raise InstrumentError(
+            f"{measure} change: {which} must be a number from 0 to {high:g}, got {value!r}",
+            instrument=measure,
+        )
+    return float(value)
+
+
+def _check_thresholds(points: float, fraction: float | None = None) -> None:
+    if not points > 0:
+        raise ValueError(f"points threshold must be above 0, got {points!r}")
+    if fraction is not None and not 0 < fraction <= 1:
+        raise ValueError(f"fraction threshold must be above 0 and at most 1, got {fraction!r}")
+
+
+def _reaches(change: float, threshold: float) -> bool:
+    return change >= threshold - _TOLERANCE
+
+
+def _decrease_improved(
+    measure: str, high: float, baseline: object, follow_up: object, points: float, fraction: float
+) -> bool:
+    _check_thresholds(points, fraction)
+    before = _score(measure, "baseline", baseline, high)
+    after = _score(measure, "follow-up", follow_up, high)
+    drop = before - after
+    if _reaches(drop, points):
+        return True
+    # Relative rule; with a baseline of 0 only the points rule can apply.
+    return before > 0 and drop > 0 and _reaches(drop / before, fraction)
+
+
+def pain_improved(
+    baseline: float,
+    follow_up: float,
+    points: float = PAIN_MCID_POINTS,
+    fraction: float = PAIN_MCID_FRACTION,
+) -> bool:
+    """Pain NRS (0-10, lower is better) improved meaningfully.
+
+    True when pain dropped by at least ``points`` or by at least ``fraction`` of baseline.
+    Defaults 2 points / 30% (Ostelo, Spine 2008, via domain.md section 5).
+    """
+    return _decrease_improved("pain NRS", 10, baseline, follow_up, points, fraction)
+
+
+def disability_improved(
+    baseline: float,
+    follow_up: float,
+    points: float = DISABILITY_MCID_POINTS,
+    fraction: float = DISABILITY_MCID_FRACTION,
+) -> bool:
+    """Disability index (0-100, lower is better) improved meaningfully.
+
+    True when the score dropped by at least ``points`` or by at least ``fraction`` of
+    baseline. Defaults 10 points / 30% (domain.md section 5).
+    """
+    return _decrease_improved("disability index", 100, baseline, follow_up, points, fraction)
+
+
+def psfs_improved(baseline: float, follow_up: float, points: float = PSFS_MCID_POINTS) -> bool:
+    """PSFS mean (0-10, higher is better) rose by at least ``points`` (default 2).
+
+    For a single activity domain.md section 5 gives 3 points: pass
+    ``points=PSFS_SINGLE_ACTIVITY_MCID_POINTS``.
+    """
+    _check_thresholds(points)
+    gain = _score("PSFS", "follow-up", follow_up, 10) - _score("PSFS", "baseline", baseline, 10)
+    return _reaches(gain, points)
+
+
+def pseq_improved(baseline: float, follow_up: float, points: float = PSEQ_MCID_POINTS) -> bool:
+    """PSEQ total (0-60, higher is better) rose by at least ``points`` (default 7)."""
+    _check_thresholds(points)
+    gain = _score("PSEQ", "follow-up", follow_up, 60) - _score("PSEQ", "baseline", baseline, 60)
+    return _reaches(gain, points)
+
+
+_CHECKS: dict[str, Callable[[float, float], bool]] = {
+    "pain": pain_improved,
+    "disability": disability_improved,
+    "psfs": psfs_improved,
+    "pseq": pseq_improved,
+}
+
+
+def improvement_summary(
+    baseline: Mapping[str, object], follow_up: Mapping[str, object]
+) -> dict[str, bool | int | None]:
+    """Compare baseline and follow-up scores with the default MCIDs.
+
+    Both mappings may hold the optional keys "pain", "disability", "psfs", "pseq" (scores);
+    other keys are ignored. Returns one entry per measure (None when either side is missing
+    or None), plus "any_improved" and "measures_compared".
+    """
+    summary: dict[str, bool | int | None] = {}
+    compared = 0
+    any_improved = False
+    for key, check in _CHECKS.items():
+        before, after = baseline.get(key), follow_up.get(key)
+        if before is None or after is None:
+            summary[key] = None
+            continue
+        improved = check(before, after)  # type: ignore[arg-type]  # validated inside
+        summary[key] = improved
+        compared += 1
+        any_improved = any_improved or improved
+    summary["any_improved"] = any_improved
+    summary["measures_compared"] = compared
+    return summary

@@ -1,0 +1,339 @@
+"""Tests for the graded exercise library and programme helpers (pathways/exercises.py)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from pathways.exercises import (
+    DEFAULT_DIR,
+    ENV_DIR,
+    Dose,
+    ExerciseError,
+    ExerciseLibrary,
+    apply_progression,
+    default_library,
+    describe_programme,
+    starting_programme,
+)
+
+REQUIRED_IDS = {
+    "walking", "trunk-mobility", "back-extension", "hip-gluteal-strength", "core-control",
+    "hamstring-hip-flexibility", "functional-lifting", "balance",
+}
+LOW = ["walking", "trunk-mobility", "core-control"]
+MEDIUM = LOW + ["hip-gluteal-strength", "back-extension"]
+
+LEVEL = """
+[[levels]]
+level = {n}
+name = "Level {n}"
+dose = {dose}
+instructions = "Do the thing slowly."
+what_to_feel = "Mild effort."
+stop_if = "Pain spreads down a leg."
+"""
+
+
+def make_toml(ex_id: str = "demo", *, levels: int = 3, numbers: list[int] | None = None,
+              dose: str = "{ sets = 2, reps = 10 }", video_url: str = "",
+              drop: str | None = None, extra: str = "") -> str:
+    head = {
+        "id": f'id = "{ex_id}"', "title": 'title = "Demo"', "category": 'category = "mobility"',
+        "summary": 'summary = "A demo exercise."', "video_url": f'video_url = "{video_url}"',
+    }
+    lines = [v for k, v in head.items() if k != drop] + [extra]
+    text = "\n".join(lines) + "\n"
+    for n in numbers or list(range(1, levels + 1)):
+        text += LEVEL.format(n=n, dose=dose)
+    if drop and drop not in head:
+        text = "\n".join(line for line in text.splitlines() if not line.startswith(drop + " "))
+    return text
+
+
+def write(tmp_path: Path, text: str, ex_id: str = "demo") -> Path:
+    (tmp_path / f"{ex_id}.toml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def lib() -> ExerciseLibrary:
+    return ExerciseLibrary.load(DEFAULT_DIR)
+
+
+# --- shipped content ---------------------------------------------------------------------
+
+def test_library_has_required_exercises(lib: ExerciseLibrary) -> None:
+    assert set(lib.ids()) >= REQUIRED_IDS
+    assert len(lib.ids()) >= 8
+    assert "walking" in lib and "nope" not in lib and 3 not in lib
+
+
+@pytest.mark.parametrize("ex_id", sorted(REQUIRED_IDS))
+def test_each_exercise_is_complete(lib: ExerciseLibrary, ex_id: str) -> None:
+    ex = lib.get(ex_id)
+    assert 3 <= ex.max_level <= 4
+    assert [lv.level for lv in ex.levels] == list(range(1, ex.max_level + 1))
+    for lv in ex.levels:
+        assert lv.name and lv.instructions and lv.what_to_feel and lv.stop_if
+        assert lv.dose.describe()
+    assert ex.level(ex.max_level) is ex.levels[-1]
+
+
+def test_shipped_files_say_doses_are_adjustable() -> None:
+    for path in DEFAULT_DIR.glob("*.toml"):
+        head = path.read_text(encoding="utf-8").splitlines()[0]
+        assert head.startswith("#") and "physiotherapist" in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("dose", "text"), [
+    (Dose(sets=2, reps=10), "2 x 10"),
+    (Dose(minutes=10), "10 min"),
+    (Dose(minutes=20, sessions_per_week=5), "20 min, 5 times a week"),
+    (Dose(sets=3, reps=8, sessions_per_week=3), "3 x 8, 3 times a week"),
+])
+def test_dose_describe(dose: Dose, text: str) -> None:
+    assert dose.describe() == text
+
+
+@pytest.mark.parametrize("n", [0, 5, -1, True])
+def test_level_out_of_range(lib: ExerciseLibrary, n: int) -> None:
+    with pytest.raises(ExerciseError, match="level"):
+        lib.get("walking").level(n)
+
+
+def test_get_unknown_id(lib: ExerciseLibrary) -> None:
+    with pytest.raises(ExerciseError, match="unknown exercise id 'nope'"):
+        lib.get("nope")
+
+
+def test_default_library_is_cached() -> None:
+    default_library.cache_clear()
+    assert default_library() is default_library()
+
+
+# --- starting programmes -----------------------------------------------------------------
+
+def ids_levels(programme: list[dict[str, object]]) -> list[tuple[object, object]]:
+    return [(e["exercise"], e["level"]) for e in programme]
+
+
+@pytest.mark.parametrize(("stratum", "findings", "expected"), [
+    ("low", None, [(i, 1) for i in LOW]),
+    ("medium", {}, [(i, 1) for i in MEDIUM]),
+    ("high", None, [(i, 1) for i in MEDIUM]),
+    ("high", {"fear_of_lifting": True}, [(i, 1) for i in MEDIUM] + [("functional-lifting", 1)]),
+    ("medium", {"fear_of_lifting": True}, [(i, 1) for i in MEDIUM]),
+    ("low", {"leg_pain": True}, [(i, 1) for i in LOW] + [("hamstring-hip-flexibility", 1)]),
+    ("low", {"balance_concern": True, "leg_pain": False}, [(i, 1) for i in LOW + ["balance"]]),
+    ("medium", {"start_level": 2}, [(i, 2) for i in MEDIUM]),
+    ("high", {"start_level": 2}, [(i, 1) for i in MEDIUM]),
+    ("low", {"start_level": None, "other_note": "ignored"}, [(i, 1) for i in LOW]),
+    ("high", {"leg_pain": True, "balance_concern": True, "fear_of_lifting": True},
+     [(i, 1) for i in MEDIUM + ["hamstring-hip-flexibility", "balance", "functional-lifting"]]),
+])
+def test_starting_programme(lib: ExerciseLibrary, stratum: str,
+                            findings: dict[str, object] | None,
+                            expected: list[tuple[str, int]]) -> None:
+    programme = starting_programme(stratum, findings, lib)
+    assert ids_levels(programme) == expected
+    assert json.loads(json.dumps(programme)) == programme
+
+
+def test_start_level_two_then_progress_to_top(tmp_path: Path) -> None:
+    for ex_id in LOW:
+        write(tmp_path, make_toml(ex_id, levels=3), ex_id)
+    small = ExerciseLibrary.load(tmp_path)
+    programme = starting_programme("low", {"start_level": 2}, small)
+    assert ids_levels(programme) == [(i, 2) for i in LOW]
+    assert ids_levels(apply_progression(apply_progression(programme, "progress", small),
+                                        "progress", small)) == [(i, 3) for i in LOW]
+
+
+@pytest.mark.parametrize(("stratum", "findings", "match"), [
+    ("severe", None, "unknown stratum 'severe'"),
+    ("LOW", None, "unknown stratum"),
+    ("low", {"start_level": 3}, "start_level: must be 1 or 2"),
+    ("low", {"start_level": True}, "start_level"),
+    ("low", {"start_level": "2"}, "start_level"),
+    ("low", {"leg_pain": "yes"}, "leg_pain: must be true or false"),
+])
+def test_starting_programme_errors(lib: ExerciseLibrary, stratum: str,
+                                   findings: dict[str, object] | None, match: str) -> None:
+    with pytest.raises(ExerciseError, match=match):
+        starting_programme(stratum, findings, lib)
+
+
+def test_starting_programme_uses_default_library() -> None:
+    default_library.cache_clear()
+    assert ids_levels(starting_programme("low")) == [(i, 1) for i in LOW]
+
+
+# --- progression -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("decision", "start", "expected"), [
+    ("progress", 1, 2),
+    ("progress", "max", "max"),
+    ("hold", 2, 2),
+    ("regress", 2, 1),
+    ("regress", 1, 1),
+])
+def test_apply_progression(lib: ExerciseLibrary, decision: str, start: int | str,
+                           expected: int | str) -> None:
+    for ex_id in lib.ids():
+        top = lib.get(ex_id).max_level
+        level = top if start == "max" else start
+        programme = [{"exercise": ex_id, "level": level, "note": {"done": [1]}}]
+        before = copy.deepcopy(programme)
+        result = apply_progression(programme, decision, lib)
+        assert programme == before
+        assert result is not programme and result[0] is not programme[0]
+        assert result[0]["level"] == (top if expected == "max" else expected)
+        assert result[0]["note"] == {"done": [1]} and result[0]["note"] is not programme[0]["note"]
+
+
+def test_progress_mixed_levels(lib: ExerciseLibrary) -> None:
+    top = lib.get("walking").max_level
+    programme = [{"exercise": "walking", "level": top}, {"exercise": "balance", "level": 1}]
+    assert ids_levels(apply_progression(programme, "progress", lib)) == [
+        ("walking", top), ("balance", 2)]
+    assert ids_levels(apply_progression(programme, "regress", lib)) == [
+        ("walking", top - 1), ("balance", 1)]
+
+
+@pytest.mark.parametrize(("programme", "decision", "match"), [
+    ([{"exercise": "walking", "level": 1}], "skip", "unknown decision 'skip'"),
+    ([{"exercise": "swimming", "level": 1}], "hold", r"programme\[0\]: exercise: unknown"),
+    ([{"exercise": "walking", "level": 9}], "hold", r"programme\[0\]: level: must be 1\.\.4"),
+    ([{"exercise": "walking", "level": 0}], "hold", "level"),
+    ([{"exercise": "walking"}], "hold", "level"),
+    ([{"exercise": "walking", "level": 1}, {"exercise": "walking", "level": 2}], "hold",
+     "more than once"),
+    (["walking"], "hold", "must be a mapping"),
+    ({"exercise": "walking", "level": 1}, "hold", "must be a list"),
+])
+def test_apply_progression_errors(lib: ExerciseLibrary, programme: object, decision: str,
+                                  match: str) -> None:
+    with pytest.raises(ExerciseError, match=match):
+        apply_progression(programme, decision, lib)  # type: ignore[arg-type]
+
+
+def test_describe_programme(lib: ExerciseLibrary) -> None:
+    rows = describe_programme([{"exercise": "walking", "level": 2},
+                               {"exercise": "core-control", "level": 1}], lib)
+    walking = lib.get("walking").level(2)
+    assert rows[0]["id"] == "walking" and rows[0]["title"] == "Walking"
+    assert rows[0]["level"] == 2 and rows[0]["level_name"] == walking.name
+    assert rows[0]["dose"] == walking.dose.describe()
+    for key in ("instructions", "what_to_feel", "stop_if", "video_url", "max_level"):
+        assert key in rows[1]
+    assert json.loads(json.dumps(rows)) == rows
+
+
+# --- video overrides ---------------------------------------------------------------------
+
+def test_video_override_valid() -> None:
+    url = "https://videos.example.org/walking-1.mp4"
+    lib = ExerciseLibrary.load(DEFAULT_DIR, video_overrides={"walking": url})
+    assert lib.get("walking").video_url == url
+    assert lib.get("balance").video_url == ""
+    rows = describe_programme([{"exercise": "walking", "level": 1}], lib)
+    assert rows[0]["video_url"] == url
+
+
+@pytest.mark.parametrize(("overrides", "match"), [
+    ({"walking": "http://videos.example.org/w.mp4"}, r"video_overrides: 'walking': .*https://"),
+    ({"walking": "javascript:alert(1)"}, "https"),
+    ({"walking": "https://"}, "https"),
+    ({"walking": "https://exa mple.org/x"}, "https"),
+    ({"swimming": "https://videos.example.org/s.mp4"}, "'swimming': unknown exercise id"),
+])
+def test_video_override_invalid(overrides: dict[str, str], match: str) -> None:
+    with pytest.raises(ExerciseError, match=match):
+        ExerciseLibrary.load(DEFAULT_DIR, video_overrides=overrides)
+
+
+# --- malformed files ---------------------------------------------------------------------
+
+def test_minimal_valid_file_loads(tmp_path: Path) -> None:
+    lib = ExerciseLibrary.load(write(tmp_path, make_toml(video_url="https://example.org/v")))
+    assert lib.ids() == ("demo",)
+    assert lib.get("demo").video_url == "https://example.org/v"
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"drop": "title"}, "demo.toml: title: missing"),
+    ({"drop": "summary"}, "summary: missing"),
+    ({"drop": "stop_if"}, r"levels\[1\]\.stop_if: missing"),
+    ({"drop": "dose"}, r"levels\[1\]\.dose: missing"),
+    ({"numbers": [1, 2, 4]}, r"levels\[3\]\.level: levels must be numbered 1\.\.n.*got 4"),
+    ({"numbers": [2, 3, 4]}, r"levels\[1\]\.level"),
+    ({"levels": 2}, "levels: needs 3-4"),
+    ({"levels": 5}, "levels: needs 3-4"),
+    ({"dose": "{ sets = 2 }"}, r"levels\[1\]\.dose: needs either sets and reps, or minutes"),
+    ({"dose": "{ sessions_per_week = 3 }"}, "needs either sets and reps, or minutes"),
+    ({"dose": "{ sets = 2, reps = 10, minutes = 5 }"}, "not both"),
+    ({"dose": "{ minutes = 0 }"}, r"dose\.minutes: must be a whole number"),
+    ({"dose": "{ minutes = 1.5 }"}, r"dose\.minutes"),
+    ({"dose": "{ minutes = 5, reps_typo = 3 }"}, r"dose\.reps_typo: unknown field"),
+    ({"video_url": "http://example.org/v.mp4"}, "video_url: must be empty or an https:// link"),
+    ({"extra": 'categroy = "x"'}, "categroy: unknown field"),
+    ({"extra": "[oops"}, "demo.toml: cannot read"),
+])
+def test_malformed_file(tmp_path: Path, kwargs: dict[str, object], match: str) -> None:
+    write(tmp_path, make_toml(**kwargs))  # type: ignore[arg-type]
+    with pytest.raises(ExerciseError, match=match):
+        ExerciseLibrary.load(tmp_path)
+
+
+@pytest.mark.parametrize(("text", "file_id", "match"), [
+    (make_toml("other"), "demo", r"id: must be a lower-case slug equal to the file name"),
+    (make_toml("Bad_Id"), "Bad_Id", "id: must be a lower-case slug"),
+    (make_toml().replace('"mobility"', '"yoga"'), "demo", "category: must be one of"),
+    (make_toml().replace('title = "Demo"', 'title = ""'), "demo", "title: must be a non-empty"),
+])
+def test_bad_identity_fields(tmp_path: Path, text: str, file_id: str, match: str) -> None:
+    write(tmp_path, text, file_id)
+    with pytest.raises(ExerciseError, match=match):
+        ExerciseLibrary.load(tmp_path)
+
+
+def test_error_names_the_file(tmp_path: Path) -> None:
+    write(tmp_path, make_toml(numbers=[1, 3, 4]))
+    with pytest.raises(ExerciseError) as info:
+        ExerciseLibrary.load(tmp_path)
+    assert str(tmp_path / "demo.toml") in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("sub", ["missing", "empty"])
+def test_missing_or_empty_directory(tmp_path: Path, sub: str) -> None:
+    directory = tmp_path / sub
+    if sub == "empty":
+        directory.mkdir()
+    with pytest.raises(ExerciseError, match="not found" if sub == "missing" else "no exercise"):
+        ExerciseLibrary.load(directory)
+
+
+# --- environment override ----------------------------------------------------------------
+
+def test_env_var_overrides_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, make_toml("stretch"), "stretch")
+    monkeypatch.setenv(ENV_DIR, str(tmp_path))
+    assert ExerciseLibrary.load().ids() == ("stretch",)
+    default_library.cache_clear()
+    try:
+        assert default_library().ids() == ("stretch",)
+    finally:
+        default_library.cache_clear()
+
+
+def test_explicit_directory_beats_env_var(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_DIR, str(tmp_path / "does-not-exist"))
+    assert set(ExerciseLibrary.load(DEFAULT_DIR).ids()) >= REQUIRED_IDS
+    with pytest.raises(ExerciseError, match="does-not-exist"):
+        ExerciseLibrary.load()
