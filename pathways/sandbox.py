@@ -73,7 +73,6 @@ _REFUSED_NODES: dict[type[ast.AST], str] = {
     ast.YieldFrom: "yield is not allowed",
     ast.Await: "await is not allowed",
     ast.AsyncFor: "async loops are not allowed",
-    ast.Delete: "del is not allowed",
 }
 if hasattr(ast, "TryStar"):
     _REFUSED_NODES[ast.TryStar] = "try/except is not allowed"
@@ -95,6 +94,13 @@ class SandboxPolicy(RestrictingNodeTransformer):
             self.error(node, reason)
             return node
         return super().visit(node)
+
+    def visit_Delete(self, node: ast.Delete) -> Any:
+        """`del name` drops task data a model no longer needs; nothing else may be deleted."""
+        if not all(isinstance(target, ast.Name) for target in node.targets):
+            self.error(node, "del works only on plain names (task data keys)")
+            return node
+        return self.node_contents_visit(node)
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         node = self.node_contents_visit(node)
@@ -393,11 +399,15 @@ class Sandbox:
         except Exception as err:  # a model bug: report it plainly, never as a crash
             raise SandboxError(f"{type(err).__name__}: {err}") from None
 
-    def execute(self, script: str, data: dict[str, Any]) -> None:
-        """Run a script; names it assigns become task data. `data` is changed only on success."""
+    def execute(self, script: str, data: dict[str, Any],
+                extra: Mapping[str, Any] | None = None) -> None:
+        """Run a script; names it assigns become task data. `data` is changed only on success.
+
+        `extra` names (such as the pathway settings) are read-only: they are never stored."""
         code = compile_model_code(script, "exec")
         budget = _Budget(self.limits)
         env = self._globals(budget)
+        env.update(extra or {})
         names = dict(env)
         names.update(data)
         try:
@@ -412,8 +422,8 @@ class Sandbox:
             raise SandboxError(f"{type(err).__name__}: {err}") from None
         results = {k: v for k, v in names.items() if k not in env or v is not env[k]}
         for key, value in results.items():
-            if key in self.helpers:
-                raise SandboxError(f"the script assigns to '{key}', which is a helper name")
+            if key in env:
+                raise SandboxError(f"the script assigns to '{key}', which is a read-only name")
             _require_plain(key, value)
         data.clear()
         data.update(results)

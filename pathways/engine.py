@@ -1,0 +1,146 @@
+"""The pathway engine: runs a validated model with the sandbox, an injected clock and a
+serializer that keeps the spec out of the saved state.
+
+In the spirit of spiff-example-cli's engine.py: the parts (model, clock, sandbox) come in
+through the constructor; `start` and `restore` hand out `PathwayInstance`s.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+from . import clock as clock_module
+from . import statecodec
+from .clock import Clock, SystemClock
+from .errors import StateMismatchError
+from .instance import PathwayInstance
+from .models import PathwayModel
+from .sandbox import Limits, Sandbox, SandboxError
+from .script_helpers import HELPERS
+
+STATE_FORMAT = "carepath-state/1"
+
+
+_instance_names: ContextVar[Mapping[str, Any]] = ContextVar("carepath_names", default={})
+
+
+@contextmanager
+def instance_names(names: Mapping[str, Any]) -> Iterator[None]:
+    """Read-only names (the instance's `settings`) every expression of this instance sees."""
+    token = _instance_names.set(names)
+    try:
+        yield
+    finally:
+        _instance_names.reset(token)
+
+
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
+    """SpiffWorkflow's script environment, with every evaluation going through the sandbox."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        super().__init__({})
+        self.sandbox = sandbox
+
+    def evaluate(self, expression: str, context: dict[str, Any],
+                 external_context: Mapping[str, Any] | None = None) -> Any:
+        extra = dict(_instance_names.get())
+        extra.update(external_context or {})
+        return self.sandbox.evaluate(expression, context, extra)
+
+    def execute(self, script: str, context: dict[str, Any],
+                external_context: Mapping[str, Any] | None = None) -> bool:
+        self.sandbox.execute(script, context, _instance_names.get())
+        return True
+
+    def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
+        raise SandboxError("service tasks are not supported by carepath models")
+
+
+_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+
+class PathwayEngine:
+    """Starts and restores instances of one model version."""
+
+    def __init__(self, model: PathwayModel, clock: Clock | None = None,
+                 limits: Limits | None = None) -> None:
+        clock_module.install()
+        self.model = model
+        self.clock: Clock = clock or SystemClock()
+        self.sandbox = Sandbox(HELPERS, limits)
+        self.script_engine = PythonScriptEngine(environment=SandboxEnvironment(self.sandbox))
+        self.serializer = _SERIALIZER
+        self._names: dict[str | None, list[str]] = {}
+        self.cycle_anchors = frozenset(
+            spec.name
+            for spec in model.spec.task_specs.values()
+            if (getattr(spec, "extensions", None) or {}).get("properties", {}).get("cycle")
+            == "true"
+        )
+
+    def start(self, data: Mapping[str, Any] | None = None,
+              settings: Mapping[str, Any] | None = None,
+              actor: str | None = None) -> PathwayInstance:
+        """Start an instance: `data` becomes task data, `settings` override the model's."""
+        initial = dict(data or {})
+        clashes = sorted(set(initial) & (set(HELPERS) | {"settings"}))
+        if clashes:
+            raise ValueError(f"start data may not use the reserved names {', '.join(clashes)}")
+        overrides = dict(settings or {})
+        unknown = sorted(set(overrides) - set(self.model.settings))
+        if unknown:
+            raise ValueError(f"unknown settings {', '.join(unknown)}; the model has "
+                             f"{', '.join(sorted(self.model.settings))}")
+        workflow = BpmnWorkflow(self.model.spec, self.model.subprocess_specs,
+                                script_engine=self.script_engine)
+        instance = PathwayInstance(self, workflow, clean_state=None, overrides=overrides)
+        instance.begin(initial, actor)
+        return instance
+
+    def restore(self, state: str | Mapping[str, Any]) -> PathwayInstance:
+        """Rebuild an instance from `PathwayInstance.state_json()` (spec comes from the model)."""
+        text = state if isinstance(state, str) else json.dumps(state)
+        workflow, overrides = self.workflow_from_json(text)
+        return PathwayInstance(self, workflow, clean_state=text, overrides=overrides)
+
+    def _spec_names(self, process: str | None) -> list[str]:
+        names = self._names.get(process)
+        if names is None:
+            spec = self.model.spec if process is None else self.model.subprocess_specs[process]
+            names = self._names[process] = sorted(spec.task_specs)
+        return names
+
+    # -- serialization without the spec (engine-notes: 15 KB of 20 KB is the spec)
+    def workflow_to_dict(self, workflow: BpmnWorkflow,
+                         overrides: Mapping[str, Any]) -> dict[str, Any]:
+        statecodec.drop_spent_data(workflow)
+        dct: dict[str, Any] = self.serializer.to_dict(workflow)
+        compact = statecodec.encode(dct, self._spec_names, statecodec.empty_task_ids(workflow))
+        return {"format": STATE_FORMAT, "model": self.model.digest, "settings": dict(overrides),
+                "workflow": compact}
+
+    def workflow_from_json(self, text: str) -> tuple[BpmnWorkflow, dict[str, Any]]:
+        try:
+            state = json.loads(text)
+        except ValueError:
+            raise StateMismatchError("saved state is not JSON") from None
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise StateMismatchError("saved state is not carepath state")
+        if state.get("model") != self.model.digest:
+            raise StateMismatchError("saved state belongs to another model version")
+        dct = statecodec.decode(state["workflow"], self._spec_names)
+        dct["spec"] = self.model.spec
+        dct["subprocess_specs"] = dict(self.model.subprocess_specs)
+        workflow: BpmnWorkflow = self.serializer.from_dict(dct)
+        workflow.script_engine = self.script_engine
+        return workflow, dict(state.get("settings") or {})

@@ -1,0 +1,61 @@
+"""Validate submitted task data against the task's form (a JSON Schema in the model bundle)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from .errors import FieldError, FormValidationError
+
+
+@lru_cache(maxsize=256)
+def _validator(schema_json: str) -> Draft202012Validator:
+    import json
+
+    return Draft202012Validator(json.loads(schema_json))
+
+
+def validate_submission(form: str | None, schema: Mapping[str, Any] | None,
+                        data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the data if it fits the form, else raise FormValidationError with every problem.
+
+    A task without a form accepts no data at all: nothing unexpected reaches task data.
+    """
+    if not isinstance(data, Mapping):
+        raise FormValidationError(form, [FieldError("(form)", "send an object of answers")])
+    if schema is None:
+        if data:
+            fields = ", ".join(sorted(data))
+            raise FormValidationError(form, [FieldError(fields, "this task takes no answers")])
+        return {}
+    import json
+
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise FormValidationError(form, [_field_error(e) for e in errors])
+    return dict(data)
+
+
+def _field_error(error: ValidationError) -> FieldError:
+    path = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        missing = next((str(name) for name in error.validator_value
+                        if name not in error.instance), "")
+        field = f"{path}.{missing}" if path else missing
+        return FieldError(field, "an answer is required")
+    if error.validator == "additionalProperties":
+        return FieldError(path or "(form)", f"unexpected answer: {error.message}")
+    if error.validator == "enum":
+        allowed = ", ".join(str(v) for v in error.validator_value)
+        return FieldError(path or "(form)", f"choose one of: {allowed}")
+    if error.validator in ("minimum", "maximum"):
+        return FieldError(path or "(form)", f"must be {error.validator} {error.validator_value}"
+                          .replace("minimum", "at least").replace("maximum", "at most"))
+    if error.validator == "type":
+        return FieldError(path or "(form)", f"must be {error.validator_value}")
+    return FieldError(path or "(form)", error.message)

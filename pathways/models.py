@@ -1,0 +1,206 @@
+"""Load a pathway model bundle (BPMN, DMN, forms, settings) into specs the engine can run.
+
+A bundle is a set of named files: `pathway.toml` (the process to start and its settings),
+`*.bpmn`, `*.dmn` and `forms/*.json` (JSON Schema per task form). Every file is untrusted
+until `load_bundle` has parsed it with the hardened XML parser, validated it against the
+BPMN/DMN schemas, and (by default) linted every expression in it (`pathways.lint`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from .xmlsafe import MAX_MODEL_BYTES, UnsafeXmlError, parse_xml
+
+MANIFEST = "pathway.toml"
+MAX_FILES = 200
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a model: which file, which element, and a plain sentence."""
+
+    file: str
+    element: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.element}" if self.element else self.file
+        return f"{where}: {self.message}"
+
+
+class ModelError(Exception):
+    """A bundle was rejected; `problems` lists every reason found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class PathwayModel:
+    """A validated, parsed bundle: what the engine needs to start and restore instances."""
+
+    name: str
+    process_id: str
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
+    settings: dict[str, Any]
+    forms: dict[str, dict[str, Any]]
+    files: dict[str, bytes]
+    decision_files: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def digest(self) -> str:
+        return bundle_digest(self.files)
+
+    def all_specs(self) -> list[BpmnProcessSpec]:
+        return [self.spec, *self.subprocess_specs.values()]
+
+
+def bundle_digest(files: Mapping[str, bytes]) -> str:
+    """A stable content hash of a bundle: the model version's identity."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
+
+
+def read_bundle_dir(directory: Path) -> dict[str, bytes]:
+    """The bundle files under `directory`, keyed by their relative POSIX path."""
+    files: dict[str, bytes] = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.suffix in (".bpmn", ".dmn", ".json", ".toml"):
+            files[path.relative_to(directory).as_posix()] = path.read_bytes()
+    return files
+
+
+def load_bundle_dir(directory: Path, lint: bool = True) -> PathwayModel:
+    return load_bundle(read_bundle_dir(directory), lint=lint)
+
+
+def load_bundle(files: Mapping[str, bytes], lint: bool = True) -> PathwayModel:
+    """Parse and validate a bundle, or raise ModelError listing every problem found."""
+    problems: list[Problem] = []
+    if len(files) > MAX_FILES:
+        raise ModelError([Problem("(bundle)", None, f"more than {MAX_FILES} files")])
+    for name, content in files.items():
+        if len(content) > MAX_MODEL_BYTES:
+            problems.append(Problem(name, None, f"file is {len(content)} bytes; the limit is "
+                                                f"{MAX_MODEL_BYTES} bytes"))
+    if problems:
+        raise ModelError(problems)
+
+    manifest = _read_manifest(files, problems)
+    forms = _read_forms(files, problems)
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    decision_files: dict[str, str] = {}
+    for name, content in sorted(files.items()):
+        suffix = PurePosixPath(name).suffix
+        if suffix not in (".bpmn", ".dmn"):
+            continue
+        try:
+            root = parse_xml(content, name)
+            if suffix == ".bpmn":
+                parser.add_bpmn_xml(root, filename=name)
+            else:
+                parser.add_dmn_xml(root, filename=name)
+                for decision in root.iter("{*}decision"):
+                    decision_files[decision.get("id", "")] = name
+        except UnsafeXmlError as err:
+            problems.append(Problem(name, None, str(err).removeprefix(f"{name}: ")))
+        except ValidationException as err:
+            problems.append(_validation_problem(err, name))
+        except SpiffWorkflowException as err:
+            problems.append(Problem(name, None, str(err)))
+    if problems or manifest is None:
+        raise ModelError(problems)
+
+    process_id = manifest["process"]
+    try:
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+    except ValidationException as err:
+        raise ModelError([_validation_problem(err, err.file_name or "(bundle)")]) from None
+    except (SpiffWorkflowException, KeyError) as err:
+        raise ModelError([Problem(MANIFEST, process_id, f"cannot build the process: {err}")]) from None
+
+    model = PathwayModel(
+        name=manifest.get("name", process_id),
+        process_id=process_id,
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+        settings=manifest["settings"],
+        forms=forms,
+        files=dict(files),
+        decision_files=decision_files,
+    )
+    if lint:
+        from .lint import lint_model
+
+        problems = lint_model(model)
+        if problems:
+            raise ModelError(problems)
+    return model
+
+
+def _validation_problem(err: ValidationException, name: str) -> Problem:
+    element = getattr(err, "id", "") or None
+    line = getattr(err, "line_number", "")
+    message = str(err).splitlines()[0] if str(err) else "invalid model"
+    if line:
+        message = f"line {line}: {message}"
+    return Problem(getattr(err, "file_name", "") or name, element, message)
+
+
+def _read_manifest(files: Mapping[str, bytes], problems: list[Problem]) -> dict[str, Any] | None:
+    if MANIFEST not in files:
+        problems.append(Problem(MANIFEST, None, "missing: it names the process to start and "
+                                                "holds the pathway settings"))
+        return None
+    try:
+        manifest = tomllib.loads(files[MANIFEST].decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        problems.append(Problem(MANIFEST, None, f"not valid TOML: {err}"))
+        return None
+    if not isinstance(manifest.get("process"), str):
+        problems.append(Problem(MANIFEST, "process", "must name the process id to start"))
+        return None
+    if not isinstance(manifest.get("settings", {}), dict):
+        problems.append(Problem(MANIFEST, "settings", "must be a table of settings"))
+        return None
+    manifest.setdefault("settings", {})
+    return manifest
+
+
+def _read_forms(files: Mapping[str, bytes], problems: list[Problem]) -> dict[str, dict[str, Any]]:
+    forms: dict[str, dict[str, Any]] = {}
+    for name, content in files.items():
+        path = PurePosixPath(name)
+        if path.suffix != ".json":
+            continue
+        try:
+            schema = json.loads(content)
+            if not isinstance(schema, dict):
+                raise ValueError("a form must be a JSON object")
+            Draft202012Validator.check_schema(schema)
+        except (ValueError, SchemaError) as err:
+            message = err.message if isinstance(err, SchemaError) else str(err)
+            problems.append(Problem(name, None, f"not a valid form schema: {message}"))
+            continue
+        forms[path.stem] = schema
+    return forms
