@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -14,8 +15,6 @@ from .errors import FieldError, FormValidationError
 
 @lru_cache(maxsize=256)
 def _validator(schema_json: str) -> Draft202012Validator:
-    import json
-
     return Draft202012Validator(json.loads(schema_json))
 
 
@@ -32,8 +31,6 @@ def validate_submission(form: str | None, schema: Mapping[str, Any] | None,
             fields = ", ".join(sorted(data))
             raise FormValidationError(form, [FieldError(fields, "this task takes no answers")])
         return {}
-    import json
-
     validator = _validator(json.dumps(schema, sort_keys=True))
     errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.absolute_path))
     if errors:
@@ -59,3 +56,12 @@ def _field_error(error: ValidationError) -> FieldError:
     if error.validator == "type":
         return FieldError(path or "(form)", f"must be {error.validator_value}")
     return FieldError(path or "(form)", error.message)
+
+
+def task_data_part(schema: Mapping[str, Any] | None, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers that enter task data. Fields marked `"x-task-data": false` (free-text notes)
+    are validated but kept out of the workflow state: the service stores the whole submission
+    with the task, and models never branch on prose."""
+    properties = (schema or {}).get("properties", {})
+    return {k: v for k, v in answers.items()
+            if properties.get(k, {}).get("x-task-data", True) is not False}

@@ -25,7 +25,7 @@ from SpiffWorkflow.util.task import TaskState
 from .clock import use_clock
 from .errors import StepFailedError, TaskNotFoundError, TaskNotReadyError
 from .events import DomainEvent
-from .forms import validate_submission
+from .forms import task_data_part, validate_submission
 from .properties import TaskProperties
 from .sandbox import SandboxError
 
@@ -154,8 +154,10 @@ class PathwayInstance:
             answers = validate_submission(props.form, schema, data)
             described = self._describe(task)
             with self._step():
-                task.data.update(deepcopy(answers))
+                task.data.update(deepcopy(task_data_part(schema, answers)))
                 task.run()
+                for key in (_READY_AT, _DUE_AT):  # now in the task_completed event
+                    task.internal_data.pop(key, None)
                 now = self.engine.clock.now()
                 self._emit("task_completed", task.task_spec.bpmn_id, actor, {
                     "task": task.task_spec.bpmn_id, "title": described.title,
@@ -253,10 +255,14 @@ class PathwayInstance:
         for tasks in by_spec.values():
             if len(tasks) < 2:
                 continue
-            first = next((t for t in tasks if t.state == TaskState.COMPLETED
-                          and any(o.is_descendant_of(t) for o in tasks if o is not t)), None)
-            newest = max(tasks, key=_depth)
-            if first is None or newest is first or newest.has_state(TaskState.FINISHED_MASK):
+            # Only a visit the flow has really reached counts: predicted (MAYBE/LIKELY)
+            # copies of the anchor also appear below gateways that have not run yet.
+            reached = [t for t in tasks if t.parent is not None
+                       and t.parent.state == TaskState.COMPLETED
+                       and not t.has_state(TaskState.PREDICTED_MASK | TaskState.FINISHED_MASK)]
+            first = next((t for t in tasks if t.state == TaskState.COMPLETED), None)
+            newest = max(reached, key=_depth, default=None)
+            if first is None or newest is None or not newest.is_descendant_of(first):
                 continue
             data = deepcopy(newest.parent.data)
             # The anchor re-inherits its parent's data when it is reset, so the parent (the

@@ -4,12 +4,13 @@ SpiffWorkflow writes every task as a dict with three 36-character UUIDs (id, par
 children), spelled-out key names, a float timestamp and empty containers. For a pathway of
 50-60 tasks that is most of the saved state. This codec stores each task as a short list:
 
-    [spec, state, parent, id, changed_ms, triggered, internal_data, data_or_delta]
+    [spec, state, parent, id, changed_rank, triggered, internal_data, data_or_delta]
 
 with the spec as an index into the process's sorted task-spec names, the parent as an index
 into the list (children are rebuilt from parents, in order), the id as 22 base64 characters
-and empty values as 0. Decoding gives SpiffWorkflow the same workflow back (timestamps to the
-millisecond); the tests round-trip after every step of every pathway case.
+and empty values as 0. Decoding gives SpiffWorkflow the same workflow back, except that
+state-change timestamps keep only their order (all SpiffWorkflow uses them for); the tests
+round-trip after every step of every pathway case.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ def _encode_tasks(workflow: dict[str, Any], names: list[str], empty: set[str]) -
     order = _tree_order(tasks, workflow["root"])
     position = {task_id: i for i, task_id in enumerate(order)}
     base = min(t["last_state_change"] for t in tasks.values())
+    # Only the order of state changes matters to SpiffWorkflow (joins sort by it): keep ranks.
+    ranks = {stamp: i for i, stamp in enumerate(sorted({t["last_state_change"]
+                                                          for t in tasks.values()}))}
     rows = []
     for task_id in order:
         task = tasks[task_id]
@@ -115,7 +119,7 @@ def _encode_tasks(workflow: dict[str, Any], names: list[str], empty: set[str]) -
             task["state"],
             position[parent] if parent is not None else -1,
             _short(task_id),
-            round((task["last_state_change"] - base) * 1000),
+            ranks[task["last_state_change"]],
             1 if task["triggered"] else 0,
             task["internal_data"] or 0,
             payload,
@@ -148,7 +152,7 @@ def _decode_tasks(compact: dict[str, Any], names: list[str]) -> dict[str, Any]:
             "id": ids[i],
             "parent": None if is_root else ids[parent],
             "children": children[i],
-            "last_state_change": base + changed / 1000,
+            "last_state_change": base + changed / 1000,  # ranks 1 ms apart keep the order
             "state": state,
             "task_spec": names[spec],
             "triggered": bool(triggered),
