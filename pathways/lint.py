@@ -39,6 +39,9 @@ def lint_model(model: PathwayModel) -> list[Problem]:
     problems: list[Problem] = []
     for process in model.all_specs():
         problems.extend(_lint_process(model, process, sandbox))
+    for decision_id, (file, table) in model.decision_tables.items():
+        problems.extend(Problem(file, decision_id, message)
+                        for message in _lint_table(table, model, sandbox))
     problems.extend(_lint_forms(model))
     return problems
 
@@ -65,14 +68,6 @@ def _lint_process(model: PathwayModel, process: BpmnProcessSpec,
             if message:
                 yield problem(message)
         yield from (problem(m) for m in _property_problems(model, spec))
-        table = _decision_table(spec)
-        if table is not None:
-            for message in _cell_problems(table):
-                yield Problem(model.decision_files.get(_decision_id(spec) or "", file),
-                              table.id, message)
-            decision_file = model.decision_files.get(_decision_id(spec) or "", file)
-            for message in _table_problems(table, model, sandbox):
-                yield Problem(decision_file, table.id, message)
 
 
 def _expressions(spec: Any) -> Iterator[tuple[str, str, str]]:
@@ -98,19 +93,32 @@ def _expressions(spec: Any) -> Iterator[tuple[str, str, str]]:
     props = TaskProperties.of(spec)
     for name, source in props.expressions().items():
         yield f"property '{name}'", source, "eval"
-    table = _decision_table(spec)
-    if table is not None:
-        for column in table.inputs:
-            if column.expression:
-                yield f"input '{column.label or column.id}'", column.expression, "eval"
-        for rule in table.rules:
-            for entry in rule.inputEntries:
-                for cell in entry.lhs:
-                    if cell:
-                        yield f"rule {rule.row_number} cell", _cell_expression(cell), "eval"
-            for output in rule.outputEntries:
-                if output.text:
-                    yield f"rule {rule.row_number} output", output.text, "eval"
+
+
+def _lint_table(table: DecisionTable, model: PathwayModel, sandbox: Sandbox) -> Iterator[str]:
+    for column in table.inputs:
+        if column.expression:
+            yield from _compile_problems(sandbox, f"input '{column.label or column.id}'",
+                                         column.expression)
+    for rule in table.rules:
+        for entry in rule.inputEntries:
+            for cell in entry.lhs:
+                if cell:
+                    yield from _compile_problems(sandbox, f"rule {rule.row_number} cell '{cell}'",
+                                                 _cell_expression(cell))
+        for output in rule.outputEntries:
+            if output.text:
+                yield from _compile_problems(sandbox, f"rule {rule.row_number} output",
+                                             output.text)
+    yield from _cell_problems(table)
+    yield from _table_problems(table, model, sandbox)
+
+
+def _compile_problems(sandbox: Sandbox, label: str, source: str) -> Iterator[str]:
+    try:
+        sandbox.check(source, "eval")
+    except SandboxError as err:
+        yield f"{label} is not allowed: {err}"
 
 
 def _timer_problem(definition: TimerEventDefinition) -> str | None:
@@ -157,7 +165,7 @@ def _property_problems(model: PathwayModel, spec: Any) -> Iterator[str]:
         elif role not in ROLES:
             yield f"role '{role}' is not one of {', '.join(ROLES)}"
     form = props.form
-    if form is not None and form not in model.forms:
+    if form is not None and not model.standalone and form not in model.forms:
         yield f"form '{form}' does not exist (add forms/{form}.json)"
     module = props.raw.get("education_module")
     if module is not None:
@@ -167,17 +175,6 @@ def _property_problems(model: PathwayModel, spec: Any) -> Iterator[str]:
             literal = None
         if isinstance(literal, str) and literal not in default_catalogue():
             yield f"education module '{literal}' does not exist in education/modules"
-
-
-def _decision_table(spec: Any) -> DecisionTable | None:
-    engine = getattr(spec, "dmnEngine", None)
-    return getattr(engine, "decision_table", None)
-
-
-def _decision_id(spec: Any) -> str | None:
-    extensions = getattr(spec, "extensions", None) or {}
-    decision = extensions.get("calledDecisionId")
-    return decision if isinstance(decision, str) else None
 
 
 def _cell_expression(cell: str) -> str:

@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.dmn.specs.model import DecisionTable
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
@@ -57,19 +58,22 @@ class PathwayModel:
 
     name: str
     process_id: str
-    spec: BpmnProcessSpec
+    spec: BpmnProcessSpec | None
+    """None only for a standalone check of DMN files."""
     subprocess_specs: dict[str, BpmnProcessSpec]
     settings: dict[str, Any]
     forms: dict[str, dict[str, Any]]
     files: dict[str, bytes]
-    decision_files: dict[str, str] = field(default_factory=dict)
+    decision_tables: dict[str, tuple[str, DecisionTable]] = field(default_factory=dict)
+    """Decision id -> (file, table)."""
+    standalone: bool = False
 
     @cached_property
     def digest(self) -> str:
         return bundle_digest(self.files)
 
     def all_specs(self) -> list[BpmnProcessSpec]:
-        return [self.spec, *self.subprocess_specs.values()]
+        return [s for s in (self.spec, *self.subprocess_specs.values()) if s is not None]
 
 
 def bundle_digest(files: Mapping[str, bytes]) -> str:
@@ -93,8 +97,55 @@ def load_bundle_dir(directory: Path, lint: bool = True) -> PathwayModel:
     return load_bundle(read_bundle_dir(directory), lint=lint)
 
 
-def load_bundle(files: Mapping[str, bytes], lint: bool = True) -> PathwayModel:
-    """Parse and validate a bundle, or raise ModelError listing every problem found."""
+def validate_paths(paths: list[Path]) -> list[Problem]:
+    """Problems in each path: a bundle directory, a file inside one (its bundle is checked),
+    or a loose .bpmn/.dmn file (checked on its own). An empty list means all is well."""
+    problems: list[Problem] = []
+    seen: set[Path] = set()
+    for path in paths:
+        if not path.exists():
+            problems.append(Problem(str(path), None, "no such file or directory"))
+            continue
+        bundle = path if path.is_dir() else path.parent
+        is_bundle = (bundle / MANIFEST).is_file()
+        if is_bundle:
+            if bundle.resolve() in seen:
+                continue
+            seen.add(bundle.resolve())
+            files, label = read_bundle_dir(bundle), bundle
+        elif path.is_dir():
+            problems.append(Problem(str(path), None, f"not a model bundle: no {MANIFEST}"))
+            continue
+        else:
+            try:
+                files, label = {path.name: _read_capped(path)}, path.parent
+            except ValueError as err:
+                problems.append(Problem(str(path), None, str(err)))
+                continue
+        try:
+            load_bundle(files, standalone=not is_bundle)
+        except ModelError as err:
+            problems.extend(Problem(str(label / p.file) if p.file and not p.file.startswith("(")
+                                    else str(label), p.element, p.message)
+                            for p in err.problems)
+    return problems
+
+
+def _read_capped(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        content = handle.read(MAX_MODEL_BYTES + 1)
+    if len(content) > MAX_MODEL_BYTES:
+        raise ValueError(f"file is over the limit of {MAX_MODEL_BYTES} bytes")
+    return content
+
+
+def load_bundle(files: Mapping[str, bytes], lint: bool = True,
+                standalone: bool = False) -> PathwayModel:
+    """Parse and validate a bundle, or raise ModelError listing every problem found.
+
+    `standalone` validates loose BPMN/DMN files without a manifest: every process found is
+    checked, and checks that need the rest of a bundle (forms) are skipped.
+    """
     problems: list[Problem] = []
     if len(files) > MAX_FILES:
         raise ModelError([Problem("(bundle)", None, f"more than {MAX_FILES} files")])
@@ -105,7 +156,7 @@ def load_bundle(files: Mapping[str, bytes], lint: bool = True) -> PathwayModel:
     if problems:
         raise ModelError(problems)
 
-    manifest = _read_manifest(files, problems)
+    manifest = None if standalone else _read_manifest(files, problems)
     forms = _read_forms(files, problems)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     decision_files: dict[str, str] = {}
@@ -127,27 +178,40 @@ def load_bundle(files: Mapping[str, bytes], lint: bool = True) -> PathwayModel:
             problems.append(_validation_problem(err, name))
         except SpiffWorkflowException as err:
             problems.append(Problem(name, None, str(err)))
+    if standalone and not problems:
+        process_ids = parser.get_process_ids()
+        manifest = {"process": process_ids[0] if process_ids else None, "settings": {}}
     if problems or manifest is None:
         raise ModelError(problems)
 
+    tables = _decision_tables(parser, decision_files, problems)
     process_id = manifest["process"]
+    spec, subprocess_specs = None, {}
     try:
-        spec = parser.get_spec(process_id)
-        subprocess_specs = parser.get_subprocess_specs(process_id)
+        if process_id is not None:
+            spec = parser.get_spec(process_id)
+            subprocess_specs = parser.get_subprocess_specs(process_id)
+            if standalone:
+                for other in parser.get_process_ids():
+                    if other != process_id and other not in subprocess_specs:
+                        subprocess_specs[other] = parser.get_spec(other)
     except ValidationException as err:
-        raise ModelError([_validation_problem(err, err.file_name or "(bundle)")]) from None
+        problems.append(_validation_problem(err, err.file_name or "(bundle)"))
     except (SpiffWorkflowException, KeyError) as err:
-        raise ModelError([Problem(MANIFEST, process_id, f"cannot build the process: {err}")]) from None
+        problems.append(Problem(MANIFEST, process_id, f"cannot build the process: {err}"))
+    if problems:
+        raise ModelError(problems)
 
     model = PathwayModel(
-        name=manifest.get("name", process_id),
-        process_id=process_id,
+        name=manifest.get("name", process_id or "decisions"),
+        process_id=process_id or "",
         spec=spec,
         subprocess_specs=subprocess_specs,
         settings=manifest["settings"],
         forms=forms,
         files=dict(files),
-        decision_files=decision_files,
+        decision_tables=tables,
+        standalone=standalone,
     )
     if lint:
         from .lint import lint_model
@@ -156,6 +220,19 @@ def load_bundle(files: Mapping[str, bytes], lint: bool = True) -> PathwayModel:
         if problems:
             raise ModelError(problems)
     return model
+
+
+def _decision_tables(parser: SpiffBpmnParser, decision_files: dict[str, str],
+                     problems: list[Problem]) -> dict[str, tuple[str, DecisionTable]]:
+    tables: dict[str, tuple[str, DecisionTable]] = {}
+    for decision_id, dmn_parser in parser.dmn_parsers.items():
+        file = decision_files.get(decision_id, "(dmn)")
+        try:
+            dmn_parser.parse()
+            tables[decision_id] = (file, dmn_parser.decision.decisionTables[0])
+        except (SpiffWorkflowException, IndexError, AttributeError) as err:
+            problems.append(Problem(file, decision_id, f"cannot read the decision table: {err}"))
+    return tables
 
 
 def _validation_problem(err: ValidationException, name: str) -> Problem:
