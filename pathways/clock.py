@@ -80,7 +80,7 @@ class _ClockedDatetime(datetime):
     """`datetime` whose `now()` follows the context's clock (only used inside the engine)."""
 
     @classmethod
-    def now(cls, tz: tzinfo | None = None) -> _ClockedDatetime:  # type: ignore[override]
+    def now(cls, tz: tzinfo | None = None) -> _ClockedDatetime:
         moment = current_clock().now()
         if tz is not None:
             moment = moment.astimezone(tz)
@@ -97,5 +97,5 @@ def install() -> None:
         return
     from SpiffWorkflow.bpmn.specs.event_definitions import timer
 
-    timer.datetime = _ClockedDatetime  # type: ignore[misc]
+    timer.datetime = _ClockedDatetime
     _installed = True

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
@@ -31,7 +32,8 @@ from .script_helpers import HELPERS
 STATE_FORMAT = "carepath-state/1"
 
 
-_instance_names: ContextVar[Mapping[str, Any]] = ContextVar("carepath_names", default={})
+_NO_NAMES: Mapping[str, Any] = MappingProxyType({})
+_instance_names: ContextVar[Mapping[str, Any]] = ContextVar("carepath_names", default=_NO_NAMES)
 
 
 @contextmanager
@@ -75,6 +77,9 @@ class PathwayEngine:
     def __init__(self, model: PathwayModel, clock: Clock | None = None,
                  limits: Limits | None = None) -> None:
         clock_module.install()
+        if model.spec is None:
+            raise ValueError(f"model '{model.name}' has no process to run")
+        self.spec = model.spec
         self.model = model
         self.clock: Clock = clock or SystemClock()
         self.sandbox = Sandbox(HELPERS, limits)
@@ -83,7 +88,7 @@ class PathwayEngine:
         self._names: dict[str | None, list[str]] = {}
         self.cycle_anchors = frozenset(
             spec.name
-            for spec in model.spec.task_specs.values()
+            for spec in self.spec.task_specs.values()
             if (getattr(spec, "extensions", None) or {}).get("properties", {}).get("cycle")
             == "true"
         )
@@ -101,7 +106,7 @@ class PathwayEngine:
         if unknown:
             raise ValueError(f"unknown settings {', '.join(unknown)}; the model has "
                              f"{', '.join(sorted(self.model.settings))}")
-        workflow = BpmnWorkflow(self.model.spec, self.model.subprocess_specs,
+        workflow = BpmnWorkflow(self.spec, self.model.subprocess_specs,
                                 script_engine=self.script_engine)
         instance = PathwayInstance(self, workflow, clean_state=None, overrides=overrides)
         instance.begin(initial, actor)
@@ -116,7 +121,7 @@ class PathwayEngine:
     def _spec_names(self, process: str | None) -> list[str]:
         names = self._names.get(process)
         if names is None:
-            spec = self.model.spec if process is None else self.model.subprocess_specs[process]
+            spec = self.spec if process is None else self.model.subprocess_specs[process]
             names = self._names[process] = sorted(spec.task_specs)
         return names
 
@@ -139,7 +144,7 @@ class PathwayEngine:
         if state.get("model") != self.model.digest:
             raise StateMismatchError("saved state belongs to another model version")
         dct = statecodec.decode(state["workflow"], self._spec_names)
-        dct["spec"] = self.model.spec
+        dct["spec"] = self.spec
         dct["subprocess_specs"] = dict(self.model.subprocess_specs)
         workflow: BpmnWorkflow = self.serializer.from_dict(dct)
         workflow.script_engine = self.script_engine

@@ -41,14 +41,16 @@ def validate_submission(form: str | None, schema: Mapping[str, Any] | None,
 def _field_error(error: ValidationError) -> FieldError:
     path = ".".join(str(p) for p in error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, Mapping):
-        missing = next((str(name) for name in error.validator_value
+        required: list[Any] = list(error.validator_value)  # type: ignore[arg-type]
+        missing = next((str(name) for name in required
                         if name not in error.instance), "")
         field = f"{path}.{missing}" if path else missing
         return FieldError(field, "an answer is required")
     if error.validator == "additionalProperties":
         return FieldError(path or "(form)", f"unexpected answer: {error.message}")
     if error.validator == "enum":
-        allowed = ", ".join(str(v) for v in error.validator_value)
+        options: list[Any] = list(error.validator_value)  # type: ignore[arg-type]
+        allowed = ", ".join(str(v) for v in options)
         return FieldError(path or "(form)", f"choose one of: {allowed}")
     if error.validator in ("minimum", "maximum"):
         return FieldError(path or "(form)", f"must be {error.validator} {error.validator_value}"

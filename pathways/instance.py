@@ -292,7 +292,10 @@ class PathwayInstance:
             uuid = UUID(str(task_id))
         except ValueError:
             raise TaskNotFoundError(str(task_id)) from None
-        task = self.workflow.get_task_from_id(uuid)
+        try:
+            task = self.workflow.get_task_from_id(uuid)
+        except SpiffWorkflowException:
+            task = None
         if task is None:
             raise TaskNotFoundError(str(task_id))
         if task.state != TaskState.READY or not task.task_spec.manual:

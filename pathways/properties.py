@@ -1,15 +1,13 @@
 """The carepath vocabulary of task properties (spiffworkflow:property) and how to read it.
 
-| property            | value                                   | meaning                              |
-|---------------------|-----------------------------------------|--------------------------------------|
-| role                | patient / physiotherapist / clinic_lead | who works the task (else its lane)   |
-| form                | form name                               | forms/<name>.json validates the data |
-| due_in              | expression giving an ISO duration       | due time, counted from when ready    |
-| education_module    | expression giving a module id           | module the task shows                |
-| alert               | red_flag / exercise / not_improving     | worklist badge                       |
-| cycle               | true                                    | continue-as-new anchor of a loop     |
-| event:NAME          | comma-separated data keys               | emit NAME with those keys on complete|
-| event_if:NAME       | expression                              | emit NAME only when true             |
+- role: patient / physiotherapist / clinic_lead; who works the task (else: its lane)
+- form: a form name; forms/<name>.json validates the submitted data
+- due_in: expression giving an ISO 8601 duration; due time counted from when ready
+- education_module: expression giving a module id; the module the task shows
+- alert: red_flag / exercise / not_improving; a worklist badge
+- cycle: true; the continue-as-new anchor of a loop (see PathwayInstance._restart_cycles)
+- event:NAME: comma-separated data keys; emit NAME with those keys when the task completes
+- event_if:NAME: expression; emit NAME only when it is true
 """
 
 from __future__ import annotations

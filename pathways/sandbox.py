@@ -28,7 +28,7 @@ from functools import lru_cache
 from types import CodeType
 from typing import Any
 
-from RestrictedPython import compile_restricted_eval, compile_restricted_exec
+from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
@@ -332,7 +332,9 @@ def _apply_binop(symbol: str, left: Any, right: Any) -> Any:
 
 _PRODUCING_BUILTINS: dict[str, Callable[..., Any]] = {
     "str": str, "list": list, "dict": dict, "tuple": tuple, "set": set, "sorted": sorted,
-    "range": range, "enumerate": lambda *a: list(enumerate(*a)), "zip": lambda *a: list(zip(*a, strict=False)),
+    "range": range,
+    "enumerate": lambda *a: list(enumerate(*a)),
+    "zip": lambda *a: list(zip(*a, strict=False)),
 }
 _PLAIN_BUILTINS: dict[str, Any] = {
     "abs": abs, "all": all, "any": any, "bool": bool, "float": float, "int": int, "len": len,

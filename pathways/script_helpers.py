@@ -76,7 +76,9 @@ def days_between(start: str, end: str) -> float:
 
 def date_of(moment: str) -> str:
     """The calendar date (YYYY-MM-DD) of an ISO date/time."""
-    return _parse(moment).date().isoformat() if "T" in moment else date.fromisoformat(moment).isoformat()
+    if "T" in moment:
+        return _parse(moment).date().isoformat()
+    return date.fromisoformat(moment).isoformat()
 
 
 def count_true(answers: Mapping[str, Any], keys: Sequence[str]) -> int:
@@ -113,7 +115,8 @@ def prom_scores(proms: Mapping[str, Any]) -> dict[str, Any]:
     return scores
 
 
-def improvement_summary(baseline: Mapping[str, Any], follow_up: Mapping[str, Any]) -> dict[str, Any]:
+def improvement_summary(baseline: Mapping[str, Any],
+                        follow_up: Mapping[str, Any]) -> dict[str, Any]:
     """Which measures improved by at least their MCID (domain.md section 5)."""
     return dict(_instruments.improvement_summary(baseline, follow_up))
 

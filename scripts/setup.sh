@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Shared set-up for scripts/run.sh and scripts/test.sh: a virtualenv in .venv with carepath
+# installed (editable) with its development tools. Safe to run again; it only adds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  # Debian packages by name; `apt-get update` once per machine.
+  if [ ! -f /tmp/.carepath-apt-updated ]; then
+    as_root apt-get update -qq && touch /tmp/.carepath-apt-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PYTHON" -m venv .venv >/dev/null 2>&1; then
+    rm -rf .venv
+    apt_install python3-venv
+    "$PYTHON" -m venv .venv
+  fi
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'

@@ -1,0 +1,20 @@
+"""The README documents what a model author can use: every helper and every property."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pathways.properties import KNOWN_PROPERTIES
+from pathways.script_helpers import HELPERS
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_every_model_helper_is_documented() -> None:
+    missing = [name for name in HELPERS if f"`{name}" not in README and f" {name}" not in README]
+    assert missing == []
+
+
+def test_every_task_property_is_documented() -> None:
+    missing = [name for name in KNOWN_PROPERTIES if f"`{name}" not in README]
+    assert missing == []
