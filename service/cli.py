@@ -7,8 +7,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pathways.clock import SystemClock
 from pathways.models import validate_paths
 
+from .settings import Settings, get_settings
 from .simulate import run_simulation
 
 REFERENCE_BUNDLE = Path(__file__).resolve().parent.parent / "bpmn" / "betterback"
@@ -29,6 +31,118 @@ def _simulate(args: argparse.Namespace) -> int:
     return run_simulation(Path(args.bundle), verbose=not args.quiet)
 
 
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as err:  # pydantic explains which setting is wrong
+        print(f"carepath: configuration error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from .bootstrap import prepare
+    from .db import create_db_engine
+
+    settings = _settings()
+    prepare(create_db_engine(settings), settings, SystemClock())
+    print(f"database is up to date: {_safe_url(settings.database_url)}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .bootstrap import prepare
+    from .db import create_db_engine
+
+    settings = _settings()
+    db = create_db_engine(settings)
+    prepare(db, settings, SystemClock())
+    if args.demo_if_empty:
+        from .demo import load_demo_if_empty
+
+        load_demo_if_empty(db, settings)
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"carepath is serving on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings, db=db), host=host, port=port, log_level="warning")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import threading
+
+    from .db import create_db_engine
+    from .models_registry import EngineRegistry
+    from .worker import run_forever, sweep
+
+    settings = _settings()
+    db = create_db_engine(settings)
+    clock = SystemClock()
+    engines = EngineRegistry(clock)
+    if args.once:
+        print(f"advanced {sweep(db, clock, engines)} instance(s)")
+        return 0
+    print(f"worker running every {settings.worker_interval_seconds:g} s; Ctrl-C stops it")
+    try:
+        run_forever(db, clock, engines, settings.worker_interval_seconds, threading.Event())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from pydantic import ValidationError
+
+    from .db import create_db_engine, transaction
+    from .episodes import Context
+    from .errors import ServiceError
+    from .models_registry import EngineRegistry
+    from .people import add_user
+    from .schemas import UserCreate
+
+    settings = _settings()
+    db = create_db_engine(settings)
+    password = args.password or getpass.getpass("password (8+ characters): ")
+    try:
+        body = UserCreate(username=args.username, password=password, role=args.role,
+                          full_name=args.full_name or "", clinic_id=args.clinic_id,
+                          patient_id=args.patient_id)
+        clock = SystemClock()
+        with transaction(db, write=True) as session:
+            user = add_user(Context(session, clock, EngineRegistry(clock)), body)
+    except ValidationError as err:
+        for error in err.errors():
+            print(f"carepath: {'.'.join(map(str, error['loc']))}: {error['msg']}",
+                  file=sys.stderr)
+        return 2
+    except (ServiceError, ValueError) as err:
+        print(f"carepath: {err}", file=sys.stderr)
+        return 2
+    print(f"added {user.role} {user.username} (id {user.id})")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .bootstrap import prepare
+    from .db import create_db_engine
+    from .demo import load_demo
+
+    settings = _settings()
+    db = create_db_engine(settings)
+    prepare(db, settings, SystemClock())
+    load_demo(db, settings, patients=args.patients)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carepath", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +159,42 @@ def build_parser() -> argparse.ArgumentParser:
                           help="model bundle directory (default: the reference pathway)")
     simulate.add_argument("--quiet", action="store_true", help="print only the summary")
     simulate.set_defaults(run=_simulate)
+
+    serve = commands.add_parser("serve", help="migrate, then serve the API (and the timer "
+                                              "worker in embedded mode)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--demo-if-empty", action="store_true",
+                       help="load the demo data first when the database has no patients")
+    serve.set_defaults(run=_serve)
+
+    work = commands.add_parser("worker", help="fire due timers (for multi-process set-ups)")
+    work.add_argument("--once", action="store_true", help="one sweep, then exit")
+    work.set_defaults(run=_worker)
+
+    db = commands.add_parser("db", help="database commands")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="apply migrations (and deploy the "
+                                                     "reference pathway if none is deployed)")
+    upgrade.set_defaults(run=_db_upgrade)
+
+    user = commands.add_parser("user", help="user commands")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="add a user")
+    add.add_argument("username")
+    add.add_argument("--role", required=True,
+                     choices=["patient", "physiotherapist", "clinic_lead", "manager", "auditor",
+                              "admin"])
+    add.add_argument("--password", help="prompted for when left out")
+    add.add_argument("--full-name")
+    add.add_argument("--clinic-id", type=int)
+    add.add_argument("--patient-id", type=int)
+    add.set_defaults(run=_user_add)
+
+    demo = commands.add_parser("demo", help="create a demo clinic, users of every role and "
+                                            "patients at every stage (prints the passwords)")
+    demo.add_argument("--patients", type=int, default=40)
+    demo.set_defaults(run=_demo)
     return parser
 
 

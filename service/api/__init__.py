@@ -1,0 +1,1 @@
+"""JSON API routes: parse, call a service function, return a schema."""

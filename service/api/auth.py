@@ -1,0 +1,64 @@
+"""Login (bearer tokens for the API, cookies for pages), logout, who am I, admin users."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from .. import access, auth, people
+from ..deps import ContextDep
+from ..errors import NotAuthenticatedError
+from ..schemas import Credentials, LoginPublic, TokenPublic, UserCreate, UserPublic
+
+router = APIRouter(prefix="/api", tags=["auth"])
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/auth/token", response_model=TokenPublic)
+def token(body: Credentials, request: Request, ctx: ContextDep) -> TokenPublic:
+    settings = request.app.state.settings
+    try:
+        user = auth.authenticate(ctx.session, settings, body.username, body.password,
+                                 _client(request), ctx.now)
+    except NotAuthenticatedError:
+        ctx.session.commit()  # keep the failed attempt for rate limiting
+        raise
+    return TokenPublic(access_token=auth.issue_token(ctx.session, settings, user, ctx.now),
+                       role=user.role)
+
+
+@router.post("/auth/login", response_model=LoginPublic)
+def login(body: Credentials, request: Request, response: Response,
+          ctx: ContextDep) -> LoginPublic:
+    settings = request.app.state.settings
+    try:
+        user = auth.authenticate(ctx.session, settings, body.username, body.password,
+                                 _client(request), ctx.now)
+    except NotAuthenticatedError:
+        ctx.session.commit()
+        raise
+    value = auth.session_cookie(settings, user)
+    response.set_cookie(auth.SESSION_COOKIE, value, max_age=settings.session_max_age_seconds,
+                        httponly=True, samesite="lax", secure=settings.secure_cookies)
+    cookie = auth.read_session_cookie(settings, value) or {}
+    return LoginPublic(role=user.role, csrf_token=auth.csrf_token(cookie))
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(response: Response) -> Response:
+    response.delete_cookie(auth.SESSION_COOKIE)
+    response.status_code = 204
+    return response
+
+
+@router.get("/me", response_model=UserPublic)
+def me(ctx: ContextDep) -> UserPublic:
+    user = access.require_user(ctx.user)
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+@router.post("/users", response_model=UserPublic, status_code=201)
+def create_user(body: UserCreate, ctx: ContextDep) -> UserPublic:
+    return UserPublic.model_validate(people.create_user(ctx, body), from_attributes=True)

@@ -1,0 +1,55 @@
+"""The task list: filter, claim, release, complete."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from .. import episodes, views
+from ..deps import ContextDep
+from ..episodes import CompletionResult, Context
+from ..schemas import CompleteTask, CompletionPublic, TaskDetail, TaskPublic, TasksPublic
+from ..tables import Patient
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+
+@router.get("", response_model=TasksPublic)
+def task_list(ctx: ContextDep, due: views.DueFilter | None = None,
+              stratum: str | None = None, claimed: views.ClaimFilter | None = None,
+              name: str | None = None, episode_id: int | None = None,
+              limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0)) -> TasksPublic:
+    data, count = views.worklist(ctx, due, stratum, claimed, name, episode_id, limit, offset)
+    return TasksPublic(data=data, count=count)
+
+
+@router.get("/{task_id}", response_model=TaskDetail)
+def task(task_id: str, ctx: ContextDep) -> TaskDetail:
+    public, schema = views.task_detail(ctx, task_id)
+    return TaskDetail(**public.model_dump(), form_schema=schema)
+
+
+@router.post("/{task_id}/claim", response_model=TaskPublic)
+def claim(task_id: str, ctx: ContextDep) -> TaskPublic:
+    return _public(ctx, episodes.claim_task(ctx, task_id))
+
+
+@router.post("/{task_id}/release", response_model=TaskPublic)
+def release(task_id: str, ctx: ContextDep) -> TaskPublic:
+    return _public(ctx, episodes.release_task(ctx, task_id))
+
+
+@router.post("/{task_id}/complete", response_model=CompletionPublic)
+def complete(task_id: str, body: CompleteTask, ctx: ContextDep) -> CompletionPublic:
+    return completion_public(ctx, episodes.complete_task(ctx, task_id, body.data))
+
+
+def _public(ctx: Context, task: episodes.ReadyTask) -> TaskPublic:
+    patient = ctx.session.get(Patient, task.patient_id)
+    return views.task_public(task, patient.display_name if patient else "", ctx.now)
+
+
+def completion_public(ctx: Context, result: CompletionResult) -> CompletionPublic:
+    visible = {t.task_id for t in views.worklist(ctx, episode_id=result.episode_id)[0]}
+    return CompletionPublic(
+        episode_id=result.episode_id, events=[e.name for e in result.events],
+        ready=[_public(ctx, t) for t in result.ready if t.task_id in visible])

@@ -1,0 +1,92 @@
+"""The FastAPI application: wiring, error handlers, the embedded worker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from pathways.clock import Clock, SystemClock
+from pathways.errors import PathwayError
+from pathways.models import ModelError
+
+from . import worker
+from .api import auth as auth_api
+from .api import episodes as episodes_api
+from .api import models as models_api
+from .api import tasks as tasks_api
+from .db import create_db_engine
+from .errors import ServiceError, describe
+from .models_registry import EngineRegistry
+from .settings import Settings, get_settings
+
+log = logging.getLogger("carepath")
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None,
+               db: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    clock = clock or SystemClock()
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        thread = None
+        if settings.embedded_worker:
+            thread = threading.Thread(
+                target=worker.run_forever, name="carepath-worker", daemon=True,
+                args=(app.state.db, clock, app.state.engines,
+                      settings.worker_interval_seconds, stop))
+            thread.start()
+        yield
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=10)
+
+    app = FastAPI(title="carepath", version="0.1.0", lifespan=lifespan,
+                  description="Care pathways for low back pain: tasks, episodes, models, audit.")
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.db = db or create_db_engine(settings)
+    app.state.engines = EngineRegistry(clock)
+
+    @app.exception_handler(ServiceError)
+    @app.exception_handler(PathwayError)
+    @app.exception_handler(ModelError)
+    @app.exception_handler(ValueError)
+    async def domain_error(request: Request, error: Exception) -> JSONResponse:
+        described = describe(error)
+        if described is None:  # a ValueError from deep inside: still the caller's input
+            described = (422, {"code": "invalid_request", "message": str(error), "fields": []})
+        status, body = described
+        return JSONResponse({"error": body}, status_code=status)
+
+    @app.exception_handler(IntegrityError)
+    async def conflict(request: Request, error: IntegrityError) -> JSONResponse:
+        return JSONResponse({"error": {"code": "conflict", "fields": [],
+                                       "message": "that conflicts with data saved at the same "
+                                                  "moment; reload and try again"}},
+                            status_code=409)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        fields = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"),
+                   "message": e["msg"]} for e in error.errors()]
+        return JSONResponse({"error": {"code": "invalid_request", "fields": fields,
+                                       "message": "the request needs fixing; see fields"}},
+                            status_code=422)
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for router in (auth_api.router, episodes_api.router, tasks_api.router, models_api.router):
+        app.include_router(router)
+    return app

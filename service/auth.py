@@ -1,0 +1,104 @@
+"""Who is calling: argon2 passwords, bearer tokens (API), signed session cookies (pages),
+CSRF tokens for form posts, and login rate limiting."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlmodel import Session, col, delete, func, select
+
+from .errors import LoginRateLimitedError, NotAuthenticatedError
+from .settings import Settings
+from .tables import ApiToken, LoginAttempt, User
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("carepath-timing-equaliser")
+SESSION_COOKIE = "carepath_session"
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise ValueError("a password needs at least 8 characters")
+    return _hasher.hash(password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def authenticate(session: Session, settings: Settings, username: str, password: str,
+                 client: str, now: datetime) -> User:
+    """The active user with these credentials, or NotAuthenticatedError; failures are counted
+    per username and client, and too many in the window are refused before checking."""
+    window_start = now - timedelta(seconds=settings.login_window_seconds)
+    failures = session.exec(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.username == username, LoginAttempt.at >= window_start)
+    ).one()
+    if failures >= settings.login_attempts_per_window:
+        raise LoginRateLimitedError(settings.login_window_seconds)
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.active:
+        _verify(_DUMMY_HASH, password)  # same cost whether or not the user exists
+        ok = False
+    else:
+        ok = _verify(user.password_hash, password)
+    if not ok or user is None:
+        session.add(LoginAttempt(username=username[:100], client=client[:100], at=now))
+        raise NotAuthenticatedError("wrong username or password")
+    session.exec(delete(LoginAttempt).where(col(LoginAttempt.username) == username))
+    return user
+
+
+def issue_token(session: Session, settings: Settings, user: User, now: datetime) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id or 0, token_hash=_token_hash(token), created_at=now,
+                         expires_at=now + timedelta(seconds=settings.token_max_age_seconds)))
+    return token
+
+
+def user_for_token(session: Session, token: str, now: datetime) -> User | None:
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == _token_hash(token))).first()
+    if row is None or row.expires_at < now:
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and user.active else None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _cookie_serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key, salt="carepath-session")
+
+
+def session_cookie(settings: Settings, user: User) -> str:
+    """Signed cookie value: the user id and a per-session CSRF secret."""
+    return _cookie_serializer(settings).dumps({"uid": user.id, "csrf": secrets.token_urlsafe(16)})
+
+
+def read_session_cookie(settings: Settings, value: str) -> dict[str, object] | None:
+    try:
+        data = _cookie_serializer(settings).loads(value, max_age=settings.session_max_age_seconds)
+    except BadSignature:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def csrf_token(cookie: dict[str, object]) -> str:
+    return str(cookie.get("csrf", ""))
+
+
+def csrf_matches(cookie: dict[str, object], submitted: str | None) -> bool:
+    expected = csrf_token(cookie)
+    return bool(expected) and submitted is not None and hmac.compare_digest(expected, submitted)

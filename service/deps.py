@@ -1,0 +1,63 @@
+"""FastAPI dependencies: the per-request transaction and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from pathways.clock import Clock
+
+from . import auth
+from .db import transaction
+from .episodes import Context
+from .errors import ForbiddenError
+from .models_registry import EngineRegistry
+from .settings import Settings
+from .tables import User
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_context(request: Request) -> Iterator[Context]:
+    """One transaction per request: committed when the route returns, rolled back on any
+    error. Writing requests take SQLite's write lock at the start."""
+    app = request.app
+    write = request.method not in SAFE_METHODS
+    with transaction(app.state.db, write=write) as session:
+        user = _caller(request, session, app.state.settings, app.state.clock, write)
+        yield Context(session=session, clock=app.state.clock, engines=app.state.engines,
+                      user=user)
+
+
+def _caller(request: Request, session: Session, settings: Settings, clock: Clock,
+            write: bool) -> User | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return auth.user_for_token(session, header[7:].strip(), clock.now())
+    cookie_value = request.cookies.get(auth.SESSION_COOKIE)
+    if not cookie_value:
+        return None
+    cookie = auth.read_session_cookie(settings, cookie_value)
+    if cookie is None:
+        return None
+    user = session.get(User, cookie.get("uid"))
+    if user is None or not user.active:
+        return None
+    request.state.session_cookie = cookie
+    if write and not auth.csrf_matches(cookie, request.headers.get("x-csrf-token")):
+        # A cookie rides along on cross-site requests; the CSRF token does not.
+        raise ForbiddenError("missing or wrong CSRF token; reload the page and try again")
+    return user
+
+
+ContextDep = Annotated[Context, Depends(get_context)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EnginesDep = EngineRegistry

@@ -1,0 +1,97 @@
+"""Service errors, and the one table that maps every domain error to an HTTP status.
+
+Every error response has one shape:
+    {"error": {"code": "...", "message": "a sentence saying what to fix", "fields": [...]}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pathways.education import EducationError
+from pathways.errors import (
+    FormValidationError,
+    PathwayError,
+    StateMismatchError,
+    StepFailedError,
+    TaskNotFoundError,
+    TaskNotReadyError,
+)
+from pathways.exercises import ExerciseError
+from pathways.models import ModelError
+
+
+class ServiceError(Exception):
+    """Base of errors raised by service functions; messages are plain sentences."""
+
+
+class NotAuthenticatedError(ServiceError):
+    pass
+
+
+class LoginRateLimitedError(ServiceError):
+    def __init__(self, window_seconds: int) -> None:
+        super().__init__(f"too many failed logins; wait {window_seconds // 60} minutes and "
+                         "try again")
+
+
+class ForbiddenError(ServiceError):
+    pass
+
+
+class NotFoundError(ServiceError):
+    pass
+
+
+class ConflictError(ServiceError):
+    pass
+
+
+class InvalidRequestError(ServiceError):
+    """The request is understood but its content is not acceptable (422)."""
+
+    def __init__(self, message: str, fields: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or []
+
+
+STATUS: list[tuple[type[Exception], int, str]] = [
+    (NotAuthenticatedError, 401, "not_authenticated"),
+    (LoginRateLimitedError, 429, "too_many_attempts"),
+    (ForbiddenError, 403, "forbidden"),
+    (NotFoundError, 404, "not_found"),
+    (TaskNotFoundError, 404, "task_not_found"),
+    (TaskNotReadyError, 409, "task_already_done"),
+    (ConflictError, 409, "conflict"),
+    (FormValidationError, 422, "invalid_answers"),
+    (InvalidRequestError, 422, "invalid_request"),
+    (ModelError, 422, "invalid_model"),
+    (EducationError, 422, "invalid_education_request"),
+    (ExerciseError, 422, "invalid_exercise_request"),
+    (StepFailedError, 422, "pathway_step_failed"),
+    (StateMismatchError, 409, "state_mismatch"),
+    (PathwayError, 400, "pathway_error"),
+]
+"""Domain and service errors -> (status, code). First match wins: subclasses first."""
+
+
+def describe(error: Exception) -> tuple[int, dict[str, Any]] | None:
+    for kind, status, code in STATUS:
+        if isinstance(error, kind):
+            body: dict[str, Any] = {"code": code, "message": _message(error), "fields": []}
+            if isinstance(error, FormValidationError):
+                body["fields"] = [{"field": e.field, "message": e.message} for e in error.errors]
+            elif isinstance(error, InvalidRequestError):
+                body["fields"] = error.fields
+            elif isinstance(error, ModelError):
+                body["fields"] = [{"field": f"{p.file}:{p.element or ''}", "message": p.message}
+                                  for p in error.problems]
+            return status, body
+    return None
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, ModelError):
+        return f"the model has {len(error.problems)} problem(s); see fields"
+    text = str(error)
+    return text[:1].upper() + text[1:] if text else type(error).__name__

@@ -1,0 +1,141 @@
+"""Service functions for people and their records: users, referrals, exercise logs,
+education reading."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from pathways.exercises import default_library
+
+from . import access, auth, episodes
+from .episodes import Context
+from .errors import ConflictError, InvalidRequestError, NotFoundError
+from .schemas import (
+    EducationConfirm,
+    EducationPublic,
+    ExerciseLogCreate,
+    ExerciseLogPublic,
+    ReferralCreate,
+    SelfReferralCreate,
+    UserCreate,
+)
+from .tables import Clinic, Episode, Event, ExerciseLog, Patient, ReadyTask, User
+from .views import episode_row
+
+
+def create_user(ctx: Context, body: UserCreate) -> User:
+    access.require_role(ctx.user, "admin")
+    return add_user(ctx, body)
+
+
+def add_user(ctx: Context, body: UserCreate) -> User:
+    """Create a user (no access check: for admins, the CLI and the demo)."""
+    if ctx.session.exec(select(User).where(User.username == body.username)).first():
+        raise ConflictError(f"the username {body.username!r} is taken; choose another")
+    if body.role in access.CLINICIANS and body.clinic_id is None:
+        raise InvalidRequestError("a clinician needs a clinic_id",
+                                  [{"field": "clinic_id", "message": "required for clinicians"}])
+    if body.clinic_id is not None and ctx.session.get(Clinic, body.clinic_id) is None:
+        raise InvalidRequestError(f"there is no clinic {body.clinic_id}",
+                                  [{"field": "clinic_id", "message": "unknown clinic"}])
+    if body.role == "patient" and (body.patient_id is None
+                                   or ctx.session.get(Patient, body.patient_id) is None):
+        raise InvalidRequestError("a patient login needs an existing patient_id",
+                                  [{"field": "patient_id", "message": "unknown patient"}])
+    user = User(username=body.username, password_hash=auth.hash_password(body.password),
+                role=body.role, full_name=body.full_name, clinic_id=body.clinic_id,
+                patient_id=body.patient_id, created_at=ctx.now)
+    ctx.session.add(user)
+    ctx.session.flush()
+    return user
+
+
+def refer(ctx: Context, body: ReferralCreate) -> Episode:
+    """A clinician refers a patient of their clinic: patient, optional login, episode."""
+    clinician = access.require_role(ctx.user, "physiotherapist", "clinic_lead")
+    assert clinician.clinic_id is not None
+    return _new_episode(ctx, clinician.clinic_id, body.display_name, body.birth_year,
+                        body.login.username if body.login else None,
+                        body.login.password if body.login else None, "clinician")
+
+
+def self_refer(ctx: Context, body: SelfReferralCreate) -> Episode:
+    """Anyone may self-refer to a clinic; the first task is the red-flag screen."""
+    if ctx.session.get(Clinic, body.clinic_id) is None:
+        raise InvalidRequestError(f"there is no clinic {body.clinic_id}",
+                                  [{"field": "clinic_id", "message": "unknown clinic"}])
+    return _new_episode(ctx, body.clinic_id, body.display_name, body.birth_year,
+                        body.login.username, body.login.password, "self")
+
+
+def _new_episode(ctx: Context, clinic_id: int, name: str, birth_year: int | None,
+                 username: str | None, password: str | None, source: str) -> Episode:
+    patient = Patient(clinic_id=clinic_id, display_name=name, birth_year=birth_year,
+                      created_at=ctx.now)
+    ctx.session.add(patient)
+    ctx.session.flush()
+    if username and password:
+        add_user(ctx, UserCreate(username=username, password=password, role="patient",
+                                 full_name=name, patient_id=patient.id))
+    return episodes.start_episode(ctx, patient, source)
+
+
+def add_exercise_log(ctx: Context, episode_id: int, body: ExerciseLogCreate) -> ExerciseLog:
+    episode = episode_row(ctx, episode_id)
+    access.require_role(ctx.user, "patient", "physiotherapist", "clinic_lead")
+    if episode.status != "active":
+        raise ConflictError("this episode has ended; exercise can no longer be logged")
+    exercise = default_library()
+    if body.exercise not in exercise:
+        raise InvalidRequestError(f"unknown exercise {body.exercise!r}",
+                                  [{"field": "exercise", "message": "not in the library"}])
+    if body.level > exercise.get(body.exercise).max_level:
+        raise InvalidRequestError("that level does not exist for this exercise",
+                                  [{"field": "level", "message": "above the highest level"}])
+    log = ExerciseLog(episode_id=episode_id, exercise=body.exercise, level=body.level,
+                      pain_nrs=body.pain_nrs, difficulty=body.difficulty, logged_at=ctx.now,
+                      logged_by=ctx.actor_id)
+    ctx.session.add(log)
+    ctx.session.flush()
+    return log
+
+
+def exercise_logs(ctx: Context, episode_id: int) -> list[ExerciseLogPublic]:
+    episode_row(ctx, episode_id)
+    rows = ctx.session.exec(select(ExerciseLog).where(ExerciseLog.episode_id == episode_id)
+                            .order_by(col(ExerciseLog.logged_at))).all()
+    return [ExerciseLogPublic(id=r.id or 0, exercise=r.exercise, level=r.level,
+                              pain_nrs=r.pain_nrs, difficulty=r.difficulty,  # type: ignore[arg-type]
+                              logged_at=r.logged_at) for r in rows]
+
+
+def education(ctx: Context, episode_id: int) -> EducationPublic:
+    episode_row(ctx, episode_id)
+    events = ctx.session.exec(select(Event).where(
+        Event.episode_id == episode_id,
+        col(Event.name).in_(["education_assigned", "education_completed"])
+    ).order_by(col(Event.id))).all()
+    assigned: list[str] = []
+    read: list[dict[str, object]] = []
+    for event in events:
+        if event.name == "education_assigned":
+            assigned = list(event.data.get("education_modules") or [])
+        else:
+            read.append({"module": event.data.get("module_read"), "at": event.at.isoformat(),
+                         **(event.data.get("education_check") or {})})
+    next_task = ctx.session.exec(select(ReadyTask.task_id).where(
+        ReadyTask.episode_id == episode_id,
+        col(ReadyTask.education_module).is_not(None))).first()
+    return EducationPublic(assigned=assigned, read=read, next_task_id=next_task)
+
+
+def confirm_education(ctx: Context, episode_id: int, module: str,
+                      body: EducationConfirm) -> episodes.CompletionResult:
+    """Read confirmation: completes the open reading task for that module."""
+    episode_row(ctx, episode_id)
+    task_id = ctx.session.exec(select(ReadyTask.task_id).where(
+        ReadyTask.episode_id == episode_id, ReadyTask.education_module == module)).first()
+    if task_id is None:
+        raise NotFoundError(f"module {module!r} is not waiting to be read in this episode")
+    return episodes.complete_task(ctx, task_id, {"answers": body.answers,
+                                                 "confirmed_read": True})

@@ -1,0 +1,189 @@
+"""Request and response bodies of the JSON API (also the pages' JSON twins)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    role: str
+
+
+class LoginPublic(BaseModel):
+    role: str
+    csrf_token: str
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    role: str
+    full_name: str
+    clinic_id: int | None
+    patient_id: int | None
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=3, max_length=100, pattern=r"^[a-zA-Z0-9_.-]+$")
+    password: str = Field(min_length=8, max_length=200)
+    role: Literal["patient", "physiotherapist", "clinic_lead", "manager", "auditor", "admin"]
+    full_name: str = Field(default="", max_length=200)
+    clinic_id: int | None = None
+    patient_id: int | None = None
+
+
+class PatientLogin(BaseModel):
+    username: str = Field(min_length=3, max_length=100, pattern=r"^[a-zA-Z0-9_.-]+$")
+    password: str = Field(min_length=8, max_length=200)
+
+
+class ReferralCreate(BaseModel):
+    display_name: str = Field(min_length=1, max_length=200)
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    login: PatientLogin | None = None
+    """Optional: create the patient's own login at the same time."""
+
+
+class SelfReferralCreate(BaseModel):
+    clinic_id: int
+    display_name: str = Field(min_length=1, max_length=200)
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    login: PatientLogin
+
+
+class ClinicPublic(BaseModel):
+    id: int
+    name: str
+
+
+class EpisodePublic(BaseModel):
+    id: int
+    patient_id: int
+    patient_name: str
+    clinic_id: int
+    status: str
+    stratum: str | None
+    referral_source: str
+    started_at: datetime
+    ended_at: datetime | None
+    model_version_id: int
+
+
+class EpisodesPublic(BaseModel):
+    data: list[EpisodePublic]
+    count: int
+
+
+class TaskPublic(BaseModel):
+    task_id: str
+    episode_id: int
+    patient_id: int
+    patient_name: str
+    role: str
+    name: str
+    title: str
+    form: str | None
+    education_module: str | None
+    alert: str | None
+    stratum: str | None
+    ready_at: datetime | None
+    due_at: datetime | None
+    overdue: bool
+    claimed_by: int | None
+
+
+class TasksPublic(BaseModel):
+    data: list[TaskPublic]
+    count: int
+
+
+class TaskDetail(TaskPublic):
+    form_schema: dict[str, Any] | None
+
+
+class CompleteTask(BaseModel):
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventPublic(BaseModel):
+    id: int
+    episode_id: int | None
+    name: str
+    at: datetime
+    element: str | None
+    actor_id: int | None
+    data: dict[str, Any]
+
+
+class EventsPublic(BaseModel):
+    data: list[EventPublic]
+    count: int
+
+
+class CompletionPublic(BaseModel):
+    episode_id: int
+    events: list[str]
+    ready: list[TaskPublic]
+
+
+class QuestionnairePublic(BaseModel):
+    id: int
+    task_id: str
+    kind: str
+    scores: dict[str, Any]
+    submitted_at: datetime
+
+
+class ExerciseLogCreate(BaseModel):
+    exercise: str = Field(min_length=1, max_length=100)
+    level: int = Field(ge=1, le=10)
+    pain_nrs: int = Field(ge=0, le=10)
+    difficulty: Literal["too_easy", "about_right", "too_hard"]
+
+
+class ExerciseLogPublic(ExerciseLogCreate):
+    id: int
+    logged_at: datetime
+
+
+class EducationPublic(BaseModel):
+    assigned: list[str]
+    read: list[dict[str, Any]]
+    next_task_id: str | None
+
+
+class EducationConfirm(BaseModel):
+    answers: list[int] = Field(min_length=1, max_length=5)
+
+
+class ModelUpload(BaseModel):
+    files: dict[str, str] = Field(min_length=1, max_length=200)
+    """File name -> text: pathway.toml, *.bpmn, *.dmn, forms/*.json."""
+    activate: bool = True
+
+
+class ModelVersionPublic(BaseModel):
+    id: int
+    name: str
+    process_id: str
+    digest: str
+    deployed_by: int | None
+    deployed_at: datetime
+    active: bool
+
+
+class VerifyPublic(BaseModel):
+    ok: bool
+    checked: int
+    first_bad_id: int | None
+    message: str

@@ -1,0 +1,57 @@
+"""Infrastructure settings, read from the environment (CAREPATH_*); clinical settings live in
+each model bundle's pathway.toml instead."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET = "development-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAREPATH_", extra="ignore")
+
+    mode: Literal["development", "production", "test"] = "development"
+    """production refuses to start with the default secret."""
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'carepath.sqlite3'}"
+    """SQLite (embedded, default) or postgresql+psycopg://user:pass@host/db."""
+    secret_key: str = DEFAULT_SECRET
+    """Signs session cookies and CSRF tokens."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    reference_bundle: Path = ROOT / "bpmn" / "betterback"
+    """Model bundle deployed at first start when no model version exists."""
+    embedded_worker: bool = True
+    """Run the timer sweep inside the server (one-command embedded mode)."""
+    worker_interval_seconds: float = 5.0
+    session_max_age_seconds: int = 8 * 3600
+    token_max_age_seconds: int = 12 * 3600
+    login_attempts_per_window: int = 5
+    login_window_seconds: int = 300
+    secure_cookies: bool = False
+    """Set true behind HTTPS so cookies carry the Secure flag."""
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.mode == "production" and (self.secret_key == DEFAULT_SECRET
+                                          or len(self.secret_key) < 32):
+            raise ValueError("CAREPATH_SECRET_KEY must be set to a random value of at least "
+                             "32 characters in production (e.g. `python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(48))'`)")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process; tests build their own `Settings` and pass them in."""
+    return Settings()

@@ -1,0 +1,204 @@
+"""Database tables (SQLModel). The schema is created and changed by Alembic migrations only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+ROLES = ("patient", "physiotherapist", "clinic_lead", "manager", "auditor", "admin")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite has no time zones: store naive UTC)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("store timezone-aware datetimes only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _time(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json() -> Any:
+    return Field(default=None, sa_column=sa.Column(sa.JSON(), nullable=True))
+
+
+class Clinic(SQLModel, table=True):
+    __tablename__ = "clinics"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+
+
+class Patient(SQLModel, table=True):
+    __tablename__ = "patients"
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinics.id", index=True)
+    display_name: str = Field(max_length=200)
+    birth_year: int | None = None
+    created_at: datetime = _time()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100, unique=True)
+    password_hash: str = Field(max_length=300)
+    role: str = Field(max_length=30)
+    full_name: str = Field(default="", max_length=200)
+    clinic_id: int | None = Field(default=None, foreign_key="clinics.id", index=True)
+    patient_id: int | None = Field(default=None, foreign_key="patients.id", index=True)
+    active: bool = True
+    created_at: datetime = _time()
+
+
+class ApiToken(SQLModel, table=True):
+    """Bearer tokens for the JSON API; only a hash is stored."""
+
+    __tablename__ = "api_tokens"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _time()
+    expires_at: datetime = _time()
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed logins, for rate limiting across processes."""
+
+    __tablename__ = "login_attempts"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100, index=True)
+    client: str = Field(max_length=100)
+    at: datetime = _time(index=True)
+
+
+class ModelVersion(SQLModel, table=True):
+    """An immutable, validated model bundle. Instances keep the version they started with."""
+
+    __tablename__ = "model_versions"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    process_id: str = Field(max_length=200)
+    digest: str = Field(max_length=64, unique=True)
+    files: dict[str, str] = _json()
+    """File name -> text (BPMN, DMN, forms, pathway.toml)."""
+    spec_json: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    """SpiffWorkflow's serialized specs, for tools; the engine re-parses `files`."""
+    deployed_by: int | None = Field(default=None, foreign_key="users.id")
+    deployed_at: datetime = _time()
+    active: bool = False
+
+
+class Episode(SQLModel, table=True):
+    __tablename__ = "episodes"
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patients.id", index=True)
+    clinic_id: int = Field(foreign_key="clinics.id", index=True)
+    model_version_id: int = Field(foreign_key="model_versions.id")
+    referral_source: str = Field(max_length=20)
+    status: str = Field(default="active", max_length=20, index=True)
+    """active, discharged, escalated, completed."""
+    stratum: str | None = Field(default=None, max_length=10, index=True)
+    started_at: datetime = _time()
+    ended_at: datetime | None = _time(nullable=True)
+
+
+class Instance(SQLModel, table=True):
+    """The engine state of an episode (without the spec), with optimistic locking."""
+
+    __tablename__ = "instances"
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: int = Field(foreign_key="episodes.id", unique=True)
+    state: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    version: int = 1
+    next_wake_at: datetime | None = _time(nullable=True, index=True)
+    status: str = Field(default="running", max_length=20, index=True)
+    """running or completed."""
+
+
+class ReadyTask(SQLModel, table=True):
+    """Projection of ready tasks, rewritten in the same transaction as the state."""
+
+    __tablename__ = "ready_tasks"
+    task_id: str = Field(primary_key=True, max_length=36)
+    episode_id: int = Field(foreign_key="episodes.id", index=True)
+    patient_id: int = Field(foreign_key="patients.id", index=True)
+    clinic_id: int = Field(foreign_key="clinics.id", index=True)
+    role: str = Field(max_length=30, index=True)
+    name: str = Field(max_length=200)
+    title: str = Field(max_length=300)
+    form: str | None = Field(default=None, max_length=100)
+    education_module: str | None = Field(default=None, max_length=100)
+    alert: str | None = Field(default=None, max_length=30)
+    stratum: str | None = Field(default=None, max_length=10)
+    ready_at: datetime | None = _time(nullable=True)
+    due_at: datetime | None = _time(nullable=True, index=True)
+    claimed_by: int | None = Field(default=None, foreign_key="users.id")
+
+
+class TaskSubmission(SQLModel, table=True):
+    """What a person submitted when completing a task (all answers, notes included)."""
+
+    __tablename__ = "task_submissions"
+    task_id: str = Field(primary_key=True, max_length=36)
+    episode_id: int = Field(foreign_key="episodes.id", index=True)
+    name: str = Field(max_length=200)
+    form: str | None = Field(default=None, max_length=100)
+    data: dict[str, Any] = _json()
+    submitted_by: int | None = Field(default=None, foreign_key="users.id")
+    submitted_at: datetime = _time()
+
+
+class QuestionnaireResponse(SQLModel, table=True):
+    __tablename__ = "questionnaire_responses"
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: int = Field(foreign_key="episodes.id", index=True)
+    task_id: str = Field(max_length=36)
+    kind: str = Field(max_length=30)
+    """baseline, follow_up, registry."""
+    answers: dict[str, Any] = _json()
+    scores: dict[str, Any] = _json()
+    submitted_at: datetime = _time()
+
+
+class ExerciseLog(SQLModel, table=True):
+    __tablename__ = "exercise_logs"
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: int = Field(foreign_key="episodes.id", index=True)
+    exercise: str = Field(max_length=100)
+    level: int
+    pain_nrs: int
+    difficulty: str = Field(max_length=20)
+    logged_at: datetime = _time(index=True)
+    logged_by: int | None = Field(default=None, foreign_key="users.id")
+
+
+class Event(SQLModel, table=True):
+    """Append-only log of domain events. Each row carries a hash of the previous one, so an
+    auditor can verify that nothing was removed or changed."""
+
+    __tablename__ = "events"
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: int | None = Field(default=None, foreign_key="episodes.id", index=True)
+    clinic_id: int | None = Field(default=None, foreign_key="clinics.id", index=True)
+    name: str = Field(max_length=100, index=True)
+    at: datetime = _time(index=True)
+    element: str | None = Field(default=None, max_length=200)
+    actor_id: int | None = Field(default=None, foreign_key="users.id")
+    data: dict[str, Any] = _json()
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
