@@ -1,0 +1,180 @@
+"""Service fixtures: a fresh, migrated database per test (SQLite by default, PostgreSQL when
+CAREPATH_TEST_DATABASE=postgres), a clinic with a user of every role, and API clients.
+
+A test that needs PostgreSQL or a live server never skips silently in CI: with
+CAREPATH_REQUIRE_SERVICES=1 (set by .ci/run) a missing server fails the test."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from pathways.clock import ManualClock
+from service.app import create_app
+from service.bootstrap import prepare
+from service.db import create_db_engine, transaction
+from service.episodes import Context
+from service.models_registry import EngineRegistry
+from service.people import add_user
+from service.schemas import UserCreate
+from service.settings import Settings
+from service.tables import Clinic, Patient
+
+PASSWORD = "correct-horse-battery"
+REQUIRE = os.environ.get("CAREPATH_REQUIRE_SERVICES") == "1"
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally, fail in CI."""
+    if REQUIRE:
+        pytest.fail(f"{reason} (CAREPATH_REQUIRE_SERVICES=1 forbids skipping)")
+    pytest.skip(reason)
+
+
+def database_url() -> str:
+    if os.environ.get("CAREPATH_TEST_DATABASE", "sqlite") == "postgres":
+        url = os.environ.get("CAREPATH_TEST_POSTGRES_URL")
+        if not url:
+            unavailable("CAREPATH_TEST_POSTGRES_URL is not set")
+        return url or ""
+    path = Path(tempfile.mkdtemp(prefix="carepath-test-")) / "test.sqlite3"
+    return f"sqlite:///{path}"
+
+
+def _reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+    except sa.exc.OperationalError as err:
+        unavailable(f"PostgreSQL is not reachable: {err.orig}")
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class World:
+    """A migrated database with two clinics and users of every role."""
+
+    settings: Settings
+    clock: ManualClock
+    db: Engine
+    app: FastAPI
+    users: dict[str, int] = field(default_factory=dict)
+    clinics: dict[str, int] = field(default_factory=dict)
+
+    def sweep(self) -> int:
+        """What the timer worker does: fire every due timer."""
+        from service.worker import sweep
+
+        return sweep(self.db, self.clock, self.app.state.engines)
+
+    def client(self, username: str | None = None) -> TestClient:
+        client = TestClient(self.app)
+        if username is not None:
+            response = client.post("/api/auth/token",
+                                   json={"username": username, "password": PASSWORD})
+            assert response.status_code == 200, response.text
+            client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+        return client
+
+    def add_patient(self, name: str, clinic: str = "north", username: str | None = None) -> int:
+        with transaction(self.db, write=True) as session:
+            patient = Patient(clinic_id=self.clinics[clinic], display_name=name,
+                              created_at=self.clock.now())
+            session.add(patient)
+            session.flush()
+            patient_id = patient.id or 0
+            if username:
+                user = add_user(Context(session, self.clock, EngineRegistry(self.clock)),
+                                UserCreate(username=username, password=PASSWORD,
+                                           role="patient", patient_id=patient_id))
+                self.users[username] = user.id or 0
+        return patient_id
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    url = database_url()
+    if url.startswith("postgresql"):
+        _reset_postgres(url)
+    settings = Settings(database_url=url, mode="test", embedded_worker=False,
+                        login_attempts_per_window=5)
+    clock = ManualClock()
+    db = create_db_engine(settings)
+    prepare(db, settings, clock)
+    world = World(settings, clock, db, create_app(settings, clock, db))
+    with transaction(db, write=True) as session:
+        for name in ("north", "south"):
+            clinic = Clinic(name=f"{name.title()} Physio")
+            session.add(clinic)
+            session.flush()
+            world.clinics[name] = clinic.id or 0
+        ctx = Context(session, clock, EngineRegistry(clock))
+        for username, role, clinic_name in [
+            ("physio", "physiotherapist", "north"), ("physio2", "physiotherapist", "north"),
+            ("lead", "clinic_lead", "north"), ("southphysio", "physiotherapist", "south"),
+            ("manager", "manager", None), ("auditor", "auditor", None), ("admin", "admin", None),
+        ]:
+            user = add_user(ctx, UserCreate(
+                username=username, password=PASSWORD, role=role,  # type: ignore[arg-type]
+                clinic_id=world.clinics[clinic_name] if clinic_name else None))
+            world.users[username] = user.id or 0
+    yield world
+    db.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+
+@pytest.fixture
+def live_server(world: World) -> Iterator[LiveServer]:
+    """The app served by uvicorn on loopback, for tests with real concurrent requests."""
+    port = free_port()
+    config = uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning",
+                            workers=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            unavailable("the live server did not start")
+        time.sleep(0.02)
+    yield LiveServer(f"http://127.0.0.1:{port}", server, thread)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def answers() -> dict[str, Any]:
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "bpmn" / "betterback" / "cases.yaml"
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())["answers"]
+    return loaded
