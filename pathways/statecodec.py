@@ -52,6 +52,11 @@ def drop_spent_data(workflow: BpmnWorkflow) -> None:
     for the last task of a (sub)workflow, when it completes. Everything else is history,
     which the service keeps in its event log and task submissions, not in the state.
     """
+    for task_id, sub in list(workflow.subprocesses.items()):
+        parent = workflow.get_task_from_id(task_id)
+        if sub.is_completed() and parent is not None and parent.state == TaskState.COMPLETED:
+            # The call activity has taken the subprocess's result: nothing reads it again.
+            workflow.delete_subprocess(parent)
     for flow in [workflow, *workflow.subprocesses.values()]:
         last = flow.last_task
         for task in flow.tasks.values():

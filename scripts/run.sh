@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Install carepath and run it: for now, the reference pathway simulated with a moving clock
-# (one patient of each stratum and each red-flag route), printing every step.
+# Install carepath and start it with an embedded SQLite database (var/carepath.sqlite3):
+# apply migrations, deploy the reference pathway, load demo data if the database is empty
+# (printing the demo logins), then serve on 127.0.0.1:8000 with the timer worker inside.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/carepath validate bpmn/betterback
-exec .venv/bin/carepath simulate "$@"
+exec .venv/bin/carepath serve --demo-if-empty "$@"

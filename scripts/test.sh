@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# Install everything and run the whole suite: ruff, mypy (strict, on pathways/) and pytest.
-# This is the README's test command; .ci/run calls exactly this.
+# Install everything and run the whole suite: ruff, mypy (strict, on pathways/), then pytest
+# twice: on SQLite (embedded) and on a real PostgreSQL server that this script installs (apt)
+# and starts on 127.0.0.1:55432. This is the README's test command; .ci/run calls exactly it.
+# Extra arguments go to both pytest runs (e.g. -k journeys).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check pathways service tests bench
 .venv/bin/mypy
-.venv/bin/pytest "$@"
+
+echo "== pytest on SQLite"
+CAREPATH_TEST_DATABASE=sqlite .venv/bin/pytest -q "$@"
+
+echo "== pytest on PostgreSQL"
+export CAREPATH_TEST_POSTGRES_URL
+CAREPATH_TEST_POSTGRES_URL=$(bash scripts/postgres.sh start)
+CAREPATH_TEST_DATABASE=postgres .venv/bin/pytest -q "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,10 +85,8 @@ def _worker(args: argparse.Namespace) -> int:
         print(f"advanced {sweep(db, clock, engines)} instance(s)")
         return 0
     print(f"worker running every {settings.worker_interval_seconds:g} s; Ctrl-C stops it")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run_forever(db, clock, engines, settings.worker_interval_seconds, threading.Event())
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

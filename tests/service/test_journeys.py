@@ -78,7 +78,8 @@ def test_a_self_referred_patient_with_an_emergency_red_flag_reaches_a_clinician_
     physio = world.client("physio")
     task = _task(physio, "emergency_review")
     assert task["alert"] == "red_flag"
-    assert task["due_at"].startswith((world.clock.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H"))
+    due = (world.clock.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    assert task["due_at"].startswith(due)
     world.clock.advance(timedelta(hours=2))
     assert _task(physio, "emergency_review", due="overdue")["overdue"] is True
     _complete(physio, "emergency_review", {"emergency_action": "sent_to_emergency_department"})
