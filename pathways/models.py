@@ -89,7 +89,9 @@ def read_bundle_dir(directory: Path) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for path in sorted(directory.rglob("*")):
         if path.is_file() and path.suffix in (".bpmn", ".dmn", ".json", ".toml"):
-            files[path.relative_to(directory).as_posix()] = path.read_bytes()
+            # Never read more than the limit: an oversize file is reported, not loaded.
+            with path.open("rb") as handle:
+                files[path.relative_to(directory).as_posix()] = handle.read(MAX_MODEL_BYTES + 1)
     return files
 
 
@@ -151,7 +153,7 @@ def load_bundle(files: Mapping[str, bytes], lint: bool = True,
         raise ModelError([Problem("(bundle)", None, f"more than {MAX_FILES} files")])
     for name, content in files.items():
         if len(content) > MAX_MODEL_BYTES:
-            problems.append(Problem(name, None, f"file is {len(content)} bytes; the limit is "
+            problems.append(Problem(name, None, f"file is larger than the limit of "
                                                 f"{MAX_MODEL_BYTES} bytes"))
     if problems:
         raise ModelError(problems)
