@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .errors import ForbiddenError, NotAuthenticatedError
+from .errors import ForbiddenError, NotAuthenticatedError, NotFoundError
 from .tables import Episode, ReadyTask, User
 
 CLINICIANS = frozenset({"physiotherapist", "clinic_lead"})
@@ -43,8 +43,8 @@ def can_see_episode(user: User, episode: Episode) -> bool:
 def require_episode(user: User | None, episode: Episode) -> User:
     user = require_user(user)
     if not can_see_episode(user, episode):
-        # Same answer whether the episode exists elsewhere or not: no probing by id.
-        raise ForbiddenError("you do not have access to this episode")
+        # The same answer as for an episode that does not exist: ids cannot be probed.
+        raise NotFoundError(f"there is no episode {episode.id} you can see")
     return user
 
 
