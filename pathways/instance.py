@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -27,7 +26,7 @@ from .errors import StepFailedError, TaskNotFoundError, TaskNotReadyError
 from .events import DomainEvent
 from .forms import task_data_part, validate_submission
 from .properties import TaskProperties
-from .sandbox import SandboxError
+from .sandbox import SandboxError, freeze
 
 if TYPE_CHECKING:
     from .engine import PathwayEngine
@@ -73,7 +72,7 @@ class PathwayInstance:
         self.overrides = dict(overrides)
         merged = dict(engine.model.settings)
         merged.update(overrides)
-        self.settings: Mapping[str, Any] = _frozen(merged)
+        self.settings: Mapping[str, Any] = freeze(merged)
         self._clean_state = clean_state
         self._events: list[DomainEvent] = []
 
@@ -189,23 +188,29 @@ class PathwayInstance:
         return self.engine.workflow_to_dict(self.workflow, self.overrides)
 
     def state_json(self) -> str:
-        text = json.dumps(self.state(), separators=(",", ":"))
-        self._clean_state = text
-        return text
+        """The state as JSON text (computed by the last step; nothing changes in between)."""
+        if self._clean_state is None:
+            self._clean_state = json.dumps(self.state(), separators=(",", ":"))
+        return self._clean_state
 
     # -- internals
     @contextmanager
     def _step(self) -> Iterator[None]:
-        """Run a change; on failure put the workflow back as it was last saved."""
+        """Run a change; on failure put the workflow back as it was last saved.
+
+        The new state is serialised inside the step, so a value that cannot be saved fails
+        the step (and is rolled back) instead of leaving an episode that cannot be stored."""
         if self._clean_state is None:
             self._clean_state = json.dumps(self.state(), separators=(",", ":"))
         try:
             yield
-        except (SpiffWorkflowException, SandboxError, ValueError, TypeError, KeyError) as err:
+            new_state = json.dumps(self.state(), separators=(",", ":"))
+        except (SpiffWorkflowException, SandboxError, ValueError, TypeError, KeyError,
+                RecursionError) as err:
             self.workflow, _ = self.engine.workflow_from_json(self._clean_state)
             self._events = []
             raise _step_failed(err) from None
-        self._clean_state = None
+        self._clean_state = new_state
 
     def _advance(self, actor: str | None) -> None:
         """Run engine tasks until only people's tasks and timers are left."""
@@ -344,15 +349,6 @@ class PathwayInstance:
         self._events.append(DomainEvent(name, at, element, actor, data))
 
 
-def _frozen(value: Any) -> Any:
-    """Settings are read-only to models: dicts become mapping proxies, lists tuples."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_frozen(v) for v in value)
-    return value
-
-
 def _depth(task: Task) -> int:
     depth, node = 0, task
     while node.parent is not None:
@@ -372,11 +368,24 @@ def _parse_time(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+def _sandbox_cause(err: BaseException) -> SandboxError | None:
+    """The sandbox's own reason, wherever SpiffWorkflow wrapped it."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, SandboxError):
+            return current
+        seen.add(id(current))
+        current = (getattr(current, "exception", None) or current.__cause__
+                   or current.__context__)
+    return None
+
+
 def _step_failed(err: Exception) -> StepFailedError:
     element = None
     task = getattr(err, "task", None)
     if task is not None:
         element = getattr(task.task_spec, "bpmn_id", None)
-    cause: BaseException = getattr(err, "exception", None) or err
-    message = str(cause) if isinstance(cause, SandboxError) else str(err)
+    cause = _sandbox_cause(err)
+    message = str(cause) if cause is not None else str(err)
     return StepFailedError(element, message.splitlines()[0] if message else type(err).__name__)

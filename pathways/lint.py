@@ -28,7 +28,7 @@ from SpiffWorkflow.dmn.specs.model import DecisionTable
 from .education import default_catalogue
 from .models import PathwayModel, Problem
 from .properties import KNOWN_PROPERTIES, ROLES, TaskProperties
-from .sandbox import Sandbox, SandboxError
+from .sandbox import SAFE_BUILTIN_NAMES, Sandbox, SandboxError, allowed_method_names, freeze
 from .script_helpers import HELPERS
 
 _ISO_LIKE = re.compile(r"^(R\d*|P\w*|\d{4}\w*)$")
@@ -62,6 +62,8 @@ def _lint_process(model: PathwayModel, process: BpmnProcessSpec,
                 sandbox.check(source, mode)
             except SandboxError as err:
                 yield problem(f"{label} is not allowed: {err}")
+                continue
+            yield from (problem(f"{label}: {m}") for m in _static_problems(source))
         event_definition = getattr(spec, "event_definition", None)
         if isinstance(event_definition, TimerEventDefinition):
             message = _timer_problem(event_definition)
@@ -119,6 +121,23 @@ def _compile_problems(sandbox: Sandbox, label: str, source: str) -> Iterator[str
         sandbox.check(source, "eval")
     except SandboxError as err:
         yield f"{label} is not allowed: {err}"
+        return
+    yield from (f"{label}: {m}" for m in _static_problems(source))
+
+
+def _static_problems(source: str) -> Iterator[str]:
+    """Calls the sandbox would refuse at run time, found at deploy time instead: functions
+    that are neither helpers nor safe builtins, and methods outside the allow-list."""
+    tree = ast.parse(source)
+    methods = allowed_method_names()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Name) and node.func.id not in HELPERS and (
+                node.func.id not in SAFE_BUILTIN_NAMES):
+            yield f"'{node.func.id}()' is not a model helper or safe builtin"
+        elif isinstance(node.func, ast.Attribute) and node.func.attr not in methods:
+            yield f"method '.{node.func.attr}()' is not available to models"
 
 
 def _timer_problem(definition: TimerEventDefinition) -> str | None:
@@ -206,7 +225,7 @@ def _table_problems(table: DecisionTable, model: PathwayModel,
                     sandbox: Sandbox) -> Iterator[str]:
     if table.hit_policy != "UNIQUE" or len(table.rules) < 2:
         return
-    data = {"settings": model.settings}
+    data = {"settings": freeze(model.settings)}  # read-only, as at run time
     columns = len(table.inputs)
     candidates = [_candidates(table, i, sandbox, data) for i in range(columns)]
     matches: dict[tuple[int, int], set[int]] = {}
@@ -249,7 +268,7 @@ def _truthy(sandbox: Sandbox, expression: str, data: dict[str, Any], value: Any)
 def _candidates(table: DecisionTable, column: int, sandbox: Sandbox,
                 data: dict[str, Any]) -> list[Any]:
     """Values to try for one input column: every constant in its cells and its neighbours."""
-    values: list[Any] = [True, False, None, "(another value)"]
+    values: list[Any] = []
     for rule in table.rules:
         for cell in rule.inputEntries[column].lhs:
             if not cell:
@@ -262,6 +281,7 @@ def _candidates(table: DecisionTable, column: int, sandbox: Sandbox,
                                    constant - 0.5, constant + 0.5])
                 elif isinstance(constant, str):
                     values.append(constant)
+    values.extend([True, False, None, "(another value)"])  # last: examples prefer real values
     unique: list[Any] = []
     for value in values:
         if not any(type(value) is type(seen) and value == seen for seen in unique):

@@ -19,13 +19,14 @@ The only names a model sees are the documented helpers passed in by the caller
 from __future__ import annotations
 
 import ast
+import copy
 import operator
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from types import CodeType
+from types import CodeType, MappingProxyType
 from typing import Any
 
 from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
@@ -82,18 +83,30 @@ _GUARDED_BINOPS: dict[type[ast.operator], str] = {
     ast.Pow: "**",
     ast.LShift: "<<",
     ast.Add: "+",
+    ast.Mod: "%",
 }
+_DISPLAYS = (ast.List, ast.Tuple, ast.Set, ast.Dict, ast.ListComp, ast.SetComp, ast.DictComp)
 
 
 class SandboxPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy plus refusals and metering hooks (see module docstring)."""
 
     def visit(self, node: ast.AST) -> Any:
+        return self._visit(node)
+
+    def _visit(self, node: ast.AST) -> Any:
         reason = _REFUSED_NODES.get(type(node))
         if reason is not None:
             self.error(node, reason)
             return node
-        return super().visit(node)
+        result = super().visit(node)
+        # Every list, tuple, set or dict the model builds is size-checked (and the check is
+        # charged), so values that share parts cannot grow past the limits unseen.
+        if (isinstance(node, _DISPLAYS) and isinstance(result, ast.expr)
+                and isinstance(getattr(node, "ctx", ast.Load()), ast.Load)):
+            return _located(ast.Call(func=ast.Name("_sized_", ast.Load()), args=[result],
+                                     keywords=[]), node)
+        return result
 
     def visit_Delete(self, node: ast.Delete) -> Any:
         """`del name` drops task data a model no longer needs; nothing else may be deleted."""
@@ -113,6 +126,21 @@ class SandboxPolicy(RestrictingNodeTransformer):
             keywords=[],
         )
         return _located(call, node)
+
+    def visit_Compare(self, node: ast.Compare) -> Any:
+        """Comparing (and hashing) nested values costs time the loop meter cannot see: the
+        operands are size-checked first."""
+        node = self.node_contents_visit(node)
+        node.left = self._sized(node.left)
+        node.comparators = [self._sized(c) for c in node.comparators]
+        return node
+
+    def _sized(self, node: ast.expr) -> ast.expr:
+        if isinstance(node, ast.Constant | ast.Name):
+            return node
+        call = ast.Call(func=ast.Name("_sized_", ast.Load()), args=[node], keywords=[])
+        located: ast.expr = _located(call, node)
+        return located
 
     def visit_While(self, node: ast.While) -> Any:
         node = self.node_contents_visit(node)
@@ -183,15 +211,20 @@ _SET_METHODS = {"add", "union", "intersection", "difference", "issubset", "issup
 _ALLOWED_ATTRIBUTES: dict[type, set[str]] = {
     str: _STR_METHODS, dict: _DICT_METHODS, list: _LIST_METHODS, tuple: _TUPLE_METHODS,
     set: _SET_METHODS, frozenset: _SET_METHODS - {"add"},
+    MappingProxyType: {"get", "keys", "values", "items"},
 }
 _WRITABLE_TYPES = (dict, list)
+_MUTATING_METHODS = {"append", "extend", "pop", "insert", "remove", "reverse", "update",
+                     "setdefault", "add"}
 
 
 class _Budget:
     """The meters of one evaluation; its methods are the guard functions the policy calls."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, read_only: bool = False) -> None:
         self.limits = limits
+        self.read_only = read_only
+        """Expressions (conditions, timers, DMN cells) may not change data in place."""
         self.steps = 0
         self.allocated = 0
         self.deadline = time.monotonic() + limits.max_seconds
@@ -263,13 +296,12 @@ class _Budget:
                 self.charge(self.size_of(right) * max(left, 0))
         elif symbol == "+" and not ints and not isinstance(left, int | float):
             self.charge(self.size_of(left) + self.size_of(right))
+        elif symbol == "%" and isinstance(left, str | bytes):
+            raise ScriptRejectedError("'%' formatting of text is not available; use an f-string")
         return _apply_binop(symbol, left, right)
 
     def inplace(self, op: str, left: Any, right: Any) -> Any:
-        symbol = op[:-1]
-        if symbol in ("*", "**", "<<", "+"):
-            return self.binop(symbol, left, right)
-        return _apply_binop(symbol, left, right)
+        return self.binop(op[:-1], left, right)
 
     def getattr(self, obj: object, name: str, default: object = None) -> Any:
         allowed = _ALLOWED_ATTRIBUTES.get(type(obj))
@@ -277,16 +309,26 @@ class _Budget:
             raise ScriptRejectedError(
                 f"'{type(obj).__name__}.{name}' is not available in pathway expressions"
             )
+        if self.read_only and name in _MUTATING_METHODS:
+            raise ScriptRejectedError(
+                f"'{type(obj).__name__}.{name}' changes data; only scripts may do that")
         method = getattr(obj, name)
         receiver_size = self.size_of(obj)
 
         def charged(*args: Any, **kwargs: Any) -> Any:
             self.tick()
-            self.charge(receiver_size + sum(self.size_of(a) for a in args))
-            result = method(*args, **kwargs)
-            if name == "replace":
-                self.charge(self.size_of(result))
-            return result
+            argument_size = sum(self.size_of(a) for a in args)
+            self.charge(receiver_size + argument_size)
+            if name == "join" and args:  # the result's size is known before building it
+                parts = list(args[0])
+                self.charge(sum(self.size_of(p) for p in parts)
+                            + receiver_size * max(len(parts) - 1, 0))
+                return method(parts)
+            if name == "replace" and len(args) >= 2 and isinstance(obj, str):
+                old, new = str(args[0]), str(args[1])
+                growth = max(len(new) - len(old), 0) * (obj.count(old) if old else len(obj) + 1)
+                self.charge(receiver_size + growth)
+            return method(*args, **kwargs)
 
         return charged
 
@@ -294,6 +336,8 @@ class _Budget:
         return obj[key]
 
     def write(self, obj: Any) -> Any:
+        if self.read_only:
+            raise ScriptRejectedError("expressions may not change data; only scripts may")
         if not isinstance(obj, _WRITABLE_TYPES):
             raise ScriptRejectedError("only lists and dicts can be changed in place")
         return obj
@@ -302,12 +346,30 @@ class _Budget:
         self.charge(self.size_of(value))
         return value
 
+    def sized(self, value: Any) -> Any:
+        """Check (and charge) a value built or compared by the model."""
+        if isinstance(value, JSON_SCALARS):
+            return value
+        self.charge(self.size_of(value))
+        return value
+
+    def total(self, values: Iterable[Any], start: Any = 0) -> Any:
+        """`sum` for numbers only (adding lists or text this way is quadratic)."""
+        result = start
+        for value in self.iterate(values):
+            if not isinstance(value, int | float) or isinstance(result, str | list | tuple):
+                raise ScriptRejectedError("sum() adds numbers only")
+            result = self.binop("+", result, value)
+        return result
+
     def produce(self, factory: Callable[..., Any]) -> Callable[..., Any]:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             self.tick()
             for arg in args:
                 if isinstance(arg, range) and len(arg) > self.limits.max_items:
                     raise SandboxLimitExceeded(f"range of {len(arg)} is over the limit")
+                if not isinstance(arg, range):
+                    self.charge(self.size_of(arg))  # before building: str(x) may be huge
             result = factory(*args, **kwargs)
             self.charge(self.size_of(result) if not isinstance(result, range) else len(result))
             return result
@@ -338,13 +400,27 @@ _PRODUCING_BUILTINS: dict[str, Callable[..., Any]] = {
 }
 _PLAIN_BUILTINS: dict[str, Any] = {
     "abs": abs, "all": all, "any": any, "bool": bool, "float": float, "int": int, "len": len,
-    "max": max, "min": min, "round": round, "sum": sum,
+    "max": max, "min": min, "round": round,
     "True": True, "False": False, "None": None,
 }
-SAFE_BUILTIN_NAMES = frozenset(_PLAIN_BUILTINS) | frozenset(_PRODUCING_BUILTINS)
+SAFE_BUILTIN_NAMES = frozenset(_PLAIN_BUILTINS) | frozenset(_PRODUCING_BUILTINS) | {"sum"}
 
 
 JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def allowed_method_names() -> frozenset[str]:
+    """Every method name a model may call on some plain value (for the deploy-time lint)."""
+    return frozenset(name for names in _ALLOWED_ATTRIBUTES.values() for name in names)
+
+
+def freeze(value: Any) -> Any:
+    """A read-only copy for models: dicts become mapping proxies, lists tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
 
 
 class Sandbox:
@@ -362,6 +438,7 @@ class Sandbox:
     def _globals(self, budget: _Budget) -> dict[str, Any]:
         builtins = dict(_PLAIN_BUILTINS)
         builtins.update({name: budget.produce(f) for name, f in _PRODUCING_BUILTINS.items()})
+        builtins["sum"] = budget.total
         env: dict[str, Any] = {
             "__builtins__": builtins,
             "_getattr_": budget.getattr,
@@ -375,6 +452,7 @@ class Sandbox:
             "_binop_": budget.binop,
             "_tick_": budget.tick,
             "_fmt_": budget.fmt,
+            "_sized_": budget.sized,
         }
         env.update(self.helpers)
         return env
@@ -383,7 +461,7 @@ class Sandbox:
                  extra: Mapping[str, Any] | None = None) -> Any:
         """Evaluate one expression with `data` (and `extra`) as its names."""
         code = compile_model_code(expression, "eval")
-        budget = _Budget(self.limits)
+        budget = _Budget(self.limits, read_only=True)
         names = self._globals(budget)
         names.update(data)
         if extra:
@@ -411,7 +489,8 @@ class Sandbox:
         env = self._globals(budget)
         env.update(extra or {})
         names = dict(env)
-        names.update(data)
+        # A copy: a script that fails half-way must leave the data exactly as it was.
+        names.update(copy.deepcopy(data))
         try:
             exec(code, names)  # noqa: S102 - restricted bytecode, see evaluate()
         except SandboxError:
@@ -431,20 +510,27 @@ class Sandbox:
         data.update(results)
 
 
-def _require_plain(name: str, value: object) -> None:
-    """Task data must stay plain JSON so that saved state is plain JSON."""
-    stack = [value]
+def _require_plain(name: str, value: object, limit: int = 1_000_000) -> None:
+    """Task data must stay plain JSON (so saved state is plain JSON), finite and acyclic."""
+    stack: list[tuple[object, tuple[int, ...]]] = [(value, ())]
+    seen = 0
     while stack:
-        item = stack.pop()
+        item, parents = stack.pop()
+        seen += 1
+        if seen > limit:
+            raise SandboxLimitExceeded(f"'{name}' is too large to store")
         if isinstance(item, JSON_SCALARS):
             continue
+        if id(item) in parents:
+            raise SandboxError(f"'{name}' contains itself; store plain lists and dicts")
+        inner = (*parents, id(item))
         if isinstance(item, list | tuple):
-            stack.extend(item)
+            stack.extend((child, inner) for child in item)
         elif isinstance(item, dict):
-            for key, inner in item.items():
+            for key, child in item.items():
                 if not isinstance(key, str):
                     raise SandboxError(f"'{name}' has a non-text key; use text keys in dicts")
-                stack.append(inner)
+                stack.append((child, inner))
         else:
             raise SandboxError(
                 f"'{name}' holds a {type(item).__name__}; store only text, numbers, "

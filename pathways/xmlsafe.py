@@ -33,9 +33,8 @@ def parse_xml(content: bytes, filename: str, max_bytes: int = MAX_MODEL_BYTES) -
         raise UnsafeXmlError(
             f"{filename}: file is {len(content)} bytes; the limit is {max_bytes} bytes"
         )
-    probe = content
-    if content[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        probe = content.decode("utf-16", errors="ignore").encode("utf-8")
+    # Any UTF-16/32 variant, with or without a byte-order mark: drop the zero bytes and look.
+    probe = content.replace(b"\x00", b"")
     if _DOCTYPE.search(probe):
         raise UnsafeXmlError(f"{filename}: DOCTYPE and entity declarations are not allowed")
     try:

@@ -82,7 +82,10 @@ def start_episode(ctx: Context, patient: Patient, source: str) -> Episode:
 def complete_task(ctx: Context, task_id: str, answers: dict[str, Any]) -> CompletionResult:
     task = ctx.session.get(ReadyTask, task_id)
     if task is None:
-        if ctx.session.get(TaskSubmission, task_id) is not None:
+        done = ctx.session.get(TaskSubmission, task_id)
+        if done is not None:
+            # Only someone who may see the episode learns that the task was done.
+            access.require_episode(ctx.user, _episode(ctx, done.episode_id))
             raise TaskNotReadyError(task_id, "COMPLETED")
         raise NotFoundError(f"there is no open task {task_id}")
     episode = _episode(ctx, task.episode_id)
