@@ -60,7 +60,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
     db = create_db_engine(settings)
     prepare(db, settings, SystemClock())
-    if args.demo_if_empty:
+    if args.demo_if_empty and settings.mode != "production":
         from .demo import load_demo_if_empty
 
         load_demo_if_empty(db, settings)
@@ -127,12 +127,18 @@ def _user_add(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .bootstrap import prepare
     from .db import create_db_engine
-    from .demo import load_demo
+    from .demo import load_demo, refuse_in_production
+    from .errors import ServiceError
 
     settings = _settings()
-    db = create_db_engine(settings)
-    prepare(db, settings, SystemClock())
-    load_demo(db, settings, patients=args.patients)
+    try:
+        refuse_in_production(settings)
+        db = create_db_engine(settings)
+        prepare(db, settings, SystemClock())
+        load_demo(db, settings, patients=args.patients)
+    except (ServiceError, ValueError) as err:
+        print(f"carepath: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,0 +1,175 @@
+"""The demo loader: a clinic, users of every role and 40 patients at every stage, loaded by
+moving a clock to real time, so the live server sees the same due and overdue tasks."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import col, func, select
+
+from pathways.clock import ManualClock, SystemClock
+from service.app import create_app
+from service.bootstrap import prepare
+from service.db import create_db_engine, transaction
+from service.demo import DemoError, DemoResult, load_demo, load_demo_if_empty
+from service.errors import ServiceError
+from service.settings import Settings
+from service.tables import ROLES, Episode, Event, Patient, ReadyTask
+
+from .conftest import _reset_postgres, database_url
+
+
+@dataclass
+class Demo:
+    settings: Settings
+    db: Engine
+    result: DemoResult
+    output: str
+
+    def logins(self) -> dict[str, tuple[str, str]]:
+        """username -> (role, password), as printed."""
+        rows = [line.split() for line in self.output.splitlines()]
+        return {row[1]: (row[0], row[2]) for row in rows if len(row) >= 3 and row[0] in ROLES}
+
+    def client(self, username: str) -> TestClient:
+        app = create_app(self.settings, ManualClock(self.result.now), self.db)
+        client = TestClient(app)
+        response = client.post("/api/auth/token", json={
+            "username": username, "password": self.logins()[username][1]})
+        assert response.status_code == 200, response.text
+        client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+        return client
+
+
+def _fresh(url: str) -> tuple[Settings, Engine]:
+    if url.startswith("postgresql"):
+        _reset_postgres(url)
+    settings = Settings(database_url=url, mode="test", embedded_worker=False)
+    db = create_db_engine(settings)
+    prepare(db, settings, SystemClock())
+    return settings, db
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    settings, db = _fresh(database_url())
+    output = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(output):
+        # PostgreSQL: keep the credentials file out of the repository's var/.
+        patch.setattr("service.demo.ROOT", tmp_path_factory.mktemp("var"))
+        result = load_demo(db, settings)
+    yield Demo(settings, db, result, output.getvalue())
+    db.dispose()
+
+
+def _count(db: Engine, query: object) -> int:
+    with transaction(db, write=False) as session:
+        return int(session.exec(query).one())  # type: ignore[call-overload]
+
+
+def test_the_demo_spreads_40_patients_over_every_stratum_and_stage(demo: Demo) -> None:
+    assert _count(demo.db, select(func.count()).select_from(Patient)) == 40
+    with transaction(demo.db, write=False) as session:
+        episodes = session.exec(select(Episode)).all()
+        tasks = session.exec(select(ReadyTask)).all()
+        first, last = session.exec(select(func.min(Event.at), func.max(Event.at))).one()
+    assert {e.stratum for e in episodes} >= {"low", "medium", "high"}
+    assert {"discharged", "escalated", "active"} <= {e.status for e in episodes}
+    assert {"red_flag_screen", "intake_questionnaires", "first_visit", "read_module",
+            "weekly_check_in", "follow_up_2w", "follow_up_6w", "follow_up_12w",
+            "emergency_review", "urgent_review", "exercise_alert_review", "not_improving_review",
+            "specialist_referral", "discharge"} <= {t.name for t in tasks}
+    # Made by moving the clock: the history spans 100 days and ends at real time.
+    assert demo.result.now - timedelta(days=101) < first < last <= demo.result.now
+    assert demo.result.seconds < 120
+    overdue_follow_ups = [t for t in tasks if t.name.startswith("follow_up")
+                          and t.due_at is not None and t.due_at < demo.result.now]
+    assert len(overdue_follow_ups) >= 3
+
+
+def test_the_printed_passwords_of_every_role_log_in(demo: Demo) -> None:
+    logins = demo.logins()
+    assert {role for role, _ in logins.values()} == set(ROLES)
+    assert sum(role == "physiotherapist" for role, _ in logins.values()) == 2
+    assert "log in at http://127.0.0.1:8000/ (API docs at /docs)" in demo.output
+    assert "patients per stratum: high" in demo.output and "overdue tasks: " in demo.output
+    app = create_app(demo.settings, ManualClock(demo.result.now), demo.db)
+    client = TestClient(app)
+    for username, (_, password) in logins.items():
+        response = client.post("/api/auth/token",
+                               json={"username": username, "password": password})
+        assert response.status_code == 200, (username, response.text)
+    assert client.post("/api/auth/token", json={"username": "physio",
+                                                "password": "not-the-password"}).status_code == 401
+
+
+def test_the_physiotherapist_sees_an_emergency_and_overdue_tasks(demo: Demo) -> None:
+    physio = demo.client("physio")
+    overdue = physio.get("/api/tasks", params={"due": "overdue"}).json()
+    assert overdue["count"] >= 3, overdue
+    assert all(t["overdue"] and t["role"] == "physiotherapist" for t in overdue["data"])
+    emergencies = physio.get("/api/tasks", params={"name": "emergency_review"}).json()["data"]
+    assert emergencies and emergencies[0]["alert"] == "red_flag"
+    lead = demo.client("lead")
+    names = [t["name"] for t in lead.get("/api/tasks").json()["data"]]
+    assert "specialist_referral" in names
+
+
+def test_a_printed_patient_login_sees_their_own_task(demo: Demo) -> None:
+    patients = [name for name, (role, _) in demo.logins().items() if role == "patient"]
+    assert len(patients) == 5
+    tasks = demo.client(patients[0]).get("/api/tasks").json()["data"]
+    assert [t["name"] for t in tasks] == ["red_flag_screen"]
+
+
+def test_the_credentials_file_is_private_and_lists_every_login(demo: Demo) -> None:
+    path = demo.result.credentials_file
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert len(demo.result.credentials) == 6 + 40
+    assert all(password in text for _, _, password, _ in demo.result.credentials)
+
+
+def test_loading_again_does_nothing_when_there_are_patients(demo: Demo) -> None:
+    assert load_demo_if_empty(demo.db, demo.settings) is False
+    with pytest.raises(DemoError, match="already loaded"):
+        load_demo(demo.db, demo.settings)
+    assert _count(demo.db, select(func.count()).select_from(Patient)) == 40
+
+
+def test_load_demo_if_empty_loads_an_empty_database_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings, db = _fresh(f"sqlite:///{tmp_path / 'carepath.sqlite3'}")
+    try:
+        assert load_demo_if_empty(db, settings, patients=3) is True
+        assert load_demo_if_empty(db, settings, patients=3) is False
+        assert _count(db, select(func.count()).select_from(Patient)) == 3
+        assert _count(db, select(func.count()).select_from(ReadyTask).where(
+            col(ReadyTask.name) == "emergency_review")) == 1
+    finally:
+        db.dispose()
+    assert (tmp_path / "demo-credentials.txt").exists()
+    assert "open tasks per role" in capsys.readouterr().out
+
+
+def test_production_mode_refuses_the_demo(tmp_path: Path) -> None:
+    settings = Settings(mode="production", secret_key="s" * 40,
+                        database_url=f"sqlite:///{tmp_path / 'carepath.sqlite3'}")
+    db = create_db_engine(settings)
+    try:
+        for load in (load_demo, load_demo_if_empty):
+            with pytest.raises(DemoError, match="production") as raised:
+                load(db, settings)
+            assert isinstance(raised.value, ServiceError)
+    finally:
+        db.dispose()
+    assert not (tmp_path / "demo-credentials.txt").exists()
