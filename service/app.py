@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -17,7 +20,9 @@ from pathways.clock import Clock, SystemClock
 from pathways.errors import PathwayError
 from pathways.models import ModelError
 
-from . import worker
+from urllib.parse import quote
+
+from . import pages, worker
 from .api import auth as auth_api
 from .api import episodes as episodes_api
 from .api import models as models_api
@@ -25,9 +30,11 @@ from .api import tasks as tasks_api
 from .db import create_db_engine
 from .errors import ServiceError, describe
 from .models_registry import EngineRegistry
+from .pages.common import error_page, redirect, wants_html
 from .settings import Settings, get_settings
 
 log = logging.getLogger("carepath")
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None,
@@ -61,12 +68,25 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     @app.exception_handler(PathwayError)
     @app.exception_handler(ModelError)
     @app.exception_handler(ValueError)
-    async def domain_error(request: Request, error: Exception) -> JSONResponse:
+    async def domain_error(request: Request, error: Exception) -> Response:
         described = describe(error)
         if described is None:  # a ValueError from deep inside: still the caller's input
             described = (422, {"code": "invalid_request", "message": str(error), "fields": []})
         status, body = described
+        if wants_html(request):
+            if status == 401:
+                return redirect(f"/login?next={quote(request.url.path)}")
+            return error_page(request, status, body["message"])
         return JSONResponse({"error": body}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        message = {404: "There is no such page.", 405: "That action is not possible here."}.get(
+            error.status_code, str(error.detail))
+        if wants_html(request):
+            return error_page(request, error.status_code, message)
+        return JSONResponse({"error": {"code": "http_error", "message": message, "fields": []}},
+                            status_code=error.status_code)
 
     @app.exception_handler(IntegrityError)
     async def conflict(request: Request, error: IntegrityError) -> JSONResponse:
@@ -76,9 +96,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                             status_code=409)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
         fields = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"),
                    "message": e["msg"]} for e in error.errors()]
+        if wants_html(request):
+            return error_page(request, 422, "; ".join(f"{f['field']}: {f['message']}"
+                                                      for f in fields))
         return JSONResponse({"error": {"code": "invalid_request", "fields": fields,
                                        "message": "the request needs fixing; see fields"}},
                             status_code=422)
@@ -87,6 +110,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for router in (auth_api.router, episodes_api.router, tasks_api.router, models_api.router):
+    for router in (auth_api.router, episodes_api.router, tasks_api.router, models_api.router,
+                   *pages.routers()):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app

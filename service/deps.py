@@ -29,12 +29,38 @@ def get_settings(request: Request) -> Settings:
 def get_context(request: Request) -> Iterator[Context]:
     """One transaction per request: committed when the route returns, rolled back on any
     error. Writing requests take SQLite's write lock at the start."""
+    yield from _context(request, csrf_checked=False)
+
+
+def _context(request: Request, csrf_checked: bool) -> Iterator[Context]:
     app = request.app
     write = request.method not in SAFE_METHODS
     with transaction(app.state.db, write=write) as session:
-        user = _caller(request, session, app.state.settings, app.state.clock, write)
+        user = _caller(request, session, app.state.settings, app.state.clock,
+                       write and not csrf_checked)
         yield Context(session=session, clock=app.state.clock, engines=app.state.engines,
                       user=user)
+
+
+async def page_form(request: Request) -> dict[str, str]:
+    """A page's posted form, after checking its CSRF field against the session cookie."""
+    if request.method in SAFE_METHODS:
+        return {}
+    form = await request.form()
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    cookie = auth.read_session_cookie(request.app.state.settings,
+                                      request.cookies.get(auth.SESSION_COOKIE, ""))
+    if cookie is None or not auth.csrf_matches(cookie, fields.get("csrf_token")):
+        raise ForbiddenError("the form has expired or did not come from carepath; reload the "
+                             "page and submit it again")
+    request.state.form_lists = {k: form.getlist(k) for k in form}
+    return fields
+
+
+def get_page_context(request: Request,
+                     form: Annotated[dict[str, str], Depends(page_form)]) -> Iterator[Context]:
+    """As `get_context`, for pages: the CSRF token arrives in the form, not a header."""
+    yield from _context(request, csrf_checked=True)
 
 
 def _caller(request: Request, session: Session, settings: Settings, clock: Clock,
@@ -59,5 +85,7 @@ def _caller(request: Request, session: Session, settings: Settings, clock: Clock
 
 
 ContextDep = Annotated[Context, Depends(get_context)]
+PageContextDep = Annotated[Context, Depends(get_page_context)]
+PageFormDep = Annotated[dict[str, str], Depends(page_form)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EnginesDep = EngineRegistry

@@ -1,0 +1,103 @@
+"""Shared page machinery: templates, who is logged in, vendor assets, error pages.
+
+Pages render a small typed context (a dataclass per page), never ORM objects, and every page's
+data is also available from the JSON API (see README, "Pages and their JSON twins")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from .. import auth
+from ..episodes import Context
+from ..errors import NotAuthenticatedError
+from ..settings import ROOT
+from ..tables import User
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+TEMPLATES.env.autoescape = True
+
+VENDOR_FILES = {
+    "htmx.min.js": ROOT / "node_modules/htmx.org/dist/htmx.min.js",
+    "chart.umd.min.js": ROOT / "node_modules/chart.js/dist/chart.umd.min.js",
+    "bpmn-navigated-viewer.js":
+        ROOT / "node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js",
+    "bpmn-js.css": ROOT / "node_modules/bpmn-js/dist/assets/bpmn-js.css",
+    "diagram-js.css": ROOT / "node_modules/bpmn-js/dist/assets/diagram-js.css",
+}
+"""Browser libraries, installed by `npm ci` from package-lock.json; served, never copied."""
+
+HOME_BY_ROLE = {"patient": "/today", "physiotherapist": "/worklist", "clinic_lead": "/worklist",
+                "manager": "/docs", "auditor": "/docs", "admin": "/docs"}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking at a page: enough for the layout (name, role, navigation, CSRF)."""
+
+    id: int
+    name: str
+    role: str
+    csrf_token: str
+
+    @property
+    def is_clinician(self) -> bool:
+        return self.role in ("physiotherapist", "clinic_lead")
+
+
+def viewer(request: Request, ctx: Context) -> Viewer:
+    """The logged-in person, or NotAuthenticatedError (pages turn it into the login page)."""
+    user = ctx.user
+    if user is None:
+        raise NotAuthenticatedError("log in first")
+    cookie = getattr(request.state, "session_cookie", None) or {}
+    return Viewer(id=user.id or 0, name=user.full_name or user.username, role=user.role,
+                  csrf_token=auth.csrf_token(cookie))
+
+
+def render(request: Request, template: str, page: Any, who: Viewer | None,
+           status_code: int = 200, **extra: Any) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(request, template,
+                                      {"page": page, "viewer": who, **extra},
+                                      status_code=status_code)
+
+
+def home_for(user: User) -> str:
+    return HOME_BY_ROLE.get(user.role, "/")
+
+
+def redirect(url: str) -> Response:
+    return RedirectResponse(url, status_code=303)
+
+
+ERROR_TITLES = {
+    400: ("Something is not right", "Go back and check what you entered."),
+    401: ("Please log in", "Log in to continue."),
+    403: ("You cannot do that", "This page or action belongs to someone else or another role. "
+                                "Go back to your own page."),
+    404: ("Not found", "It may have been moved, finished, or belong to someone else. Go back "
+                       "to your list."),
+    409: ("Already done", "Someone else has just done this. Reload your list to see what is "
+                          "next."),
+    422: ("Please check your answers", "Go back, correct the answers shown, and send again."),
+    429: ("Too many attempts", "Wait a few minutes and try again."),
+}
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    title, next_step = ERROR_TITLES.get(status, ("Something went wrong", "Try again later."))
+    return TEMPLATES.TemplateResponse(
+        request, "error.html",
+        {"page": {"status": status, "title": title, "message": message,
+                  "next_step": next_step}, "viewer": None},
+        status_code=status)
+
+
+def wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api") and request.url.path not in (
+        "/openapi.json", "/healthz")
