@@ -26,7 +26,9 @@ from . import pages, worker
 from .api import auth as auth_api
 from .api import episodes as episodes_api
 from .api import models as models_api
+from .api import summary as summary_api
 from .api import tasks as tasks_api
+from .api import today as today_api
 from .db import create_db_engine
 from .errors import ServiceError, describe
 from .models_registry import EngineRegistry
@@ -111,7 +113,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         return {"status": "ok"}
 
     for router in (auth_api.router, episodes_api.router, tasks_api.router, models_api.router,
-                   *pages.routers()):
+                   summary_api.router, today_api.router, *pages.routers()):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app
