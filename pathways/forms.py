@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -34,20 +35,28 @@ def validate_submission(form: str | None, schema: Mapping[str, Any] | None,
     validator = _validator(json.dumps(schema, sort_keys=True))
     errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.absolute_path))
     if errors:
-        raise FormValidationError(form, [_field_error(e) for e in errors])
+        raise FormValidationError(form, [f for e in errors for f in _field_errors(e)])
     return dict(data)
 
 
-def _field_error(error: ValidationError) -> FieldError:
+def _field_errors(error: ValidationError) -> list[FieldError]:
+    """One message per field: an unknown or missing answer is named by its own path."""
     path = ".".join(str(p) for p in error.absolute_path)
-    if error.validator == "required" and isinstance(error.instance, Mapping):
-        required: list[Any] = list(error.validator_value)  # type: ignore[arg-type]
-        missing = next((str(name) for name in required
-                        if name not in error.instance), "")
-        field = f"{path}.{missing}" if path else missing
-        return FieldError(field, "an answer is required")
-    if error.validator == "additionalProperties":
-        return FieldError(path or "(form)", f"unexpected answer: {error.message}")
+    prefix = f"{path}." if path else ""
+    if error.validator == "required":
+        # jsonschema raises one error per missing property; its message names it.
+        match = re.match(r"^'([^']*)' is a required property", error.message)
+        missing = match.group(1) if match else ""
+        return [FieldError(f"{prefix}{missing}", "an answer is required")]
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        known = set(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) \
+            else set()
+        return [FieldError(f"{prefix}{name}", "this question is not part of the form")
+                for name in sorted(set(error.instance) - known)]
+    return [_field_error(error, path)]
+
+
+def _field_error(error: ValidationError, path: str) -> FieldError:
     if error.validator == "enum":
         options: list[Any] = list(error.validator_value)  # type: ignore[arg-type]
         allowed = ", ".join(str(v) for v in options)

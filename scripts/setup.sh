@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shared set-up for scripts/run.sh and scripts/test.sh: a virtualenv in .venv with carepath
-# installed (editable) with its development tools. Safe to run again; it only adds.
+# installed (editable) with its development tools, and the pages' browser libraries from npm.
+# `--test` also installs Debian's chromium for the browser tests. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,4 +28,8 @@ fi
 # Browser libraries for the pages, exactly as package-lock.json pins them.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium
 fi

@@ -5,7 +5,7 @@
 # Extra arguments go to both pytest runs (e.g. -k journeys).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --test
 .venv/bin/ruff check pathways service tests bench
 .venv/bin/mypy
 

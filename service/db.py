@@ -3,6 +3,7 @@ processes. One transaction per request, owned by the session dependency (see dep
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,11 +53,24 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+_SQLITE_WRITERS = threading.RLock()
+"""SQLite admits one writer; queueing writers of this process here is fair and prompt, where
+SQLite's busy handler would sleep in steps of up to 100 ms (other processes still use it)."""
+
+
 @contextmanager
 def transaction(engine: Engine, write: bool) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error.
 
     `write` tells SQLite to take its write lock when the transaction begins."""
+    if write and engine.dialect.name == "sqlite":
+        with _SQLITE_WRITERS:
+            yield from _transaction(engine, write)  # type: ignore[misc]
+        return
+    yield from _transaction(engine, write)  # type: ignore[misc]
+
+
+def _transaction(engine: Engine, write: bool) -> Iterator[Session]:
     with engine.connect() as connection:
         connection.info[WRITE] = write
         session = Session(bind=connection, expire_on_commit=False)

@@ -84,8 +84,19 @@ def _caller(request: Request, session: Session, settings: Settings, clock: Clock
     return user
 
 
-ContextDep = Annotated[Context, Depends(get_context)]
-PageContextDep = Annotated[Context, Depends(get_page_context)]
+def get_anonymous_context(request: Request) -> Iterator[Context]:
+    """A transaction without looking at who is calling (logging in, where an old session must
+    not get in the way)."""
+    app = request.app
+    with transaction(app.state.db, write=request.method not in SAFE_METHODS) as session:
+        yield Context(session=session, clock=app.state.clock, engines=app.state.engines)
+
+
+# scope="function": the transaction commits before the response is sent, so a client never
+# hears "done" for a change that is not yet saved (or that then fails to save).
+ContextDep = Annotated[Context, Depends(get_context, scope="function")]
+AnonymousContextDep = Annotated[Context, Depends(get_anonymous_context, scope="function")]
+PageContextDep = Annotated[Context, Depends(get_page_context, scope="function")]
 PageFormDep = Annotated[dict[str, str], Depends(page_form)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EnginesDep = EngineRegistry

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from pathways.clock import Clock
 from pathways.errors import TaskNotReadyError
@@ -23,7 +23,6 @@ from .models_registry import EngineRegistry, active_version
 from .tables import (
     Episode,
     Instance,
-    ModelVersion,
     Patient,
     QuestionnaireResponse,
     ReadyTask,
@@ -94,6 +93,11 @@ def complete_task(ctx: Context, task_id: str, answers: dict[str, Any]) -> Comple
         raise ConflictError("another clinician has claimed this task; ask them or a clinic "
                             "lead to release it first")
     row, instance = _load(ctx, episode)
+    # Someone may have completed it while we waited for the episode's lock.
+    still_open = ctx.session.exec(select(ReadyTask.task_id).where(
+        ReadyTask.task_id == task_id).execution_options(populate_existing=True)).first()
+    if still_open is None or ctx.session.get(TaskSubmission, task_id) is not None:
+        raise TaskNotReadyError(task_id, "COMPLETED")
     events = instance.complete_task(task_id, answers, actor=str(ctx.actor_id))
     ctx.session.add(TaskSubmission(task_id=task_id, episode_id=episode.id or 0, name=task.name,
                                    form=task.form, data=answers, submitted_by=ctx.actor_id,
@@ -159,9 +163,8 @@ def _load(ctx: Context, episode: Episode,
     row = row or repository.load_instance_for_update(ctx.session, episode.id or 0)
     if row is None:
         raise NotFoundError(f"episode {episode.id} has no pathway instance")
-    version = ctx.session.get(ModelVersion, episode.model_version_id)
-    assert version is not None
-    return row, ctx.engines.engine_for(version).restore(row.state)
+    engine = ctx.engines.engine_by_id(ctx.session, episode.model_version_id)
+    return row, engine.restore(row.state)
 
 
 def _save(ctx: Context, episode: Episode, row: Instance, instance: PathwayInstance,
@@ -190,8 +193,6 @@ def _record(ctx: Context, episode: Episode, instance: PathwayInstance,
 
 
 def _ready_rows(ctx: Context, episode: Episode) -> list[ReadyTask]:
-    from sqlmodel import select
-
     ctx.session.flush()
     return list(ctx.session.exec(select(ReadyTask).where(
         ReadyTask.episode_id == episode.id)).all())

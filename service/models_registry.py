@@ -27,6 +27,16 @@ class EngineRegistry:
         self._engines: dict[int, PathwayEngine] = {}
         self._lock = threading.Lock()
 
+    def engine_by_id(self, session: Session, version_id: int) -> PathwayEngine:
+        """The engine of a version, loading the (large) version row only the first time."""
+        engine = self._engines.get(version_id)
+        if engine is not None:
+            return engine
+        version = session.get(ModelVersion, version_id)
+        if version is None:
+            raise NotFoundError(f"there is no model version {version_id}")
+        return self.engine_for(version)
+
     def engine_for(self, version: ModelVersion) -> PathwayEngine:
         assert version.id is not None
         engine = self._engines.get(version.id)

@@ -62,11 +62,9 @@ def save_instance(session: Session, instance: Instance, state: str,
         .where(col(Instance.id) == instance.id, col(Instance.version) == instance.version)
         .values(state=state, version=instance.version + 1, next_wake_at=next_wake_at,
                 status="completed" if completed else "running")
+        .execution_options(synchronize_session="fetch")  # the loaded row sees the new values
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    instance.version += 1
-    return True
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def replace_ready_tasks(session: Session, episode: Episode, tasks: Sequence[EngineTask]) -> None:

@@ -19,7 +19,7 @@ from .schemas import (
     TaskPublic,
     VerifyPublic,
 )
-from .tables import Episode, Event, ModelVersion, Patient, QuestionnaireResponse, ReadyTask
+from .tables import Episode, Event, Patient, QuestionnaireResponse, ReadyTask
 
 DueFilter = Literal["overdue", "today", "upcoming"]
 ClaimFilter = Literal["mine", "unclaimed", "others"]
@@ -40,38 +40,41 @@ def worklist(ctx: Context, due: DueFilter | None = None, stratum: str | None = N
              offset: int = 0) -> tuple[list[TaskPublic], int]:
     """The caller's open tasks, most urgent first (overdue, then by due time)."""
     user = access.require_role(ctx.user, "patient", "physiotherapist", "clinic_lead")
-    query = select(ReadyTask, Patient.display_name).join(
-        Patient, col(Patient.id) == col(ReadyTask.patient_id))
+    conditions: list[Any] = []
     if user.role == "patient":
-        query = query.where(ReadyTask.patient_id == user.patient_id, ReadyTask.role == "patient")
+        conditions += [ReadyTask.patient_id == user.patient_id, ReadyTask.role == "patient"]
     else:
         roles = sorted(access.TASK_ROLES_BY_USER_ROLE[user.role])
-        query = query.where(ReadyTask.clinic_id == user.clinic_id, col(ReadyTask.role).in_(roles))
+        conditions += [ReadyTask.clinic_id == user.clinic_id, col(ReadyTask.role).in_(roles)]
     now = ctx.now
     end_of_day = now.replace(hour=23, minute=59, second=59)
     if due == "overdue":
-        query = query.where(col(ReadyTask.due_at) < now)
+        conditions.append(col(ReadyTask.due_at) < now)
     elif due == "today":
-        query = query.where(col(ReadyTask.due_at) <= end_of_day)
+        conditions.append(col(ReadyTask.due_at) <= end_of_day)
     elif due == "upcoming":
-        query = query.where(col(ReadyTask.due_at) > end_of_day)
+        conditions.append(col(ReadyTask.due_at) > end_of_day)
     if stratum:
-        query = query.where(ReadyTask.stratum == stratum)
+        conditions.append(ReadyTask.stratum == stratum)
     if claimed == "mine":
-        query = query.where(ReadyTask.claimed_by == user.id)
+        conditions.append(ReadyTask.claimed_by == user.id)
     elif claimed == "unclaimed":
-        query = query.where(col(ReadyTask.claimed_by).is_(None))
+        conditions.append(col(ReadyTask.claimed_by).is_(None))
     elif claimed == "others":
-        query = query.where(col(ReadyTask.claimed_by).is_not(None),
-                            ReadyTask.claimed_by != user.id)
+        conditions += [col(ReadyTask.claimed_by).is_not(None), ReadyTask.claimed_by != user.id]
     if name:
-        query = query.where(ReadyTask.name == name)
+        conditions.append(ReadyTask.name == name)
     if episode_id is not None:
-        query = query.where(ReadyTask.episode_id == episode_id)
-    count = ctx.session.exec(select(func.count()).select_from(query.subquery())).one()
+        conditions.append(ReadyTask.episode_id == episode_id)
+    # Counted on the projection alone; the page follows the worklist index's order.
+    count = ctx.session.exec(select(func.count()).select_from(ReadyTask)
+                             .where(*conditions)).one()
     rows = ctx.session.exec(
-        query.order_by(col(ReadyTask.due_at).is_(None), col(ReadyTask.due_at),
-                       col(ReadyTask.task_id)).offset(offset).limit(limit)).all()
+        select(ReadyTask, Patient.display_name)
+        .join(Patient, col(Patient.id) == col(ReadyTask.patient_id))
+        .where(*conditions)
+        .order_by(col(ReadyTask.due_at).is_(None), col(ReadyTask.due_at),
+                  col(ReadyTask.task_id)).offset(offset).limit(limit)).all()
     return [task_public(task, patient_name, now) for task, patient_name in rows], count
 
 
@@ -82,18 +85,18 @@ def task_detail(ctx: Context, task_id: str) -> tuple[TaskPublic, dict[str, Any] 
     episode = episode_row(ctx, task.episode_id)
     access.require_task_work(ctx.user, task, episode)
     patient = ctx.session.get(Patient, task.patient_id)
-    version = ctx.session.get(ModelVersion, episode.model_version_id)
     schema = None
-    if version is not None and task.form:
-        schema = ctx.engines.engine_for(version).model.forms.get(task.form)
+    if task.form:
+        engine = ctx.engines.engine_by_id(ctx.session, episode.model_version_id)
+        schema = engine.model.forms.get(task.form)
     return task_public(task, patient.display_name if patient else "", ctx.now), schema
 
 
 def episode_row(ctx: Context, episode_id: int) -> Episode:
+    access.require_role(ctx.user, "patient", "physiotherapist", "clinic_lead")
     episode = ctx.session.get(Episode, episode_id)
     if episode is None:
         # Unknown and forbidden look the same to a caller who may not see it.
-        access.require_role(ctx.user, "patient", "physiotherapist", "clinic_lead")
         raise NotFoundError(f"there is no episode {episode_id} you can see")
     access.require_episode(ctx.user, episode)
     return episode

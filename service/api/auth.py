@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from .. import access, auth, people
-from ..deps import ContextDep
+from ..deps import AnonymousContextDep, ContextDep
 from ..errors import NotAuthenticatedError
 from ..schemas import Credentials, LoginPublic, TokenPublic, UserCreate, UserPublic
 
@@ -17,7 +17,7 @@ def _client(request: Request) -> str:
 
 
 @router.post("/auth/token", response_model=TokenPublic)
-def token(body: Credentials, request: Request, ctx: ContextDep) -> TokenPublic:
+def token(body: Credentials, request: Request, ctx: AnonymousContextDep) -> TokenPublic:
     settings = request.app.state.settings
     try:
         user = auth.authenticate(ctx.session, settings, body.username, body.password,
@@ -31,7 +31,7 @@ def token(body: Credentials, request: Request, ctx: ContextDep) -> TokenPublic:
 
 @router.post("/auth/login", response_model=LoginPublic)
 def login(body: Credentials, request: Request, response: Response,
-          ctx: ContextDep) -> LoginPublic:
+          ctx: AnonymousContextDep) -> LoginPublic:
     settings = request.app.state.settings
     try:
         user = auth.authenticate(ctx.session, settings, body.username, body.password,

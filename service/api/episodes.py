@@ -17,6 +17,9 @@ from ..schemas import (
     EventsPublic,
     ExerciseLogCreate,
     ExerciseLogPublic,
+    IdPath,
+    Limit,
+    Offset,
     QuestionnairePublic,
     ReferralCreate,
     SelfReferralCreate,
@@ -45,36 +48,36 @@ def self_refer(body: SelfReferralCreate, ctx: ContextDep) -> EpisodePublic:
 
 
 @router.get("/episodes", response_model=EpisodesPublic)
-def episodes(ctx: ContextDep, status: str | None = None, limit: int = 100,
-             offset: int = 0) -> EpisodesPublic:
-    data, count = views.episodes(ctx, status, min(max(limit, 1), 500), max(offset, 0))
+def episodes(ctx: ContextDep, status: str | None = None, limit: Limit = 100,
+             offset: Offset = 0) -> EpisodesPublic:
+    data, count = views.episodes(ctx, status, limit, offset)
     return EpisodesPublic(data=data, count=count)
 
 
 @router.get("/episodes/{episode_id}", response_model=EpisodePublic)
-def episode(episode_id: int, ctx: ContextDep) -> EpisodePublic:
+def episode(episode_id: IdPath, ctx: ContextDep) -> EpisodePublic:
     return views.episode_public(ctx, views.episode_row(ctx, episode_id))
 
 
 @router.get("/episodes/{episode_id}/timeline", response_model=EventsPublic)
-def timeline(episode_id: int, ctx: ContextDep) -> EventsPublic:
+def timeline(episode_id: IdPath, ctx: ContextDep) -> EventsPublic:
     events = views.timeline(ctx, episode_id)
     return EventsPublic(data=events, count=len(events))
 
 
 @router.get("/episodes/{episode_id}/questionnaires", response_model=list[QuestionnairePublic])
-def questionnaires(episode_id: int, ctx: ContextDep) -> list[QuestionnairePublic]:
+def questionnaires(episode_id: IdPath, ctx: ContextDep) -> list[QuestionnairePublic]:
     return views.questionnaires(ctx, episode_id)
 
 
 @router.get("/episodes/{episode_id}/exercise-logs", response_model=list[ExerciseLogPublic])
-def exercise_logs(episode_id: int, ctx: ContextDep) -> list[ExerciseLogPublic]:
+def exercise_logs(episode_id: IdPath, ctx: ContextDep) -> list[ExerciseLogPublic]:
     return people.exercise_logs(ctx, episode_id)
 
 
 @router.post("/episodes/{episode_id}/exercise-logs", response_model=ExerciseLogPublic,
              status_code=201)
-def log_exercise(episode_id: int, body: ExerciseLogCreate, ctx: ContextDep) -> ExerciseLogPublic:
+def log_exercise(episode_id: IdPath, body: ExerciseLogCreate, ctx: ContextDep) -> ExerciseLogPublic:
     log = people.add_exercise_log(ctx, episode_id, body)
     return ExerciseLogPublic(id=log.id or 0, exercise=log.exercise, level=log.level,
                              pain_nrs=log.pain_nrs, difficulty=body.difficulty,
@@ -82,12 +85,12 @@ def log_exercise(episode_id: int, body: ExerciseLogCreate, ctx: ContextDep) -> E
 
 
 @router.get("/episodes/{episode_id}/education", response_model=EducationPublic)
-def education(episode_id: int, ctx: ContextDep) -> EducationPublic:
+def education(episode_id: IdPath, ctx: ContextDep) -> EducationPublic:
     return people.education(ctx, episode_id)
 
 
 @router.post("/episodes/{episode_id}/education/{module}/confirm",
              response_model=CompletionPublic)
-def confirm_read(episode_id: int, module: str, body: EducationConfirm,
+def confirm_read(episode_id: IdPath, module: str, body: EducationConfirm,
                  ctx: ContextDep) -> CompletionPublic:
     return completion_public(ctx, people.confirm_education(ctx, episode_id, module, body))

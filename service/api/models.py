@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
 from .. import access, models_registry, views
 from ..deps import ContextDep
 from ..errors import NotFoundError
-from ..schemas import EventsPublic, ModelUpload, ModelVersionPublic, VerifyPublic
+from ..schemas import (
+    AfterId,
+    EventsPublic,
+    IdPath,
+    IdQuery,
+    ModelUpload,
+    ModelVersionPublic,
+    VerifyPublic,
+)
 from ..tables import ModelVersion
 
 router = APIRouter(prefix="/api", tags=["models", "audit"])
@@ -33,7 +43,7 @@ def deploy(body: ModelUpload, ctx: ContextDep) -> ModelVersionPublic:
 
 
 @router.get("/models/{version_id}/files")
-def model_files(version_id: int, ctx: ContextDep) -> dict[str, str]:
+def model_files(version_id: IdPath, ctx: ContextDep) -> dict[str, str]:
     access.require_role(ctx.user, "manager")
     version = ctx.session.get(ModelVersion, version_id)
     if version is None:
@@ -42,9 +52,9 @@ def model_files(version_id: int, ctx: ContextDep) -> dict[str, str]:
 
 
 @router.get("/audit/events", response_model=EventsPublic)
-def audit_events(ctx: ContextDep, episode_id: int | None = None, after_id: int = 0,
-                 limit: int = 1000) -> EventsPublic:
-    events = views.audit_events(ctx, episode_id, after_id, min(max(limit, 1), 10000))
+def audit_events(ctx: ContextDep, episode_id: IdQuery = None, after_id: AfterId = 0,
+                 limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> EventsPublic:
+    events = views.audit_events(ctx, episode_id, after_id, limit)
     return EventsPublic(data=events, count=len(events))
 
 

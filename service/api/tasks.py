@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from .. import episodes, views
 from ..deps import ContextDep
 from ..episodes import CompletionResult, Context
-from ..schemas import CompleteTask, CompletionPublic, TaskDetail, TaskPublic, TasksPublic
+from ..schemas import (
+    CompleteTask,
+    CompletionPublic,
+    IdQuery,
+    Limit,
+    Offset,
+    TaskDetail,
+    TaskPublic,
+    TasksPublic,
+)
 from ..tables import Patient
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
@@ -16,8 +25,8 @@ router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 @router.get("", response_model=TasksPublic)
 def task_list(ctx: ContextDep, due: views.DueFilter | None = None,
               stratum: str | None = None, claimed: views.ClaimFilter | None = None,
-              name: str | None = None, episode_id: int | None = None,
-              limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0)) -> TasksPublic:
+              name: str | None = None, episode_id: IdQuery = None,
+              limit: Limit = 100, offset: Offset = 0) -> TasksPublic:
     data, count = views.worklist(ctx, due, stratum, claimed, name, episode_id, limit, offset)
     return TasksPublic(data=data, count=count)
 

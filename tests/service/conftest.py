@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import uvicorn
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel, func, select
 
 from pathways.clock import ManualClock
+from service import auth
 from service.app import create_app
 from service.bootstrap import prepare
 from service.db import create_db_engine, transaction
@@ -36,6 +40,17 @@ from service.tables import Clinic, Patient
 
 PASSWORD = "correct-horse-battery"
 REQUIRE = os.environ.get("CAREPATH_REQUIRE_SERVICES") == "1"
+SERVICE_HASHER = auth._hasher
+"""The service's own argon2 parameters (checked in test_security_and_errors)."""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing() -> Iterator[None]:
+    """Argon2 at full strength costs about 0.3 s a hash on a small machine, and these tests log
+    in hundreds of times: use the same algorithm with the smallest cost while testing."""
+    auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    auth._hasher = SERVICE_HASHER
 
 
 def unavailable(reason: str) -> None:
@@ -85,13 +100,35 @@ class World:
         return sweep(self.db, self.clock, self.app.state.engines)
 
     def client(self, username: str | None = None) -> TestClient:
-        client = TestClient(self.app)
+        """An API client, logged in as `username` with a bearer token. A server error
+        comes back as a 500 answer (tests assert on it) rather than as an exception."""
+        client = TestClient(self.app, raise_server_exceptions=False)
         if username is not None:
             response = client.post("/api/auth/token",
                                    json={"username": username, "password": PASSWORD})
             assert response.status_code == 200, response.text
             client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
         return client
+
+    def add_user(self, username: str, role: str = "physiotherapist",
+                 clinic: str | None = "north") -> int:
+        """Another member of staff, as an admin would create them."""
+        with transaction(self.db, write=True) as session:
+            user = add_user(Context(session, self.clock, EngineRegistry(self.clock)),
+                            UserCreate(username=username, password=PASSWORD,
+                                       role=role,  # type: ignore[arg-type]
+                                       clinic_id=self.clinics[clinic] if clinic else None))
+            self.users[username] = user.id or 0
+        return self.users[username]
+
+    def count(self, table: type[SQLModel], **where: Any) -> int:
+        """Rows of a table, optionally only those with these column values."""
+        with transaction(self.db, write=False) as session:
+            query = select(func.count()).select_from(table)
+            for column, value in where.items():
+                query = query.where(getattr(table, column) == value)
+            counted: int = session.exec(query).one()
+        return counted
 
     def add_patient(self, name: str, clinic: str = "north", username: str | None = None) -> int:
         with transaction(self.db, write=True) as session:
@@ -108,8 +145,9 @@ class World:
         return patient_id
 
 
-@pytest.fixture
-def world() -> Iterator[World]:
+@contextmanager
+def make_world() -> Iterator[World]:
+    """A fresh, migrated database with two clinics (north, south) and a user of every role."""
     url = database_url()
     if url.startswith("postgresql"):
         _reset_postgres(url)
@@ -135,8 +173,16 @@ def world() -> Iterator[World]:
                 username=username, password=PASSWORD, role=role,  # type: ignore[arg-type]
                 clinic_id=world.clinics[clinic_name] if clinic_name else None))
             world.users[username] = user.id or 0
-    yield world
-    db.dispose()
+    try:
+        yield world
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    with make_world() as made:
+        yield made
 
 
 def free_port() -> int:
@@ -151,6 +197,15 @@ class LiveServer:
     url: str
     server: uvicorn.Server
     thread: threading.Thread
+
+    def settle(self, timeout: float = 30) -> None:
+        """Wait until the server has finished every request it started, including work
+        FastAPI does after sending the response (see test_races: the commit of the
+        request's transaction currently happens then)."""
+        deadline = time.monotonic() + timeout
+        while self.server.server_state.tasks:
+            assert time.monotonic() < deadline, "the live server did not settle"
+            time.sleep(0.002)
 
 
 @pytest.fixture
@@ -178,3 +233,51 @@ def answers() -> dict[str, Any]:
     path = Path(__file__).resolve().parents[2] / "bpmn" / "betterback" / "cases.yaml"
     loaded: dict[str, Any] = yaml.safe_load(path.read_text())["answers"]
     return loaded
+
+
+A = answers()
+
+
+def find_task(client: Any, name: str, **params: Any) -> dict[str, Any]:
+    """The caller's open task called `name` (from their worklist)."""
+    body = client.get("/api/tasks", params=params).json()
+    assert "data" in body, body
+    found = [t for t in body["data"] if t["name"] == name]
+    assert found, f"{name} not in {[t['name'] for t in body['data']]}"
+    task: dict[str, Any] = found[0]
+    return task
+
+
+def complete(client: Any, name: str, data: dict[str, Any]) -> dict[str, Any]:
+    task = find_task(client, name)
+    response = client.post(f"/api/tasks/{task['task_id']}/complete", json={"data": data})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def refer(world: World, name: str, username: str,
+          clinician: str = "physio") -> tuple[TestClient, int]:
+    """A clinician refers a patient with a login; returns the patient's client and episode."""
+    response = world.client(clinician).post("/api/referrals", json={
+        "display_name": name, "birth_year": 1980,
+        "login": {"username": username, "password": PASSWORD}})
+    assert response.status_code == 201, response.text
+    return world.client(username), response.json()["id"]
+
+
+def through_first_visit(world: World, patient: TestClient, start_back: str,
+                        clinician: str = "physio") -> None:
+    """Safety questions, intake questionnaires and the first visit: care has started."""
+    complete(patient, "red_flag_screen", {"age": 45, "red_flags": A["no_red_flags"]})
+    complete(patient, "intake_questionnaires",
+             {"start_back": A[start_back], "proms": A["baseline_proms"]})
+    complete(world.client(clinician), "first_visit", A["first_visit"])
+
+
+def education_answers(module_id: str) -> dict[str, Any]:
+    """The right answers to a module's check questions, as the read_module form takes them."""
+    from pathways.education import default_catalogue
+
+    module = default_catalogue().get(module_id)
+    return {"answers": [q.answer for q in module.check_questions], "confirmed_read": True}

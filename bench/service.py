@@ -1,0 +1,984 @@
+"""Service benchmark: completing a task over HTTP, completions per second under concurrent
+clients, the same step without HTTP and without the service, and the clinician's worklist at
+1,000 and 10,000 active patients.
+
+Run from the repo root:
+
+    python -m bench.service             # the table and the goals (about 1-2 minutes)
+    python -m bench.service --profile   # also: cProfile of completions, in-process and the
+                                        # server's event-loop thread (adds about 20 s)
+
+What it does, all on 127.0.0.1 and in a temporary directory that is removed at the end:
+
+- A SQLite file database is migrated and the reference pathway deployed (`prepare`, as
+  `carepath serve` does). The server is a separate process (`python -m bench.service
+  --serve`, so clients and server do not share a GIL): `create_app` with mode="test", the
+  embedded worker off and a ManualClock, served by `uvicorn.run(..., log_level="warning")`
+  like `carepath serve`: one process. One extra row runs uvicorn with 2 worker processes.
+- Patients are not referred one by one through the API (argon2 alone would take minutes).
+  Three real instances are driven with the deployed model's engine, exactly as the service
+  starts them ({"referral": ..., "episode_id": ...}): one with `weekly_check_in` ready (after
+  red-flag screen, intake, first visit, education and one week), one with `first_visit`
+  ready and one with `exercise_alert_review` ready. Each patient gets a copy of one of these
+  states with fresh task ids and its own episode id, inserted with bulk inserts together with
+  its Patient, Episode, Instance and ReadyTask rows (and, for patients who complete tasks
+  over HTTP, a User and an ApiToken row: the bearer token is real, only the login is
+  skipped). The copies restore and complete like the originals (checked once per state).
+- Completion: each sample is a fresh patient's `weekly_check_in` (the step the pathway runs
+  most: every week of every programme), POST /api/tasks/{id}/complete with the patient's
+  bearer token from one keep-alive httpx.Client; the response must list
+  exercise_week_completed. Note: `get_context` is a yield dependency with FastAPI's default
+  scope ("request"), so its COMMIT runs after the response has been sent; the HTTP latency
+  does not include the commit (the server CPU per completion does).
+- References, in this process: the raw engine step (PathwayEngine.restore + complete_task +
+  state_json of the same state, as bench/engine.py measures it), that step inside a one-row
+  stdlib sqlite3 transaction (WAL, synchronous=NORMAL as the service sets: BEGIN IMMEDIATE,
+  SELECT, step, UPDATE, COMMIT), and the service call without HTTP (transaction + token
+  lookup + the route function + JSON of the response). These are interleaved sample by
+  sample with the sequential HTTP completions, in shuffled order, so that load from a
+  neighbour on a shared machine hits all four alike and the ratio stays meaningful.
+- Concurrent: N client threads, each with its own httpx.Client and its own patients, for a
+  fixed window; the server's CPU time per completion comes from /proc. The 2-process row
+  opens a new connection per request, so that the kernel spreads them over the workers.
+- Worklist: GET /api/tasks (default page of 100) as a physiotherapist, in a clinic with
+  1,000 and in another with 10,000 active patients, the two alternating request by request:
+  half of the patients wait on a patient task (weekly_check_in), a quarter on first_visit
+  and a quarter on exercise_alert_review, so the physiotherapist sees 500 and 5,000 tasks.
+  Due times in these ready_tasks rows are spread over two weeks around "now" (these patients
+  are never completed). The last row times views.worklist without HTTP (interleaved with
+  the requests) and shows SQLite's query plans.
+
+Prints one Markdown table (measure | value | note) and the three goal lines. Timings are
+time.perf_counter medians with p95; every series also stops at a time budget. Numbers vary
+on a shared machine: compare runs, not single values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import cProfile
+import gc
+import hashlib
+import io
+import json
+import os
+import pstats
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bench.engine import BenchError, Row, complete, load_answers, ms, p95, read_education, table
+from pathways.clock import ManualClock
+from pathways.engine import PathwayEngine
+from pathways.instance import PathwayInstance
+from pathways.instance import ReadyTask as EngineTask
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+WEEK = timedelta(days=7)
+EPISODE_SENTINEL = 987_654_321
+"""Episode id the template instances start with; each copy gets its own in its place."""
+
+FLARE = {"sessions_done": 1, "week_pain_nrs": 9, "difficulty": "too_hard"}
+"""A weekly check-in with a pain flare (as in tests/service/test_journeys.py)."""
+
+HTTP_WARMUP = 20
+SEQ_SAMPLES = 300
+SEQ_BUDGET_S = 30.0
+CONC_CLIENTS = (4, 8)
+CONC_WINDOW_S = 8.0
+CONC_PATIENTS = 3000
+"""Patients per concurrent run: 375/s for the whole window before they run out."""
+MULTI_WORKERS = 2
+REF_SAMPLES = 150
+REF_BUDGET_S = 8.0
+INPROC_SAMPLES = 150
+WORKLIST_SIZES = (1_000, 10_000)
+WORKLIST_SAMPLES = 200
+WORKLIST_BUDGET_S = 8.0
+PROFILE_SAMPLES = 150
+
+THROUGHPUT_GOAL = 300.0
+WORKLIST_P95_GOAL_S = 0.030
+FLAT_LIMIT = 1.5
+"""'Flat': p95 at 10k patients at most this many times p95 at 1k."""
+HTTP_RATIO_GOAL = 1.5
+
+
+# -- templates: real instances whose states are copied for every patient
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    state: str
+    ready: list[EngineTask]
+    next_wake_at: datetime | None
+    stratum: str | None
+    short_ids: list[str]
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("|".join(re.escape(s) for s in self.short_ids))
+
+
+def _short(value: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(value.bytes).decode()[:22]
+
+
+def _long(short: str) -> str:
+    return str(uuid.UUID(bytes=base64.urlsafe_b64decode(short + "==")))
+
+
+def make_template(name: str, instance: PathwayInstance, stratum: str | None) -> Template:
+    state = instance.state_json()
+    doc = json.loads(state)["workflow"]
+    shorts = [row[3] for row in doc["tasks"]]
+    for key, sub in doc.get("subprocesses", {}).items():
+        shorts += [key] + [row[3] for row in sub["tasks"]]
+    ready = instance.ready_tasks()
+    if any(_short(uuid.UUID(t.id)) not in shorts for t in ready):
+        raise BenchError(f"template {name}: a ready task id is not in the state's task list")
+    return Template(name, state, ready, instance.next_wake_at(), stratum, sorted(set(shorts)))
+
+
+@dataclass
+class Copy:
+    state: str
+    task_ids: dict[str, str]
+    """Template ready-task id -> this copy's id."""
+
+
+def copy_state(template: Template, pattern: re.Pattern[str], episode_id: int) -> Copy:
+    mapping = {s: _short(uuid.uuid4()) for s in template.short_ids}
+    state = pattern.sub(lambda m: mapping[m.group(0)], template.state)
+    state = state.replace(f'"episode_id":{EPISODE_SENTINEL}', f'"episode_id":{episode_id}')
+    ids = {t.id: _long(mapping[_short(uuid.UUID(t.id))]) for t in template.ready}
+    return Copy(state, ids)
+
+
+def build_templates(engine: PathwayEngine, clock: ManualClock) -> dict[str, Template]:
+    """Drive one patient as the service does; keep the states the benchmark needs."""
+    answers = load_answers()
+    instance = engine.start({"referral": {"source": "clinician"}, "episode_id": EPISODE_SENTINEL})
+    stratum = None
+    for name in ("red_flag_screen", "intake_questionnaires"):
+        for event in complete(instance, name, answers.by_task[name]):
+            if event.name == "risk_stratified":
+                stratum = event.data.get("stratum")
+    templates = {"first_visit": make_template("first_visit", instance, stratum)}
+    complete(instance, "first_visit", answers.by_task["first_visit"])
+    read_education(instance)
+    clock.advance(WEEK)
+    instance.fire_due_timers()
+    templates["weekly_check_in"] = make_template("weekly_check_in", instance, stratum)
+    complete(instance, "weekly_check_in", FLARE)
+    templates["exercise_alert_review"] = make_template("exercise_alert_review", instance,
+                                                       stratum)
+    for name, template in templates.items():
+        if [t.name for t in template.ready] != [name]:
+            raise BenchError(f"template {name}: ready tasks {[t.name for t in template.ready]}")
+        # A copy must restore and run like the original.
+        copy = copy_state(template, template.pattern, 42)
+        restored = engine.restore(copy.state)
+        if [t.id for t in restored.ready_tasks()] != list(copy.task_ids.values()):
+            raise BenchError(f"template {name}: a copied state has other task ids")
+        if str(EPISODE_SENTINEL) in copy.state:
+            raise BenchError(f"template {name}: the episode id was not replaced")
+    check = engine.restore(copy_state(templates["weekly_check_in"],
+                                      templates["weekly_check_in"].pattern, 42).state)
+    task_id = check.ready_tasks()[0].id
+    events = [e.name for e in check.complete_task(task_id, answers.by_task["weekly_check_in"])]
+    if "exercise_week_completed" not in events:
+        raise BenchError(f"a copied weekly_check_in did not complete the week: {events}")
+    return templates
+
+
+# -- the database
+
+
+@dataclass
+class Patients:
+    """Patients who complete tasks over HTTP: (task id, bearer token) each."""
+
+    items: list[tuple[str, str]] = field(default_factory=list)
+
+    def take(self, count: int) -> list[tuple[str, str]]:
+        if count > len(self.items):
+            raise BenchError(f"needed {count} more patients, {len(self.items)} left")
+        taken, self.items = self.items[:count], self.items[count:]
+        return taken
+
+
+def _next_id(session: Any, table: Any) -> int:
+    return int(session.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0) + 1
+
+
+def insert_patients(db: Engine, clinic_id: int, version_id: int, now: datetime,
+                    templates: Sequence[Template], count: int, password_hash: str | None,
+                    spread_due: bool = False) -> list[tuple[str, str]]:
+    """Bulk-insert `count` patients, patient i on templates[i % len(templates)]. With a
+    password hash, each also gets a patient login and a bearer token; returns (task id,
+    token) of their first ready task."""
+    from service.db import transaction
+    from service.tables import ApiToken, Episode, Instance, Patient, ReadyTask, User
+
+    patients_t, users_t, tokens_t = Patient.__table__, User.__table__, ApiToken.__table__
+    episodes_t, instances_t, ready_t = (Episode.__table__, Instance.__table__,
+                                        ReadyTask.__table__)
+    patterns = [t.pattern for t in templates]
+    out: list[tuple[str, str]] = []
+    with transaction(db, write=True) as session:
+        first_patient = _next_id(session, patients_t)
+        first_user = _next_id(session, users_t)
+        first_episode = _next_id(session, episodes_t)
+        rows: dict[str, list[dict[str, Any]]] = {k: [] for k in ("p", "u", "t", "e", "i", "r")}
+        for n in range(count):
+            template = templates[n % len(templates)]
+            patient_id, episode_id = first_patient + n, first_episode + n
+            copy = copy_state(template, patterns[n % len(templates)], episode_id)
+            rows["p"].append({"id": patient_id, "clinic_id": clinic_id,
+                              "display_name": f"Bench patient {patient_id}",
+                              "birth_year": 1950 + n % 50, "created_at": now})
+            rows["e"].append({"id": episode_id, "patient_id": patient_id,
+                              "clinic_id": clinic_id, "model_version_id": version_id,
+                              "referral_source": "clinician", "status": "active",
+                              "stratum": template.stratum, "started_at": now,
+                              "ended_at": None})
+            rows["i"].append({"episode_id": episode_id, "state": copy.state, "version": 1,
+                              "next_wake_at": template.next_wake_at, "status": "running"})
+            for task in template.ready:
+                due_at, ready_at = task.due_at, task.ready_at
+                if spread_due:  # two weeks around now, a different minute for each patient
+                    due_at = now - WEEK + timedelta(minutes=(n * 7919) % (14 * 24 * 60))
+                    ready_at = due_at - timedelta(days=2)
+                rows["r"].append({
+                    "task_id": copy.task_ids[task.id], "episode_id": episode_id,
+                    "patient_id": patient_id, "clinic_id": clinic_id, "role": task.role or "",
+                    "name": task.name, "title": task.title, "form": task.form,
+                    "education_module": task.education_module, "alert": task.alert,
+                    "stratum": template.stratum, "ready_at": ready_at, "due_at": due_at,
+                    "claimed_by": None})
+            if password_hash is not None:
+                user_id = first_user + n
+                token = secrets.token_urlsafe(32)
+                rows["u"].append({"id": user_id, "username": f"bench-patient-{patient_id}",
+                                  "password_hash": password_hash, "role": "patient",
+                                  "full_name": f"Bench patient {patient_id}",
+                                  "clinic_id": None, "patient_id": patient_id,
+                                  "active": True, "created_at": now})
+                rows["t"].append({"user_id": user_id,
+                                  "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+                                  "created_at": now, "expires_at": now + timedelta(days=7)})
+                out.append((copy.task_ids[template.ready[0].id], token))
+        for key, target in (("p", patients_t), ("e", episodes_t), ("i", instances_t),
+                            ("r", ready_t), ("u", users_t), ("t", tokens_t)):
+            if rows[key]:
+                session.execute(sa.insert(target), rows[key])
+    return out
+
+
+@dataclass
+class Setup:
+    tmp: Path
+    url: str
+    db: Engine
+    clock: ManualClock
+    engine: PathwayEngine
+    engines: Any
+    templates: dict[str, Template]
+    version_id: int
+    clinics: dict[str, int]
+    password_hash: str
+    physio_password: str
+
+
+def setup(tmp: Path) -> Setup:
+    from service.auth import hash_password
+    from service.bootstrap import prepare
+    from service.db import create_db_engine, transaction
+    from service.episodes import Context
+    from service.models_registry import EngineRegistry, active_version
+    from service.people import add_user
+    from service.schemas import UserCreate
+    from service.settings import Settings
+    from service.tables import Clinic
+
+    url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    settings = Settings(database_url=url, mode="test", embedded_worker=False)
+    clock = ManualClock()
+    db = create_db_engine(settings)
+    prepare(db, settings, clock)
+    engines = EngineRegistry(clock)
+    password = secrets.token_urlsafe(12)
+    clinics: dict[str, int] = {}
+    with transaction(db, write=True) as session:
+        version = active_version(session)
+        engine = engines.engine_for(version)
+        version_id = version.id or 0
+        # North: the patients who complete tasks; one clinic per worklist size.
+        for key in ["north"] + [f"wl{size}" for size in WORKLIST_SIZES]:
+            clinic = Clinic(name=f"Bench clinic {key}")
+            session.add(clinic)
+            session.flush()
+            clinics[key] = clinic.id or 0
+        for size in WORKLIST_SIZES:
+            add_user(Context(session, clock, engines), UserCreate(
+                username=f"bench-physio-{size}", password=password, role="physiotherapist",
+                clinic_id=clinics[f"wl{size}"]))
+    templates = build_templates(engine, clock)
+    return Setup(tmp, url, db, clock, engine, engines, templates, version_id, clinics,
+                 hash_password(secrets.token_urlsafe(12)), password)
+
+
+# -- the server process
+
+
+def _server_env(s: Setup, port: int, workers: int, profile: Path | None) -> dict[str, str]:
+    env = dict(os.environ, BENCH_DB_URL=s.url, BENCH_CLOCK=s.clock.now().isoformat(),
+               BENCH_PORT=str(port), BENCH_WORKERS=str(workers))
+    if profile is not None:
+        env["BENCH_PROFILE"] = str(profile)
+    return env
+
+
+def make_app() -> Any:
+    """The app the server process serves (also uvicorn's factory with several workers)."""
+    from service.app import create_app
+    from service.settings import Settings
+
+    settings = Settings(database_url=os.environ["BENCH_DB_URL"], mode="test",
+                        embedded_worker=False)
+    clock = ManualClock(datetime.fromisoformat(os.environ["BENCH_CLOCK"]))
+    return create_app(settings, clock)
+
+
+def serve() -> None:
+    """`--serve`: what `carepath serve` runs, configured from BENCH_* variables."""
+    import uvicorn
+
+    port, workers = int(os.environ["BENCH_PORT"]), int(os.environ["BENCH_WORKERS"])
+    profile = os.environ.get("BENCH_PROFILE")
+    if workers > 1:
+        uvicorn.run("bench.service:make_app", factory=True, host=HOST, port=port,
+                    workers=workers, log_level="warning")
+        return
+    app = make_app()
+    # uvicorn re-raises the SIGTERM it caught once it has shut down: exit through `finally`.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        profiler.enable()  # the event-loop thread: HTTP, routing, body and response handling
+    try:
+        uvicorn.run(app, host=HOST, port=port, log_level="warning")
+    finally:
+        if profiler is not None and profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU of the server and its worker processes (Linux /proc)."""
+        try:
+            tick = os.sysconf("SC_CLK_TCK")
+            total = 0
+            for pid in _process_tree(self.process.pid):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            return total / tick
+        except (OSError, ValueError, IndexError):
+            return None
+
+
+def _process_tree(pid: int) -> list[int]:
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in children:
+            pids += _process_tree(int(child))
+    return pids
+
+
+@contextmanager
+def running_server(s: Setup, workers: int = 1, profile: Path | None = None) -> Iterator[Server]:
+    port = free_port()
+    log = s.tmp / f"server-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "bench.service", "--serve"],
+                                   cwd=ROOT, env=_server_env(s, port, workers, profile),
+                                   stdout=out, stderr=subprocess.STDOUT)
+    server = Server(process, f"http://{HOST}:{port}", log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"the server did not start:\n{log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# -- completions over HTTP
+
+
+@dataclass
+class Completions:
+    latencies: list[float]
+    elapsed: float
+    server_cpu: float | None
+    errors: list[str]
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+
+def _complete_http(client: httpx.Client, task_id: str, token: str,
+                   data: dict[str, Any]) -> float:
+    t0 = time.perf_counter()
+    response = client.post(f"/api/tasks/{task_id}/complete", json={"data": data},
+                           headers={"Authorization": f"Bearer {token}"})
+    elapsed = time.perf_counter() - t0
+    if response.status_code != 200:
+        raise BenchError(f"complete {task_id}: {response.status_code} {response.text[:300]}")
+    events = response.json()["events"]
+    if "exercise_week_completed" not in events:
+        raise BenchError(f"complete {task_id} did not complete the week: {events}")
+    return elapsed
+
+
+def sequential(server: Server, patients: Patients, data: dict[str, Any],
+               count: int) -> list[float]:
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        return [_complete_http(client, task_id, token, data)
+                for task_id, token in patients.take(count)]
+
+
+def concurrent(server: Server, patients: Patients, data: dict[str, Any], clients: int,
+               window_s: float, per_client: int, keepalive: bool = True) -> Completions:
+    work = [patients.take(per_client) for _ in range(clients)]
+    results: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[str] = []
+    ends: list[float] = []
+    barrier = threading.Barrier(clients + 1)
+    start_box: list[float] = []
+
+    def run(index: int) -> None:
+        limits = httpx.Limits(max_keepalive_connections=None if keepalive else 0)
+        with httpx.Client(base_url=server.url, timeout=60, limits=limits) as client:
+            client.get("/healthz")  # open the connection before the window starts
+            barrier.wait()
+            deadline = start_box[0] + window_s
+            try:
+                for task_id, token in work[index]:
+                    if time.perf_counter() >= deadline:
+                        break
+                    results[index].append(_complete_http(client, task_id, token, data))
+            except (BenchError, httpx.HTTPError) as err:
+                errors.append(str(err)[:200])
+            ends.append(time.perf_counter())
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    gc.collect()
+    cpu0 = server.cpu_seconds()
+    start_box.append(time.perf_counter())
+    barrier.wait()
+    for thread in threads:
+        thread.join(timeout=window_s + 120)
+    cpu1 = server.cpu_seconds()
+    elapsed = max(ends) - start_box[0] if ends else 0.0
+    cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+    return Completions([x for r in results for x in r], elapsed, cpu, errors)
+
+
+# -- the same completion without HTTP, and without the service
+
+
+class References:
+    """The raw engine step of the weekly_check_in state, and that step inside a one-row
+    stdlib sqlite3 transaction (WAL, synchronous=NORMAL as the service sets)."""
+
+    def __init__(self, s: Setup, data: dict[str, Any]) -> None:
+        template = s.templates["weekly_check_in"]
+        self.state = copy_state(template, template.pattern, 1).state
+        self.engine, self.data = s.engine, data
+        self.task_id = self.engine.restore(self.state).ready_tasks()[0].id
+        self.conn = sqlite3.connect(s.tmp / "one-row.sqlite3", isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("CREATE TABLE instance (id INTEGER PRIMARY KEY, state TEXT NOT NULL)")
+        self.conn.execute("INSERT INTO instance VALUES (1, ?)", (self.state,))
+        if len(self._step(self.state)) < 1000:
+            raise BenchError("the raw step returned no state")
+
+    def _step(self, text: str) -> str:
+        instance = self.engine.restore(text)
+        instance.complete_task(self.task_id, self.data, actor="patient")
+        return instance.state_json()
+
+    def raw(self) -> float:
+        t0 = time.perf_counter()
+        self._step(self.state)
+        return time.perf_counter() - t0
+
+    def row(self) -> float:
+        conn = self.conn
+        t0 = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        (text,) = conn.execute("SELECT state FROM instance WHERE id = 1").fetchone()
+        new = self._step(text)
+        conn.execute("UPDATE instance SET state = ? WHERE id = 1", (new,))
+        conn.execute("COMMIT")
+        elapsed = time.perf_counter() - t0
+        conn.execute("UPDATE instance SET state = ? WHERE id = 1", (self.state,))  # untimed
+        return elapsed
+
+
+class ServiceCall:
+    """The service's work for one completion without HTTP: what get_context and the route
+    do (transaction, token lookup, route function), plus the JSON of the response."""
+
+    def __init__(self, s: Setup, data: dict[str, Any]) -> None:
+        from service import auth
+        from service.api.tasks import complete as complete_route
+        from service.db import transaction
+        from service.episodes import Context
+        from service.schemas import CompleteTask
+
+        self.s, self.data = s, data
+        self._auth, self._route, self._transaction = auth, complete_route, transaction
+        self._context, self._body = Context, CompleteTask
+        self.statements = 0
+        self.calls = 0
+        sa.event.listen(s.db, "before_cursor_execute", self._count)
+
+    def _count(self, *_: Any) -> None:
+        self.statements += 1
+
+    def __call__(self, task_id: str, token: str) -> float:
+        s = self.s
+        t0 = time.perf_counter()
+        with self._transaction(s.db, write=True) as session:
+            user = self._auth.user_for_token(session, token, s.clock.now())
+            ctx = self._context(session=session, clock=s.clock, engines=s.engines, user=user)
+            result = self._route(task_id, self._body(data=self.data), ctx)
+        result.model_dump_json()
+        elapsed = time.perf_counter() - t0
+        self.calls += 1
+        if "exercise_week_completed" not in result.events:
+            raise BenchError(f"in-process completion: {result.events}")
+        return elapsed
+
+
+@dataclass
+class Paired:
+    http: list[float]
+    inproc: list[float]
+    raw: list[float]
+    row: list[float]
+    server_cpu: float | None
+    statements: float
+
+
+def paired(s: Setup, server: Server, patients: Patients, data: dict[str, Any], count: int,
+           budget_s: float) -> Paired:
+    """Measures 1 and 3, interleaved sample by sample (HTTP, raw, one-row, in-process, in a
+    shuffled order) so that a busy neighbour on a shared machine slows all four alike."""
+    refs, call = References(s, data), ServiceCall(s, data)
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        for task_id, token in patients.take(HTTP_WARMUP):
+            _complete_http(client, task_id, token, data)
+        for task_id, token in patients.take(10):
+            call(task_id, token)
+            refs.raw()
+            refs.row()
+        todo_http, todo_call = patients.take(count), patients.take(count)
+        out = Paired([], [], [], [], None, 0.0)
+        shuffle = random.Random(1).shuffle
+        gc.collect()
+        call.statements = call.calls = 0
+        cpu0 = server.cpu_seconds()
+        deadline = time.perf_counter() + budget_s
+        for i in range(count):
+            if time.perf_counter() > deadline:
+                break
+            order = [0, 1, 2, 3]
+            shuffle(order)  # no series always follows another (e.g. the server's commit)
+            for which in order:
+                if which == 0:
+                    out.http.append(_complete_http(client, *todo_http[i], data))
+                elif which == 1:
+                    out.raw.append(refs.raw())
+                elif which == 2:
+                    out.row.append(refs.row())
+                else:
+                    out.inproc.append(call(*todo_call[i]))
+        cpu1 = server.cpu_seconds()
+    refs.conn.close()
+    sa.event.remove(s.db, "before_cursor_execute", call._count)
+    if cpu0 is not None and cpu1 is not None:
+        out.server_cpu = cpu1 - cpu0
+    out.statements = call.statements / max(call.calls, 1)
+    return out
+
+
+# -- worklist
+
+
+class WorklistInProcess:
+    """views.worklist in this process (no HTTP) for one physiotherapist, and SQLite's plan
+    for each statement it runs on ready_tasks."""
+
+    def __init__(self, s: Setup, username: str) -> None:
+        from service import views
+        from service.db import transaction
+        from service.episodes import Context
+        from service.tables import User
+
+        self.s, self._views, self._transaction, self._context = s, views, transaction, Context
+        with transaction(s.db, write=False) as session:
+            self.user = session.exec(sa.select(User).where(User.username == username)).one()[0]
+
+    def __call__(self) -> float:
+        t0 = time.perf_counter()
+        with self._transaction(self.s.db, write=False) as session:
+            self._views.worklist(self._context(session, self.s.clock, self.s.engines,
+                                               self.user))
+        return time.perf_counter() - t0
+
+    def plans(self) -> list[str]:
+        statements: list[tuple[str, Any]] = []
+
+        def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any,
+                    *_: Any) -> None:
+            statements.append((statement, parameters))
+
+        sa.event.listen(self.s.db, "before_cursor_execute", capture)
+        self()
+        sa.event.remove(self.s.db, "before_cursor_execute", capture)
+        plans = []
+        with self.s.db.connect() as connection:
+            for statement, parameters in statements:
+                if "ready_tasks" in statement:
+                    rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
+                                                      parameters).all()
+                    plans.append("; ".join(row[-1] for row in rows))
+        return plans
+
+
+def worklists(server: Server, tokens: dict[int, str], expected: dict[int, int],
+              in_process: WorklistInProcess) -> tuple[dict[int, list[float]], list[float]]:
+    """GET /api/tasks for each clinic size and views.worklist in this process for the
+    largest, alternating request by request."""
+    clients = {size: httpx.Client(base_url=server.url, timeout=60,
+                                  headers={"Authorization": f"Bearer {token}"})
+               for size, token in tokens.items()}
+
+    def one(size: int) -> float:
+        t0 = time.perf_counter()
+        response = clients[size].get("/api/tasks")
+        elapsed = time.perf_counter() - t0
+        body = response.json()
+        if response.status_code != 200 or body["count"] != expected[size] or \
+                len(body["data"]) != min(100, expected[size]):
+            raise BenchError(f"worklist: {response.status_code}, count "
+                             f"{body.get('count')} (expected {expected[size]})")
+        return elapsed
+
+    try:
+        for _ in range(10):
+            for size in clients:
+                one(size)
+            in_process()
+        gc.collect()
+        out: dict[int, list[float]] = {size: [] for size in clients}
+        local: list[float] = []
+        deadline = time.perf_counter() + WORKLIST_BUDGET_S
+        while len(local) < WORKLIST_SAMPLES and time.perf_counter() < deadline:
+            for size in clients:
+                out[size].append(one(size))
+            local.append(in_process())
+        return out, local
+    finally:
+        for client in clients.values():
+            client.close()
+
+
+def login(server: Server, username: str, password: str) -> str:
+    response = httpx.post(f"{server.url}/api/auth/token",
+                          json={"username": username, "password": password}, timeout=60)
+    if response.status_code != 200:
+        raise BenchError(f"login {username}: {response.status_code} {response.text[:200]}")
+    token: str = response.json()["access_token"]
+    return token
+
+
+# -- formatting
+
+
+def timing(values: list[float]) -> str:
+    return f"median {ms(statistics.median(values))}, p95 {ms(p95(values))}"
+
+
+def cpu_note(cpu: float | None, count: int, elapsed: float) -> str:
+    if cpu is None or not count:
+        return ""
+    busy = f", {cpu / elapsed:.2f} cores busy" if elapsed else ""
+    return f"; server CPU {ms(cpu / count)} per completion{busy}"
+
+
+def failures(result: Completions) -> str:
+    if not result.errors:
+        return ""
+    return f"; {len(result.errors)} client(s) stopped on an error: {result.errors[0]}"
+
+
+# -- profiles
+
+
+def profile_report(stats: pstats.Stats, title: str, count: int, top: int = 25) -> str:
+    buffer = io.StringIO()
+    stats.stream = buffer  # type: ignore[attr-defined]
+    stats.sort_stats("cumulative").print_stats(top)
+    groups: dict[str, float] = {}
+    raw_stats: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
+    for (filename, _line, name), (_cc, _nc, tottime, _ct, _callers) in raw_stats.items():
+        group = _group(filename, name)
+        groups[group] = groups.get(group, 0.0) + tottime
+    total = sum(groups.values()) or 1.0
+    parts = [f"{name} {ms(value / count)} ({value / total:.0%})"
+             for name, value in sorted(groups.items(), key=lambda kv: -kv[1])]
+    return (f"### {title}: own time per completion by package (n={count})\n\n"
+            + ", ".join(parts) + "\n\n```\n" + buffer.getvalue().strip() + "\n```\n")
+
+
+_GROUPS = (("SpiffWorkflow", "SpiffWorkflow"), ("RestrictedPython", "RestrictedPython"),
+           ("/pathways/", "pathways"), ("/service/", "service"), ("sqlmodel", "sqlmodel"),
+           ("sqlalchemy", "sqlalchemy"), ("sqlite3", "sqlite3"), ("pydantic", "pydantic"),
+           ("fastapi", "fastapi"), ("starlette", "starlette"), ("uvicorn", "uvicorn"),
+           ("h11", "h11"), ("anyio", "anyio"), ("asyncio", "asyncio"), ("json", "json"),
+           ("jsonschema", "jsonschema"), ("threading", "threading"))
+
+
+def _group(filename: str, name: str) -> str:
+    if "epoll" in name or "select" in name:
+        return "waiting for I/O (idle)"
+    if "sqlite3.Cursor" in name or "sqlite3.Connection" in name:
+        return "sqlite3 (C)"
+    if "acquire" in name or "wait" in name:
+        return "waiting for a lock/thread"
+    for needle, group in _GROUPS:
+        if needle in filename:
+            return group
+    if filename.startswith("~") or filename.startswith("<"):
+        return "builtins"
+    return "other"
+
+
+def _profiles(s: Setup, patients: Patients, data: dict[str, Any]) -> None:
+    """cProfile of in-process completions, and of the server's event-loop thread."""
+    call = ServiceCall(s, data)
+    todo = patients.take(PROFILE_SAMPLES)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for task_id, token in todo:
+        call(task_id, token)
+    profiler.disable()
+    sa.event.remove(s.db, "before_cursor_execute", call._count)
+    print(profile_report(pstats.Stats(profiler),
+                         "in-process completion (route, service, ORM, engine)",
+                         PROFILE_SAMPLES))
+    path = s.tmp / "server.prof"
+    with running_server(s, profile=path) as server:
+        sequential(server, patients, data, PROFILE_SAMPLES)
+    print(profile_report(pstats.Stats(str(path)),
+                         "server event-loop thread (uvicorn, starlette, FastAPI; the "
+                         "dependency and the route run in worker threads, not here)",
+                         PROFILE_SAMPLES))
+
+
+# -- main
+
+
+def main(profile: bool = False) -> None:
+    started = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="carepath-bench-"))
+    try:
+        _run(tmp, started, profile)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(tmp: Path, started: float, profile: bool) -> None:
+    s = setup(tmp)
+    data = load_answers().by_task["weekly_check_in"]
+    checkin = s.templates["weekly_check_in"]
+    now = s.clock.now()
+    multi_clients = max(CONC_CLIENTS)
+    needed = (HTTP_WARMUP + 10 + 2 * SEQ_SAMPLES + CONC_PATIENTS * (len(CONC_CLIENTS) + 1)
+              + (2 * PROFILE_SAMPLES if profile else 0))
+    t0 = time.perf_counter()
+    patients = Patients(insert_patients(s.db, s.clinics["north"], s.version_id, now, [checkin],
+                                        needed, s.password_hash))
+    setup_s = time.perf_counter() - t0
+
+    with running_server(s) as server:
+        pair = paired(s, server, patients, data, SEQ_SAMPLES, SEQ_BUDGET_S)
+        conc = {n: concurrent(server, patients, data, n, CONC_WINDOW_S, CONC_PATIENTS // n)
+                for n in CONC_CLIENTS}
+        mix = [checkin, checkin, s.templates["first_visit"], s.templates["exercise_alert_review"]]
+        tokens: dict[int, str] = {}
+        wl_setup: dict[int, float] = {}
+        for size in WORKLIST_SIZES:
+            t0 = time.perf_counter()
+            insert_patients(s.db, s.clinics[f"wl{size}"], s.version_id, now, mix, size, None,
+                            spread_due=True)
+            wl_setup[size] = time.perf_counter() - t0
+            tokens[size] = login(server, f"bench-physio-{size}", s.physio_password)
+        local = WorklistInProcess(s, f"bench-physio-{WORKLIST_SIZES[-1]}")
+        wl, wl_inproc = worklists(server, tokens, {size: size // 2 for size in WORKLIST_SIZES},
+                                  local)
+        wl_plans = local.plans()
+
+    with running_server(s, workers=MULTI_WORKERS) as server:
+        multi = concurrent(server, patients, data, multi_clients, CONC_WINDOW_S,
+                           CONC_PATIENTS // multi_clients, keepalive=False)
+
+    http_median = statistics.median(pair.http)
+    raw_median, row_median = statistics.median(pair.raw), statistics.median(pair.row)
+    inproc_median = statistics.median(pair.inproc)
+    ratio = http_median / row_median
+    best_n, best = max(conc.items(), key=lambda kv: kv[1].rate)
+    rows: list[Row] = [
+        ("complete-task over HTTP, sequential (weekly_check_in)", timing(pair.http),
+         f"n={len(pair.http)}; one keep-alive httpx.Client, a fresh patient and bearer "
+         f"token per request; {len(pair.http) / sum(pair.http):.0f} completions/s"
+         + cpu_note(pair.server_cpu, len(pair.http), 0)),
+    ]
+    for n, result in conc.items():
+        rows.append((f"completions/s, {n} concurrent clients, 1 server process",
+                     f"{result.rate:.0f}/s",
+                     f"{len(result.latencies)} in {result.elapsed:.1f} s; latency "
+                     f"{timing(result.latencies)}"
+                     + cpu_note(result.server_cpu, len(result.latencies), result.elapsed)
+                     + failures(result)))
+    rows += [
+        (f"completions/s, {multi_clients} concurrent clients, {MULTI_WORKERS} server "
+         "processes", f"{multi.rate:.0f}/s",
+         f"for comparison: uvicorn workers={MULTI_WORKERS}, a new connection per request "
+         "(with keep-alive one worker tends to take most of the connections); "
+         f"{len(multi.latencies)} in "
+         f"{multi.elapsed:.1f} s; latency {timing(multi.latencies)}"
+         + cpu_note(multi.server_cpu, len(multi.latencies), multi.elapsed) + failures(multi)),
+        ("raw engine step (restore + complete_task + state_json)", timing(pair.raw),
+         f"n={len(pair.raw)}; the same weekly_check_in state ({len(checkin.state):,} B), "
+         "no DB, no HTTP; interleaved with the HTTP samples"),
+        ("raw engine + one-row SQLite transaction", timing(pair.row),
+         f"n={len(pair.row)}; stdlib sqlite3, WAL, synchronous=NORMAL: BEGIN IMMEDIATE, "
+         "SELECT state, engine step, UPDATE, COMMIT"),
+        ("service call in-process, no HTTP", timing(pair.inproc),
+         f"n={len(pair.inproc)}; transaction(write=True) + user_for_token + the complete "
+         f"route function + model_dump_json; {pair.statements:.0f} SQL statements per "
+         f"completion; {inproc_median / row_median:.2f}x the one-row reference"),
+        ("ratio HTTP median / (raw engine + one SQLite row)", f"{ratio:.2f}",
+         f"goal <= {HTTP_RATIO_GOAL}; the HTTP median as medians: engine {ms(raw_median)}, "
+         f"one-row SQLite {ms(row_median - raw_median)}, service/ORM "
+         f"{ms(inproc_median - row_median)}, HTTP/ASGI/FastAPI "
+         f"{ms(http_median - inproc_median)}"),
+    ]
+    for size in WORKLIST_SIZES:
+        rows.append((f"worklist GET /api/tasks, {size:,} active patients", timing(wl[size]),
+                     f"n={len(wl[size])}; physiotherapist, default page of 100 of "
+                     f"{size // 2:,} visible tasks; the clinics alternate request by "
+                     f"request; {size:,} patients inserted in {wl_setup[size]:.1f} s"))
+    small, large = (p95(wl[size]) for size in WORKLIST_SIZES)
+    flat = large / small
+    median_growth = (statistics.median(wl[WORKLIST_SIZES[-1]])
+                     / statistics.median(wl[WORKLIST_SIZES[0]]))
+    rows += [
+        ("worklist p95 10k / 1k", f"{flat:.2f}",
+         f"flat means <= {FLAT_LIMIT}; medians 10k / 1k: {median_growth:.2f}"),
+        (f"worklist in-process (views.worklist), {WORKLIST_SIZES[-1]:,} patients",
+         timing(wl_inproc), f"n={len(wl_inproc)}; no HTTP, interleaved with the requests "
+         "above; SQLite plans: "
+         + " / ".join(f"[{plan}]" for plan in wl_plans)),
+    ]
+    print(table(rows))
+    print()
+    print(f"setup: {needed:,} completion patients inserted in {setup_s:.1f} s; total run "
+          f"{time.perf_counter() - started:.1f} s")
+    print()
+    rate_ok = best.rate >= THROUGHPUT_GOAL
+    print(f">= {THROUGHPUT_GOAL:.0f} completions/s on 2 cores: {'PASS' if rate_ok else 'FAIL'} "
+          f"({best.rate:.0f}/s with {best_n} clients and one server process, as `carepath "
+          f"serve` runs; {multi.rate:.0f}/s with {MULTI_WORKERS} processes)")
+    wl_ok = small < WORKLIST_P95_GOAL_S and large < WORKLIST_P95_GOAL_S and flat <= FLAT_LIMIT
+    print(f"worklist p95 < 30 ms and flat from 1k to 10k: {'PASS' if wl_ok else 'FAIL'} "
+          f"(p95 {ms(small)} -> {ms(large)}, x{flat:.2f})")
+    http_ok = ratio <= HTTP_RATIO_GOAL
+    print(f"complete-task over HTTP <= {HTTP_RATIO_GOAL}x raw engine + one SQLite row: "
+          f"{'PASS' if http_ok else 'FAIL'} ({ms(http_median)} / {ms(row_median)} = "
+          f"{ratio:.2f})")
+    if profile:
+        print()
+        _profiles(s, patients, data)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile completions (in-process and the server)")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve()
+    else:
+        main(profile=args.profile)
