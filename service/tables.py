@@ -202,3 +202,15 @@ class Event(SQLModel, table=True):
     data: dict[str, Any] = _json()
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class TaskDraft(SQLModel, table=True):
+    """A patient's unfinished answers to a task's form, kept between the steps of a
+    questionnaire (so a reload or a lost connection loses nothing) and deleted when the task
+    is completed. Not a submission: nothing here reaches the pathway."""
+
+    __tablename__ = "task_drafts"
+    task_id: str = Field(primary_key=True, max_length=36)
+    user_id: int = Field(primary_key=True, foreign_key="users.id")
+    data: dict[str, Any] = _json()
+    updated_at: datetime = _time()

@@ -1,7 +1,28 @@
-"""JSON twins of the today pages (filled in with the pages)."""
+"""JSON twins of the patient's pages: the same dataclasses the Today and Progress pages render.
+
+Patients only: anybody else gets 403 (401 when not logged in)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
+from .. import patient_views
+from ..deps import ContextDep
+from ..patient_views import ProgressPage, TodayPage
+
 router = APIRouter(prefix="/api", tags=["pages"])
+
+
+@router.get("/today", response_model=TodayPage)
+def today(ctx: ContextDep) -> TodayPage:
+    """The patient's next actions in order, their exercise programme and the last 7 days.
+    `episode_id` is null when they have no open episode (`episode_status` says how the last
+    one ended)."""
+    return patient_views.today(ctx)
+
+
+@router.get("/progress", response_model=ProgressPage)
+def progress(ctx: ContextDep) -> ProgressPage:
+    """Pain and function over time (questionnaires and weekly check-ins) and a summary in
+    plain words, judged by the minimal clinically important differences."""
+    return patient_views.progress(ctx)

@@ -1,0 +1,563 @@
+"""Read side of the patient's pages and their JSON twins: today's next actions, the exercise
+programme and its week, education modules, and progress over time.
+
+A patient sees one episode: their latest active one or, after discharge, the latest that still
+asks something of them (the registry questionnaires months later). Every value here is a
+small dataclass, never an ORM object."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlmodel import col, select
+
+from pathways.education import EducationModule, default_catalogue
+from pathways.errors import TaskNotReadyError
+from pathways.exercises import describe_programme
+from pathways.instruments import (
+    DISABILITY_MCID_POINTS,
+    PAIN_MCID_POINTS,
+    PSEQ_MCID_POINTS,
+    PSFS_MCID_POINTS,
+    disability_improved,
+    pain_improved,
+    pseq_improved,
+    psfs_improved,
+)
+from pathways.models import PathwayModel
+
+from . import access, views
+from .episodes import Context
+from .errors import NotFoundError
+from .schemas import TaskPublic
+from .tables import (
+    Episode,
+    Event,
+    ExerciseLog,
+    QuestionnaireResponse,
+    ReadyTask,
+    TaskDraft,
+    TaskSubmission,
+)
+
+PROGRAMME_EVENTS = ("exercise_started", "exercise_level_changed", "exercise_week_completed",
+                    "exercise_alert_reviewed", "exercise_completed")
+WEEK_START_EVENTS = ("exercise_started", "exercise_week_completed", "exercise_alert_reviewed")
+"""A programme week restarts when the weekly timer is armed again: at the start, and after
+each check-in (or the alert review that follows a bad week)."""
+KIND_ORDER = {"safety": 0, "questionnaire": 1, "check_in": 2, "exercise": 3, "education": 4}
+"""Today's order: the safety questions before anything else (NICE HTE16, domain.md), then what
+has a due date and feeds clinical decisions, then the daily routine, then reading."""
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class ExerciseView:
+    id: str
+    title: str
+    category: str
+    level: int
+    max_level: int
+    level_name: str
+    dose: str
+    instructions: str
+    what_to_feel: str
+    stop_if: str
+    video_url: str
+    sessions_this_week: int = 0
+
+
+@dataclass(frozen=True)
+class ProgrammeView:
+    exercises: list[ExerciseView]
+    week: int
+    """The programme week now running, from 1."""
+    weeks: int | None
+    sessions_this_week: int
+    sessions_to_progress: int | None
+    next_week: list[str]
+    """The progression rules in plain words."""
+    finished: bool
+    done_today: bool
+
+
+@dataclass(frozen=True)
+class DayView:
+    day: date
+    weekday: str
+    day_number: int
+    sessions: int
+    state: str
+    """done, missed, today (nothing yet), none (no programme that day)."""
+    symbol: str
+    description: str
+
+
+@dataclass(frozen=True)
+class NextAction:
+    kind: str
+    """safety, questionnaire, check_in, exercise, education."""
+    title: str
+    detail: str
+    href: str
+    task_id: str | None = None
+    due_at: datetime | None = None
+    due_text: str = ""
+    overdue: bool = False
+    started: bool = False
+    """The patient has saved answers to it already."""
+    exercises: list[ExerciseView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TodayPage:
+    episode_id: int | None
+    episode_status: str | None
+    actions: list[NextAction]
+    programme: ProgrammeView | None
+    week: list[DayView]
+    notices: list[str]
+    """Safety messages that matter more than any task."""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    at: datetime
+    label: str
+    kind: str
+    """baseline, follow_up, registry, check_in."""
+    pain: float | None
+    disability: float | None
+    psfs: float | None
+    pseq: float | None
+
+
+@dataclass(frozen=True)
+class ProgressPage:
+    episode_id: int | None
+    rows: list[ProgressRow]
+    summary: list[str]
+
+
+# --------------------------------------------------------------------------- the episode
+
+
+def patient_episode(ctx: Context) -> Episode | None:
+    """The one episode a patient's pages show (None: a friendly page instead)."""
+    user = access.require_role(ctx.user, "patient")
+    if user.patient_id is None:
+        return None
+    mine = select(Episode).where(Episode.patient_id == user.patient_id)
+    active = ctx.session.exec(mine.where(Episode.status == "active")
+                              .order_by(col(Episode.id).desc())).first()
+    if active is not None:
+        return active
+    return ctx.session.exec(mine.where(col(Episode.id).in_(
+        select(ReadyTask.episode_id).where(ReadyTask.role == "patient")))
+        .order_by(col(Episode.id).desc())).first()
+
+
+def latest_episode_status(ctx: Context) -> str | None:
+    """How the patient's last episode ended, for the page shown when none is open."""
+    user = access.require_role(ctx.user, "patient")
+    episode = ctx.session.exec(select(Episode).where(Episode.patient_id == user.patient_id)
+                               .order_by(col(Episode.id).desc())).first()
+    return episode.status if episode else None
+
+
+def _model(ctx: Context, episode: Episode) -> PathwayModel:
+    """The model version the episode runs on (its settings and forms)."""
+    return ctx.engines.engine_by_id(ctx.session, episode.model_version_id).model
+
+
+def model_settings(ctx: Context, episode: Episode) -> Mapping[str, Any]:
+    return _model(ctx, episode).settings
+
+
+def form_schema(ctx: Context, episode: Episode, form: str | None) -> dict[str, Any] | None:
+    return _model(ctx, episode).forms.get(form) if form else None
+
+
+# --------------------------------------------------------------------------- today
+
+
+def today(ctx: Context, message: str = "") -> TodayPage:
+    episode = patient_episode(ctx)
+    if episode is None:
+        return TodayPage(None, latest_episode_status(ctx), [], None, [], [], message)
+    programme = programme_view(ctx, episode)
+    tasks, _ = views.worklist(ctx, episode_id=episode.id, limit=100)
+    drafts = set(ctx.session.exec(select(TaskDraft.task_id).where(
+        TaskDraft.user_id == ctx.actor_id)).all())
+    actions = [_task_action(ctx, episode, task, task.task_id in drafts) for task in tasks]
+    if programme is not None and not programme.finished:
+        actions.append(_exercise_action(programme))
+    actions.sort(key=lambda a: (KIND_ORDER.get(a.kind, 9),
+                                a.due_at or datetime.max.replace(tzinfo=UTC)))
+    return TodayPage(episode.id, episode.status, actions, programme,
+                     week_strip(ctx, episode, programme_started(ctx, episode)),
+                     safety_notices(ctx, episode), message)
+
+
+def _task_action(ctx: Context, episode: Episode, task: TaskPublic, started: bool) -> NextAction:
+    kind, title, detail, href = _describe_task(ctx, episode, task)
+    return NextAction(kind, title, detail, href, task.task_id, task.due_at,
+                      due_text(task.due_at, ctx.now), task.overdue, started)
+
+
+def _describe_task(ctx: Context, episode: Episode,
+                   task: TaskPublic) -> tuple[str, str, str, str]:
+    """(kind, title, detail, link) of a patient task."""
+    if task.education_module:
+        module = _module(task.education_module)
+        if module is None:
+            return "education", task.title, "", f"/education/{task.education_module}"
+        return ("education", f"Read: {module.title}",
+                f"About {module.reading_minutes} minutes, then a short check",
+                f"/education/{task.education_module}")
+    if not task.form:
+        return "questionnaire", task.title, "", f"/tasks/{task.task_id}"
+    count = _count_questions(form_schema(ctx, episode, task.form) or {})
+    href = f"/questionnaire/{task.task_id}"
+    if task.form == "red_flag_screen":
+        return ("safety", task.title, f"{count} quick questions so we know it is safe to "
+                "start. Please answer these first.", href)
+    if task.form == "weekly_check_in":
+        return "check_in", task.title, f"{count} questions about your week of exercise", href
+    return ("questionnaire", task.title, f"{count} questions about your back and daily life",
+            href)
+
+
+def _count_questions(schema: Mapping[str, Any]) -> int:
+    """Answerable fields (nested objects are groups of questions, not questions)."""
+    return sum(_count_questions(prop) if prop.get("type") == "object" else 1
+               for prop in schema.get("properties", {}).values())
+
+
+def _exercise_action(programme: ProgrammeView) -> NextAction:
+    done = "Done today ✓. " if programme.done_today else ""
+    count, target = programme.sessions_this_week, programme.sessions_to_progress
+    week = f"{count} session{'' if count == 1 else 's'} logged this week"
+    aim = f" (aim: at least {target})" if target else ""
+    return NextAction("exercise", "Today's exercises", f"{done}{week}{aim}.", "/exercise",
+                      exercises=programme.exercises)
+
+
+def due_text(due_at: datetime | None, now: datetime) -> str:
+    if due_at is None:
+        return ""
+    if due_at < now:
+        return f"Overdue since {_day(due_at.date())}"
+    days = (due_at.date() - now.date()).days
+    if days == 0:
+        return "Due today"
+    if days == 1:
+        return "Due tomorrow"
+    return f"Due by {_day(due_at.date())}"
+
+
+def _day(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def safety_notices(ctx: Context, episode: Episode) -> list[str]:
+    """While a clinician reviews a red flag, the patient is told what to do meanwhile."""
+    flagged = ctx.session.exec(select(ReadyTask.task_id).where(
+        ReadyTask.episode_id == episode.id, ReadyTask.alert == "red_flag")).first()
+    if flagged is None:
+        return []
+    return ["A clinician is looking at your answers to the safety questions and will contact "
+            "you. Do not wait for them if you notice new problems controlling your bladder or "
+            "bowels, numbness around your genitals or bottom, or weakness in your legs that is "
+            "getting worse: go to an emergency department or call your emergency number now."]
+
+
+# --------------------------------------------------------------------------- exercise
+
+
+def programme_view(ctx: Context, episode: Episode) -> ProgrammeView | None:
+    """The latest programme (exercise_started / exercise_level_changed events), its week and
+    what decides next week's levels."""
+    events = ctx.session.exec(select(Event).where(
+        Event.episode_id == episode.id, col(Event.name).in_(PROGRAMME_EVENTS))
+        .order_by(col(Event.id))).all()
+    programme: list[dict[str, object]] | None = None
+    weeks_done, week_started, finished = 0, None, False
+    for event in events:
+        data = event.data or {}
+        if event.name in ("exercise_started", "exercise_level_changed", "exercise_completed"):
+            programme = data.get("exercise_programme") or programme
+        if event.name == "exercise_week_completed":
+            weeks_done = int(data.get("programme_week") or weeks_done)
+        if event.name in WEEK_START_EVENTS:
+            week_started = event.at
+        finished = finished or event.name == "exercise_completed"
+    if not programme or week_started is None:
+        return None
+    logs = ctx.session.exec(select(ExerciseLog.exercise, ExerciseLog.logged_at).where(
+        ExerciseLog.episode_id == episode.id, col(ExerciseLog.logged_at) >= week_started)).all()
+    per_exercise = Counter(name for name, _ in logs)
+    exercises = [_exercise_view(item, per_exercise) for item in describe_programme(programme)]
+    settings = model_settings(ctx, episode)
+    to_progress = sessions_to_progress(settings)
+    weeks = settings.get("programme_weeks")
+    at_top = all(e.level == e.max_level for e in exercises)
+    return ProgrammeView(
+        exercises=exercises, week=weeks_done + (0 if finished else 1),
+        weeks=weeks if isinstance(weeks, int) else None, sessions_this_week=len(logs),
+        sessions_to_progress=to_progress,
+        next_week=progression_rules(settings, finished, at_top),
+        finished=finished, done_today=any(at.date() == ctx.now.date() for _, at in logs))
+
+
+def _exercise_view(item: Mapping[str, object], logged: Counter[str]) -> ExerciseView:
+    text = {k: str(item[k]) for k in ("id", "title", "category", "level_name", "dose",
+                                      "instructions", "what_to_feel", "stop_if", "video_url")}
+    return ExerciseView(**text, level=int(str(item["level"])),
+                        max_level=int(str(item["max_level"])),
+                        sessions_this_week=logged[text["id"]])
+
+
+def programme_started(ctx: Context, episode: Episode) -> date | None:
+    at = ctx.session.exec(select(Event.at).where(Event.episode_id == episode.id,
+                                                 Event.name == "exercise_started")).first()
+    return at.date() if at else None
+
+
+def sessions_to_progress(settings: Mapping[str, Any]) -> int | None:
+    """Fewest sessions in a week that reach `progress_min_adherence` of `sessions_per_week`
+    (exercise_progression.dmn: adherence = sessions / sessions_per_week)."""
+    per_week, share = settings.get("sessions_per_week"), settings.get("progress_min_adherence")
+    if not isinstance(per_week, int) or not isinstance(share, int | float):
+        return None
+    return max(1, math.ceil(per_week * share - 1e-9))
+
+
+def progression_rules(settings: Mapping[str, Any], finished: bool, at_top: bool) -> list[str]:
+    """exercise_progression.dmn in plain words, with the clinic's numbers. If a clinic edits
+    the table's rules (not just the numbers), these sentences must change with it."""
+    if finished:
+        return ["Your programme has finished. Keep doing the exercises that help you."]
+    sessions, pain = sessions_to_progress(settings), settings.get("pain_alert_increase")
+    if sessions is None or not isinstance(pain, int | float):
+        return ["At each weekly check-in your plan decides next week's levels from how many "
+                "sessions you did, how hard they felt and your pain."]
+    up = ("you are already at the top level, so you stay there" if at_top
+          else "next week moves up a level")
+    return [
+        f"If you do at least {sessions} sessions this week, the exercises feel about right or "
+        f"too easy, and your pain has not gone up by {pain:g} points or more, {up}.",
+        f"If they feel too hard, or your pain goes up by {pain:g} points or more, next week "
+        "moves down a level and your physiotherapist is told.",
+        "Otherwise you stay at the same level.",
+    ]
+
+
+def week_strip(ctx: Context, episode: Episode, started: date | None) -> list[DayView]:
+    """The last 7 days (UTC dates), each with the sessions logged, in words and symbols."""
+    today_ = ctx.now.date()
+    first = today_ - timedelta(days=6)
+    since = datetime.combine(first, time(), tzinfo=UTC)
+    logged = Counter(at.date() for at in ctx.session.exec(select(ExerciseLog.logged_at).where(
+        ExerciseLog.episode_id == episode.id, col(ExerciseLog.logged_at) >= since)).all())
+    days = []
+    for offset in range(7):
+        day = first + timedelta(days=offset)
+        count = logged[day]
+        name = f"{day:%A} {day.day} {day:%B}"
+        plural = "session" if count == 1 else "sessions"
+        if count:
+            state, symbol, text = "done", f"✓ {count}", f"{count} {plural} done"
+        elif day == today_:
+            state, symbol, text = "today", "…", "today, nothing logged yet"
+        elif started is None or day < started:
+            state, symbol, text = "none", "–", "no exercise programme yet"
+        else:
+            state, symbol, text = "missed", "✗", "missed, no sessions"
+        days.append(DayView(day, f"{day:%a}", day.day, count, state, symbol, f"{name}: {text}"))
+    return days
+
+
+# --------------------------------------------------------------------------- education
+
+
+def _module(module_id: str) -> EducationModule | None:
+    catalogue = default_catalogue()
+    return catalogue.get(module_id) if module_id in catalogue else None
+
+
+def education_state(ctx: Context, episode: Episode, module_id: str) -> tuple[
+        EducationModule, str, dict[str, Any]]:
+    """The module and where the patient is with it: open (its reading task is ready), read
+    (with the check result), or later (assigned, its turn has not come)."""
+    record = views.episode_row(ctx, episode.id or 0)
+    events = ctx.session.exec(select(Event).where(
+        Event.episode_id == record.id,
+        col(Event.name).in_(["education_assigned", "education_completed"]))
+        .order_by(col(Event.id))).all()
+    assigned: list[str] = []
+    for event in events:
+        if event.name == "education_assigned":
+            assigned = list((event.data or {}).get("education_modules") or [])
+        elif (event.data or {}).get("module_read") == module_id:
+            result = dict((event.data or {}).get("education_check") or {})
+            return _known_module(module_id), "read", {**result, "at": event.at}
+    open_task = ctx.session.exec(select(ReadyTask.task_id).where(
+        ReadyTask.episode_id == record.id, ReadyTask.education_module == module_id)).first()
+    if open_task is not None:
+        return _known_module(module_id), "open", {}
+    if module_id in assigned:
+        return _known_module(module_id), "later", {}
+    raise NotFoundError(f"the module {module_id!r} is not part of your plan")
+
+
+def _known_module(module_id: str) -> EducationModule:
+    module = _module(module_id)
+    if module is None:
+        raise NotFoundError(f"there is no education module {module_id!r}")
+    return module
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def progress(ctx: Context) -> ProgressPage:
+    episode = patient_episode(ctx)
+    if episode is None:
+        return ProgressPage(None, [], [])
+    responses = ctx.session.exec(select(QuestionnaireResponse).where(
+        QuestionnaireResponse.episode_id == episode.id)
+        .order_by(col(QuestionnaireResponse.submitted_at), col(QuestionnaireResponse.id))).all()
+    names = dict(ctx.session.exec(select(TaskSubmission.task_id, TaskSubmission.name).where(
+        TaskSubmission.episode_id == episode.id)).all())
+    rows = [ProgressRow(r.submitted_at, _questionnaire_label(r.kind, names.get(r.task_id, "")),
+                        r.kind, *(_number(r.scores.get(k)) for k in
+                                  ("pain", "disability", "psfs", "pseq"))) for r in responses]
+    check_ins = ctx.session.exec(select(Event).where(
+        Event.episode_id == episode.id, Event.name == "exercise_week_completed")).all()
+    rows += [ProgressRow(e.at, f"Week {e.data.get('programme_week')} check-in", "check_in",
+                         _number(e.data.get("week_pain_nrs")), None, None, None)
+             for e in check_ins]
+    rows.sort(key=lambda r: (r.at, r.kind != "baseline"))
+    return ProgressPage(episode.id, rows, progress_summary(
+        [r for r in rows if r.kind != "check_in"]))
+
+
+def _questionnaire_label(kind: str, task_name: str) -> str:
+    if kind == "baseline":
+        return "When you started"
+    if task_name.startswith("follow_up_") and task_name.endswith("w"):
+        return f"{task_name[len('follow_up_'):-1]}-week follow-up"
+    return "Follow-up questionnaire" if kind == "follow_up" else "Later questionnaire"
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _points(value: float) -> str:
+    return f"{_fmt(value)} point" + ("" if _fmt(value) == "1" else "s")
+
+
+def progress_summary(rows: list[ProgressRow]) -> list[str]:
+    """Baseline against the latest questionnaire, one sentence a measure, judged by the MCIDs
+    in pathways.instruments (domain.md section 5)."""
+    if not rows:
+        return ["Your progress will show here once you have filled in your first "
+                "questionnaires."]
+    if len(rows) == 1:
+        return ["You will see how you are doing here after your first follow-up "
+                "questionnaire."]
+    first, last = rows[0], rows[-1]
+    sentences = []
+    measures = [
+        ("pain", "Your pain", "out of 10", -1, pain_improved, f"{PAIN_MCID_POINTS} points"),
+        ("disability", "Your day-to-day limitation score", "out of 100", -1,
+         disability_improved, f"{DISABILITY_MCID_POINTS} points"),
+        ("psfs", "Your score for the activities you chose", "out of 10", 1, psfs_improved,
+         f"{PSFS_MCID_POINTS:g} points"),
+        ("pseq", "Your confidence in doing things despite pain", "out of 60", 1, pseq_improved,
+         f"{PSEQ_MCID_POINTS} points"),
+    ]
+    for key, subject, scale, better, improved, mcid in measures:
+        before, after = getattr(first, key), getattr(last, key)
+        if before is None or after is None:
+            continue
+        change = after - before
+        span = f"({_fmt(before)} → {_fmt(after)} {scale})"
+        direction = "gone up" if change > 0 else "gone down"
+        if change == 0:
+            sentences.append(f"{subject} is the same as when you started {span}.")
+        elif improved(before, after):
+            sentences.append(f"{subject} has {direction} by {_points(abs(change))} since "
+                             f"you started {span}: a meaningful improvement.")
+        elif change * better > 0:
+            sentences.append(f"{subject} has {direction} by {_points(abs(change))} since "
+                             f"you started {span}. That is a small change; about {mcid} is "
+                             "usually when people notice a real difference.")
+        else:
+            sentences.append(f"{subject} has {direction} by {_points(abs(change))} since "
+                             f"you started {span}, which is worse. Tell your physiotherapist "
+                             "if this worries you.")
+    return sentences
+
+
+# --------------------------------------------------------------------------- questionnaires
+
+
+@dataclass(frozen=True)
+class FormTask:
+    """A patient's open task with a form, as the questionnaire pages need it."""
+
+    task: TaskPublic
+    schema: dict[str, Any]
+    episode: Episode
+
+
+def open_form_task(ctx: Context, task_id: str) -> FormTask:
+    """The caller's open patient task; TaskNotReadyError (409) when it was already done, 404
+    when it is not theirs or does not exist."""
+    access.require_role(ctx.user, "patient")
+    if ctx.session.get(ReadyTask, task_id) is None:
+        done = ctx.session.get(TaskSubmission, task_id)
+        episode = ctx.session.get(Episode, done.episode_id) if done else None
+        if episode is not None and access.can_see_episode(access.require_user(ctx.user),
+                                                          episode):
+            raise TaskNotReadyError(task_id, "COMPLETED")
+    task, schema = views.task_detail(ctx, task_id)
+    episode = views.episode_row(ctx, task.episode_id)
+    return FormTask(task, schema or {}, episode)
+
+
+def load_draft(ctx: Context, task_id: str) -> dict[str, Any]:
+    draft = ctx.session.get(TaskDraft, (task_id, ctx.actor_id))
+    return dict(draft.data or {}) if draft else {}
+
+
+def save_draft(ctx: Context, task_id: str, data: dict[str, Any]) -> None:
+    """Keep the answers so far (the whole answer tree, replaced each step)."""
+    draft = ctx.session.get(TaskDraft, (task_id, ctx.actor_id))
+    if draft is None:
+        draft = TaskDraft(task_id=task_id, user_id=ctx.actor_id or 0)
+    draft.data = data
+    draft.updated_at = ctx.now
+    ctx.session.add(draft)
+
+
+def delete_draft(ctx: Context, task_id: str) -> None:
+    draft = ctx.session.get(TaskDraft, (task_id, ctx.actor_id))
+    if draft is not None:
+        ctx.session.delete(draft)
