@@ -67,11 +67,12 @@ def issue_token(session: Session, settings: Settings, user: User, now: datetime)
 
 
 def user_for_token(session: Session, token: str, now: datetime) -> User | None:
-    row = session.exec(select(ApiToken).where(ApiToken.token_hash == _token_hash(token))).first()
-    if row is None or row.expires_at < now:
+    row = session.exec(
+        select(User, ApiToken.expires_at).join(ApiToken, col(ApiToken.user_id) == col(User.id))
+        .where(ApiToken.token_hash == _token_hash(token))).first()
+    if row is None or row[1] < now or not row[0].active:
         return None
-    user = session.get(User, row.user_id)
-    return user if user is not None and user.active else None
+    return row[0]
 
 
 def _token_hash(token: str) -> str:

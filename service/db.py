@@ -53,9 +53,11 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-_SQLITE_WRITERS = threading.RLock()
+_SQLITE_WRITERS = threading.Lock()
 """SQLite admits one writer; queueing writers of this process here is fair and prompt, where
-SQLite's busy handler would sleep in steps of up to 100 ms (other processes still use it)."""
+SQLite's busy handler would sleep in steps of up to 100 ms (other processes still use it).
+A plain Lock, not an RLock: a request's transaction may end on another thread than it began,
+and write transactions never nest."""
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, delete, select
 
 from pathways.clock import Clock
 from pathways.errors import TaskNotReadyError
@@ -26,6 +26,7 @@ from .tables import (
     Patient,
     QuestionnaireResponse,
     ReadyTask,
+    TaskDraft,
     TaskSubmission,
     User,
 )
@@ -99,6 +100,7 @@ def complete_task(ctx: Context, task_id: str, answers: dict[str, Any]) -> Comple
     if still_open is None or ctx.session.get(TaskSubmission, task_id) is not None:
         raise TaskNotReadyError(task_id, "COMPLETED")
     events = instance.complete_task(task_id, answers, actor=str(ctx.actor_id))
+    ctx.session.exec(delete(TaskDraft).where(col(TaskDraft.task_id) == task_id))
     ctx.session.add(TaskSubmission(task_id=task_id, episode_id=episode.id or 0, name=task.name,
                                    form=task.form, data=answers, submitted_by=ctx.actor_id,
                                    submitted_at=ctx.now))

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, select
 
 from pathways.events import DomainEvent
 from pathways.instance import ReadyTask as EngineTask
@@ -68,18 +68,25 @@ def save_instance(session: Session, instance: Instance, state: str,
 
 
 def replace_ready_tasks(session: Session, episode: Episode, tasks: Sequence[EngineTask]) -> None:
-    """Rewrite the episode's rows of the projection; claims survive for tasks still ready."""
-    claims = dict(session.exec(
-        select(ReadyTask.task_id, ReadyTask.claimed_by).where(
-            ReadyTask.episode_id == episode.id)).all())
-    session.exec(delete(ReadyTask).where(col(ReadyTask.episode_id) == episode.id))
+    """Bring the episode's rows of the projection in line with the engine's ready tasks: rows
+    of finished tasks go, new tasks come, rows of tasks still ready (and their claims) stay."""
+    existing = {row.task_id: row for row in session.exec(
+        select(ReadyTask).where(ReadyTask.episode_id == episode.id)).all()}
+    current = {task.id for task in tasks}
+    for task_id, row in existing.items():
+        if task_id not in current:
+            session.delete(row)
+        elif row.stratum != episode.stratum:
+            row.stratum = episode.stratum
+            session.add(row)
     for task in tasks:
+        if task.id in existing:
+            continue
         session.add(ReadyTask(
             task_id=task.id, episode_id=episode.id or 0, patient_id=episode.patient_id,
             clinic_id=episode.clinic_id, role=task.role or "", name=task.name, title=task.title,
             form=task.form, education_module=task.education_module, alert=task.alert,
             stratum=episode.stratum, ready_at=task.ready_at, due_at=task.due_at,
-            claimed_by=claims.get(task.id),
         ))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .. import episodes, views
+from .. import access, episodes, views
 from ..deps import ContextDep
 from ..episodes import CompletionResult, Context
 from ..schemas import (
@@ -58,7 +58,11 @@ def _public(ctx: Context, task: episodes.ReadyTask) -> TaskPublic:
 
 
 def completion_public(ctx: Context, result: CompletionResult) -> CompletionPublic:
-    visible = {t.task_id for t in views.worklist(ctx, episode_id=result.episode_id)[0]}
+    """The events, and the episode's next tasks that the caller's role works."""
+    roles = access.TASK_ROLES_BY_USER_ROLE.get(ctx.user.role if ctx.user else "", set())
+    mine = [t for t in result.ready if t.role in roles]
+    patient = ctx.session.get(Patient, mine[0].patient_id) if mine else None
+    name = patient.display_name if patient else ""
     return CompletionPublic(
         episode_id=result.episode_id, events=[e.name for e in result.events],
-        ready=[_public(ctx, t) for t in result.ready if t.task_id in visible])
+        ready=[views.task_public(t, name, ctx.now) for t in mine])

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from .. import auth
@@ -36,10 +37,9 @@ def login_page(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request) -> Response:
-    form = await request.form()
-    username, password = str(form.get("username", "")), str(form.get("password", ""))
-    next_url = _safe_next(str(form.get("next", "")))
+def login(request: Request, username: Annotated[str, Form()] = "",
+          password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "") -> Response:
+    next_url = _safe_next(next)
     app = request.app
     client = request.client.host if request.client else "unknown"
     try:
