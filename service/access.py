@@ -44,7 +44,7 @@ def require_episode(user: User | None, episode: Episode) -> User:
     user = require_user(user)
     if not can_see_episode(user, episode):
         # The same answer as for an episode that does not exist: ids cannot be probed.
-        raise NotFoundError(f"there is no episode {episode.id} you can see")
+        raise NotFoundError("there is no such record you can see")
     return user
 
 

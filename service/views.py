@@ -97,7 +97,7 @@ def episode_row(ctx: Context, episode_id: int) -> Episode:
     episode = ctx.session.get(Episode, episode_id)
     if episode is None:
         # Unknown and forbidden look the same to a caller who may not see it.
-        raise NotFoundError(f"there is no episode {episode_id} you can see")
+        raise NotFoundError("there is no such record you can see")
     access.require_episode(ctx.user, episode)
     return episode
 

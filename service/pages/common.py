@@ -94,8 +94,25 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(
         request, "error.html",
         {"page": {"status": status, "title": title, "message": message,
-                  "next_step": next_step}, "viewer": None},
+                  "next_step": next_step}, "viewer": _cookie_viewer(request)},
         status_code=status)
+
+
+def _cookie_viewer(request: Request) -> Viewer | None:
+    """The layout's navigation on error pages too, for someone logged in (read from the
+    signed cookie alone: the failed request's transaction is gone)."""
+    settings = request.app.state.settings
+    cookie = auth.read_session_cookie(settings, request.cookies.get(auth.SESSION_COOKIE, ""))
+    if not cookie:
+        return None
+    from ..db import transaction
+
+    with transaction(request.app.state.db, write=False) as session:
+        user = session.get(User, cookie.get("uid"))
+        if user is None or not user.active:
+            return None
+        return Viewer(id=user.id or 0, name=user.full_name or user.username, role=user.role,
+                      csrf_token=auth.csrf_token(cookie))
 
 
 def wants_html(request: Request) -> bool:

@@ -58,7 +58,8 @@ def _walk(schema: Mapping[str, Any], prefix: str, values: Mapping[str, Any],
                          minimum=prop.get("minimum"), maximum=prop.get("maximum"),
                          value=_lookup(values, path), error=errors.get(path), group=group)
         options = prop.get("enum") or prop.get("items", {}).get("enum") or []
-        item.options = [(str(o), label_for(str(o))) for o in options]
+        labels = prop.get("x-enum-labels") or prop.get("items", {}).get("x-enum-labels") or {}
+        item.options = [(str(o), labels.get(str(o)) or label_for(str(o))) for o in options]
         out.append(item)
 
 

@@ -1,0 +1,298 @@
+"""The pages in a real browser: headless Chromium against the live server, one browser context
+(cookies, viewport) per person. Data is prepared server-side with the World helpers; the
+browser then does what people do: log in, click, tap, type, and read what the page says.
+
+Every main page is saved as a full-page screenshot in test-output/screenshots/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from service.tables import Event, ExerciseLog, TaskSubmission
+from tests.service.conftest import (
+    PASSWORD,
+    A,
+    LiveServer,
+    World,
+    complete,
+    find_task,
+    refer,
+    through_first_visit,
+)
+
+TIMEOUT_MS = 10_000
+PHONE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 2}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+ERROR_HEADINGS = re.compile(r"^(Not found|You cannot do that)$")
+
+Person = Callable[..., Page]
+
+
+@pytest.fixture
+def person(browser: Browser, live_server: LiveServer) -> Iterator[Person]:
+    """A new person at the live server: their own browser context (cookies), one page."""
+    contexts: list[BrowserContext] = []
+
+    def open_page(**options: Any) -> Page:
+        context = browser.new_context(base_url=live_server.url, **(options or DESKTOP))
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def log_in(page: Page, username: str, shot: Path | None = None) -> None:
+    page.goto("/login")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    if shot is not None:
+        page.screenshot(path=str(shot), full_page=True)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+def first_visit_ready(world: World, name: str, username: str) -> tuple[int, str]:
+    """A referred patient who answered the safety questions and the intake questionnaires:
+    the first visit waits for a physiotherapist. Returns the episode and the task id."""
+    patient, episode_id = refer(world, name, username)
+    complete(patient, "red_flag_screen", {"age": 45, "red_flags": A["no_red_flags"]})
+    complete(patient, "intake_questionnaires",
+             {"start_back": A["medium_start_back"], "proms": A["baseline_proms"]})
+    task = find_task(world.client("physio"), "first_visit")
+    return episode_id, str(task["task_id"])
+
+
+def fill_first_visit(page: Page) -> None:
+    """The first-visit form, generated from its JSON Schema: text areas, radio groups and
+    check boxes, each found by its label (inside its group where labels repeat)."""
+    expect(page.get_by_role("heading", name="First visit")).to_be_visible()
+    page.get_by_label("Assessment").fill("Non-specific low back pain, no neurological deficit.")
+    page.get_by_label("Shared plan").fill("Stay active, education, graded exercise.")
+    group = page.get_by_role("group", name="Working diagnosis")
+    group.get_by_label("Non-specific low back pain").check()
+    group = page.get_by_role("group", name="Key education messages given")
+    for message in ("Good prognosis", "Stay active", "No routine imaging"):
+        group.get_by_label(message, exact=True).check()
+    page.get_by_role("group", name="Imaging requested").get_by_label("None").check()
+    page.get_by_role("group", name="Referral").get_by_label("None").check()
+    group = page.get_by_role("group", name="Treatments given or planned")
+    for treatment in ("Exercise", "Education"):
+        group.get_by_label(treatment, exact=True).check()
+    for finding in ("Leg pain", "Balance concern", "Fear of lifting"):
+        page.get_by_role("group", name=finding).get_by_label("No", exact=True).check()
+    expect(page.get_by_role("group", name="Leg pain").get_by_label("No", exact=True)) \
+        .to_be_checked()
+
+
+# --------------------------------------------------------------------------- 1. physiotherapist
+
+
+def test_a_physiotherapist_claims_with_one_click_and_records_the_first_visit(
+        world: World, person: Person, screenshot_dir: Path) -> None:
+    episode_id, task_id = first_visit_ready(world, "Maja Lind", "maja")
+    page = person()
+    log_in(page, "physio", shot=screenshot_dir / "01-login.png")
+    expect(page).to_have_url(re.compile(r"/worklist$"))
+    expect(page.get_by_role("heading", name="Worklist", level=1)).to_be_visible()
+
+    # A filter chosen by its label swaps the rows in place.
+    with page.expect_response(re.compile(r"/worklist/rows\?")):
+        page.get_by_label("Task type").select_option(label="First visit")
+    row = page.locator(f"#task-{task_id}")
+    expect(row.get_by_role("cell").filter(has_text="Maja Lind")).to_be_visible()
+    expect(row.locator("td[data-label='Claimed by']")).to_have_text("Nobody")
+    page.screenshot(path=str(screenshot_dir / "02-worklist.png"), full_page=True)
+
+    # One click claims: htmx swaps the row, the page itself stays (no navigation).
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+    page.evaluate("window.__samePage = true")
+    with page.expect_response(re.compile(rf"/tasks/{task_id}/claim$")) as claimed:
+        row.get_by_role("button", name="Claim First visit for Maja Lind").click()
+    assert claimed.value.status == 200
+    expect(row.get_by_role("button", name="Release First visit for Maja Lind")).to_be_visible()
+    expect(row.locator("td[data-label='Claimed by']")).to_have_text("physio")
+    assert page.evaluate("window.__samePage") is True and navigations == []
+    expect(page).to_have_url(re.compile(r"/worklist$"))
+
+    row.get_by_role("link", name="First visit").click()
+    expect(page).to_have_url(re.compile(rf"/tasks/{task_id}$"))
+    expect(page.get_by_text("Patient: Maja Lind.")).to_be_visible()
+    fill_first_visit(page)
+    page.screenshot(path=str(screenshot_dir / "03-task-form.png"), full_page=True)
+    page.get_by_role("button", name="Save and complete").click()
+
+    expect(page).to_have_url(re.compile(rf"/patients/{episode_id}\?done={task_id}$"))
+    expect(page.get_by_role("heading", name="Maja Lind", level=1)).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("Saved: First visit.")
+    timeline = page.locator("section", has=page.get_by_role("heading", name="Timeline"))
+    recorded = timeline.get_by_role("listitem").filter(has_text="First visit recorded")
+    expect(recorded).to_have_count(1)
+    expect(recorded).to_contain_text("First visit recorded: non specific lbp by physio")
+    page.wait_for_load_state("networkidle")  # the diagram and charts are drawn by script
+    page.screenshot(path=str(screenshot_dir / "04-patient-page.png"), full_page=True)
+
+
+# --------------------------------------------------------------------------- 2. patient, phone
+
+
+def test_a_patient_on_a_phone_logs_two_sessions_and_reads_a_module(
+        world: World, person: Person, screenshot_dir: Path) -> None:
+    from pathways.education import default_catalogue
+
+    api, _ = refer(world, "Maja Lind", "maja")
+    through_first_visit(world, api, "medium_start_back")
+    page = person(**PHONE)
+    log_in(page, "maja")
+    expect(page).to_have_url(re.compile(r"/today$"))
+    expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, "sideways scrolling"
+    page.screenshot(path=str(screenshot_dir / "05-today.png"), full_page=True)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Exercise").tap()
+    expect(page.get_by_role("heading", name="Your exercises")).to_be_visible()
+    for _ in range(2):
+        page.get_by_role("group", name="Which exercise did you do?").get_by_role(
+            "radio", name=re.compile(r"^Walking \(level 1")).check()
+        page.get_by_role("group", name="How much pain").get_by_label("3", exact=True).check()
+        page.get_by_role("group", name="How hard did it feel?").get_by_label(
+            "About right").check()
+        page.get_by_role("button", name="Mark session done").tap()
+        expect(page.get_by_role("status")).to_contain_text("Walking (level 1) is logged")
+    expect(page.get_by_text("2 sessions logged this week")).to_be_visible()
+    assert world.count(ExerciseLog, exercise="walking") == 2
+    today = page.get_by_role("list", name="Exercise in the last 7 days").get_by_role(
+        "listitem").last
+    expect(today).to_contain_text("✓ 2")
+    expect(today).to_contain_text("2 sessions done")
+    page.screenshot(path=str(screenshot_dir / "06-exercise.png"), full_page=True)
+
+    module = default_catalogue().get("understanding-back-pain")
+    page.goto(f"/education/{module.id}")
+    expect(page.get_by_role("heading", name=module.title, level=1)).to_be_visible()
+    for number, question in enumerate(module.check_questions, 1):
+        group = page.get_by_role("group", name=f"{number}. {question.question}")
+        group.get_by_label(question.options[question.answer], exact=True).check()
+    page.get_by_label("I have read this module").check()
+    page.get_by_role("button", name="Send my answers").tap()
+    total = len(module.check_questions)
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Well done, you have finished this module. You got {total} of {total} right.")
+    feedback = page.locator("section.feedback")
+    expect(feedback.get_by_text("is right.")).to_have_count(total)
+    expect(feedback).to_contain_text(module.check_questions[0].explanation)
+    page.screenshot(path=str(screenshot_dir / "07-education.png"), full_page=True)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Progress").tap()
+    expect(page.get_by_role("heading", name="Your progress")).to_be_visible()
+    expect(page.get_by_role("table")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(screenshot_dir / "09-progress.png"), full_page=True)
+
+
+# --------------------------------------------------------------------------- 3. two at once
+
+
+def test_the_second_of_two_physiotherapists_on_one_form_sees_already_done(
+        world: World, person: Person, screenshot_dir: Path) -> None:
+    episode_id, task_id = first_visit_ready(world, "Rolf Berg", "rolf")
+    first, second = person(), person()
+    log_in(first, "physio")
+    log_in(second, "physio2")
+    for page in (first, second):
+        page.goto(f"/tasks/{task_id}")
+        fill_first_visit(page)
+
+    first.get_by_role("button", name="Save and complete").click()
+    expect(first).to_have_url(re.compile(rf"/patients/{episode_id}\?done="))
+    expect(first.get_by_role("status")).to_have_text("Saved: First visit.")
+
+    with second.expect_response(lambda r: r.request.method == "POST"
+                                and r.url.endswith(f"/tasks/{task_id}")) as answer:
+        second.get_by_role("button", name="Save and complete").click()
+    assert answer.value.status == 409
+    expect(second.get_by_role("heading", name="Already done", level=1)).to_be_visible()
+    expect(second.get_by_text("What to do next:")).to_be_visible()
+    expect(second.get_by_role("main")).to_contain_text("Reload your list to see what is next")
+    expect(second.get_by_role("link", name="Back to my page")).to_be_visible()
+    second.screenshot(path=str(screenshot_dir / "10-already-done-409.png"), full_page=True)
+    assert world.count(Event, episode_id=episode_id, name="first_visit_recorded") == 1
+    assert world.count(TaskSubmission, task_id=task_id, submitted_by=world.users["physio"]) == 1
+
+
+# --------------------------------------------------------------------------- 4. privacy
+
+
+def test_a_patient_cannot_open_another_patients_pages(world: World, person: Person) -> None:
+    refer(world, "Anna Ek", "anna")
+    bertil, bertil_episode = refer(world, "Bertil Bo", "bertil")
+    bertil_task = find_task(bertil, "red_flag_screen")["task_id"]
+    page = person()
+    log_in(page, "anna")
+    for url in (f"/patients/{bertil_episode}", f"/questionnaire/{bertil_task}",
+                f"/tasks/{bertil_task}"):
+        response = page.goto(url)
+        assert response is not None and response.status in (403, 404), (url, response.status)
+        expect(page.get_by_role("heading", level=1)).to_have_text(ERROR_HEADINGS)
+        expect(page.get_by_text("What to do next:")).to_be_visible()
+        assert "Bertil" not in page.content(), url
+        assert page.title() and "Bertil" not in page.title()
+
+
+# --------------------------------------------------------------------------- 5. keyboard only
+
+
+def tab_to(page: Page, wanted: str, limit: int = 30) -> None:
+    """Press Tab until the focused element matches the CSS selector `wanted`; every control
+    passed on the way must have an accessible name."""
+    focused = page.locator(":focus")
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        expect(focused).to_have_count(1)
+        expect(focused).to_have_accessible_name(re.compile(r"\w"))
+        if focused.evaluate("(el, css) => el.matches(css)", wanted):
+            return
+    raise AssertionError(f"{wanted} cannot be reached with Tab")
+
+
+def test_a_questionnaire_step_can_be_answered_with_the_keyboard_alone(
+        world: World, person: Person, screenshot_dir: Path) -> None:
+    api, _ = refer(world, "Eva Holm", "eva")
+    complete(api, "red_flag_screen", {"age": 45, "red_flags": A["no_red_flags"]})
+    page = person()
+    log_in(page, "eva")
+    expect(page).to_have_url(re.compile(r"/today$"))
+
+    tab_to(page, ".action.questionnaire h2 a")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(re.compile(r"^Question 1 of \d+$"))).to_be_visible()
+    total = int(page.locator("#step-count").inner_text().rsplit(" ", 1)[1])
+    page.screenshot(path=str(screenshot_dir / "08-questionnaire-step.png"), full_page=True)
+
+    tab_to(page, "input[type=radio]")
+    focused = page.locator(":focus")
+    expect(focused).to_have_accessible_name("Disagree")
+    expect(focused).not_to_be_checked()
+    page.keyboard.press("Space")
+    expect(focused).to_be_checked()
+    tab_to(page, "button[value=next]")
+    expect(page.locator(":focus")).to_have_accessible_name("Next")
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_text(f"Question 2 of {total}", exact=True)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"\?step=2$"))
+    tab_to(page, "button[value=back]")  # going back shows the answer was kept
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(f"Question 1 of {total}", exact=True)).to_be_visible()
+    expect(page.get_by_label("Disagree")).to_be_checked()
