@@ -18,6 +18,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -54,6 +55,16 @@ class ReadyTask:
 
     def is_overdue(self, now: datetime) -> bool:
         return self.due_at is not None and self.due_at < now
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an instance is, as BPMN element ids (for highlighting a diagram)."""
+
+    done: tuple[str, ...]
+    """Elements finished in the saved state (a restarted cycle keeps only its latest pass)."""
+    current: tuple[str, ...]
+    """Elements ready, waiting (timers) or running (call activities, subprocesses)."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,22 @@ class PathwayInstance:
                                            spec.bpmn_name or spec.bpmn_id,
                                            TimerEventDefinition.get_datetime(value)))
         return sorted(timers, key=lambda t: t.due_at)
+
+    def progress(self) -> Progress:
+        """Finished and current elements of this instance and the processes it called."""
+        done: set[str] = set()
+        current: set[str] = set()
+        for task in self._all_tasks():
+            bpmn_id = task.task_spec.bpmn_id
+            if bpmn_id is None:  # SpiffWorkflow's own bookkeeping tasks
+                continue
+            if task.state == TaskState.COMPLETED:
+                done.add(bpmn_id)
+            elif task.state == TaskState.WAITING and isinstance(task.task_spec, Join):
+                continue  # a join waiting for other branches is not where anyone is
+            elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
+                current.add(bpmn_id)
+        return Progress(done=tuple(sorted(done - current)), current=tuple(sorted(current)))
 
     def next_wake_at(self) -> datetime | None:
         timers = self.waiting_timers()

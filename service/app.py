@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathways.clock import Clock, SystemClock
 from pathways.errors import PathwayError
 from pathways.models import ModelError
-
-from urllib.parse import quote
 
 from . import pages, worker
 from .api import auth as auth_api

@@ -1,7 +1,22 @@
-"""JSON twins of the summary pages (filled in with the pages)."""
+"""JSON twins of the summary pages: a patient's episode as the clinician page shows it."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from ..deps import ContextDep
+from ..pages import clinician_views
+from ..pages.clinician_views import PatientSummary
 
 router = APIRouter(prefix="/api", tags=["pages"])
+EpisodeId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.get("/episodes/{episode_id}/summary", response_model=PatientSummary)
+def episode_summary(episode_id: EpisodeId, ctx: ContextDep) -> PatientSummary:
+    """Header, alerts, NICE NG59 notes, open tasks, timeline sentences, score series with
+    their MCID, exercise adherence, education read and the pathway position (clinicians of
+    the patient's clinic; `/patients/{episode_id}` shows the same)."""
+    return clinician_views.patient_summary(ctx, episode_id)

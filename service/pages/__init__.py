@@ -6,17 +6,6 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from . import session
+    from . import clinician, patient, session
 
-    found = [session.router]
-    try:
-        from . import clinician
-        found.append(clinician.router)
-    except ImportError:
-        pass
-    try:
-        from . import patient
-        found.append(patient.router)
-    except ImportError:
-        pass
-    return found
+    return [session.router, clinician.router, patient.router]

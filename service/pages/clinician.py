@@ -1,0 +1,202 @@
+"""Clinician pages: the worklist, a patient's episode, and task forms (task forms serve every
+role the task belongs to, patients included).
+
+Routes parse, call a function, render. Writes carry the page's CSRF token as a form field
+(`PageContextDep`); htmx sends the same forms, so every action also works without script."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from pathways.errors import FormValidationError
+
+from .. import episodes, views
+from ..deps import PageContextDep
+from ..episodes import Context
+from ..errors import NotFoundError
+from ..schemas import TaskPublic
+from . import clinician_views as cv
+from .common import Viewer, home_for, redirect, render, viewer
+from .forms import FormField, fields_for, parse_form
+
+router = APIRouter(include_in_schema=False)
+EpisodeId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+"""Database ids are 32-bit on PostgreSQL: anything larger is a bad request, not a 500."""
+FIRST_VISIT_FORM = "first_visit"
+"""The form NICE NG59 warnings are checked on (pathways.guidelines)."""
+
+
+# -- worklist
+
+@router.get("/worklist", response_class=HTMLResponse)
+def worklist(request: Request, ctx: PageContextDep, overdue: bool = False,
+             name: str = Query("", max_length=200), stratum: str = Query("", max_length=10),
+             mine: bool = False) -> Response:
+    page = cv.worklist_page(ctx, cv.WorklistFilters(overdue, name, stratum, mine))
+    return render(request, "clinician/worklist.html", page, viewer(request, ctx))
+
+
+@router.get("/worklist/rows", response_class=HTMLResponse)
+def worklist_rows(request: Request, ctx: PageContextDep, overdue: bool = False,
+                  name: str = Query("", max_length=200),
+                  stratum: str = Query("", max_length=10), mine: bool = False) -> Response:
+    """The sections alone, for htmx: filters change them, and they refresh every 30 s."""
+    page = cv.worklist_page(ctx, cv.WorklistFilters(overdue, name, stratum, mine))
+    return render(request, "clinician/_worklist_sections.html", page, viewer(request, ctx))
+
+
+@router.post("/tasks/{task_id}/claim", response_class=HTMLResponse)
+def claim(task_id: str, request: Request, ctx: PageContextDep) -> Response:
+    episodes.claim_task(ctx, task_id)
+    return _row_or_worklist(request, ctx, task_id)
+
+
+@router.post("/tasks/{task_id}/release", response_class=HTMLResponse)
+def release(task_id: str, request: Request, ctx: PageContextDep) -> Response:
+    episodes.release_task(ctx, task_id)
+    return _row_or_worklist(request, ctx, task_id)
+
+
+def _row_or_worklist(request: Request, ctx: Context, task_id: str) -> Response:
+    """htmx swaps the updated row in; a plain form post goes back to the list."""
+    who = viewer(request, ctx)
+    if request.headers.get("hx-request") != "true":
+        return redirect("/worklist")
+    return render(request, "clinician/_worklist_row.html", cv.worklist_row(ctx, task_id), who)
+
+
+# -- a patient's episode
+
+@router.get("/patients/{episode_id}", response_class=HTMLResponse)
+def patient(episode_id: EpisodeId, request: Request, ctx: PageContextDep,
+            done: str = Query("", max_length=36)) -> Response:
+    summary = cv.patient_summary(ctx, episode_id)
+    saved = cv.completed_task_title(ctx, episode_id, done) if done else None
+    return render(request, "clinician/patient.html", summary, viewer(request, ctx),
+                  saved=saved)
+
+
+@router.get("/patients/{episode_id}/diagram.bpmn")
+def patient_diagram(episode_id: EpisodeId, ctx: PageContextDep) -> Response:
+    return Response(cv.episode_diagram(ctx, episode_id), media_type="application/xml",
+                    headers={"Cache-Control": "private, max-age=300"})
+
+
+# -- task forms (every role)
+
+@dataclass(frozen=True)
+class TaskFormPage:
+    task_id: str
+    title: str
+    form_title: str
+    description: str
+    patient_name: str
+    episode_id: int
+    due_text: str
+    overdue: bool
+    fields: tuple[FormField, ...]
+    problems: tuple[str, ...] = ()
+    """Messages that belong to no single field."""
+    warnings: tuple[str, ...] = ()
+    checks_guidelines: bool = False
+    """A first visit: NICE NG59 warnings are shown as answers change."""
+    for_clinician: bool = False
+
+
+@router.get("/tasks/{task_id}", response_class=HTMLResponse)
+def task_form(task_id: str, request: Request, ctx: PageContextDep) -> Response:
+    who = viewer(request, ctx)
+    return render(request, "clinician/task.html", _task_page(ctx, who, task_id)[0], who)
+
+
+@router.post("/tasks/{task_id}", response_class=HTMLResponse)
+def submit_task(task_id: str, request: Request, ctx: PageContextDep) -> Response:
+    who = viewer(request, ctx)
+    page, schema = _task_page(ctx, who, task_id)
+    answers, problems = parse_form(schema, request.state.form_lists)
+    if not problems:
+        try:
+            result = episodes.complete_task(ctx, task_id, answers)
+        except FormValidationError as err:
+            problems = {e.field: e.message for e in err.errors}
+        else:
+            if who.is_clinician:
+                return redirect(f"/patients/{result.episode_id}?done={task_id}")
+            return redirect(home_for(ctx.user) if ctx.user else "/")
+    page = _with_answers(page, schema, request.state.form_lists, answers, problems)
+    if page.checks_guidelines:
+        page = replace(page, warnings=cv.first_visit_notes(ctx, page.episode_id, answers))
+    return render(request, "clinician/task.html", page, who, status_code=422)
+
+
+@router.post("/tasks/{task_id}/warnings", response_class=HTMLResponse)
+def task_warnings(task_id: str, request: Request, ctx: PageContextDep) -> Response:
+    """NICE NG59 warnings for the answers so far (htmx, on every change): never blocking."""
+    who = viewer(request, ctx)
+    page, schema = _task_page(ctx, who, task_id)
+    answers, _ = parse_form(schema, request.state.form_lists)
+    warnings = cv.first_visit_notes(ctx, page.episode_id, answers) \
+        if page.checks_guidelines else ()
+    return render(request, "clinician/_warnings.html", replace(page, warnings=warnings), who)
+
+
+def _task_page(ctx: Context, who: Viewer,
+               task_id: str) -> tuple[TaskFormPage, dict[str, Any]]:
+    """The form page of an open task, and the task's form schema."""
+    task, schema = _task(ctx, task_id)
+    schema = schema or {}
+    return TaskFormPage(
+        task_id=task.task_id, title=task.title, form_title=str(schema.get("title") or ""),
+        description=str(schema.get("description") or ""), patient_name=task.patient_name,
+        episode_id=task.episode_id, due_text=cv.when(task.due_at), overdue=task.overdue,
+        fields=tuple(fields_for(schema)), checks_guidelines=task.form == FIRST_VISIT_FORM,
+        for_clinician=who.is_clinician), schema
+
+
+def _task(ctx: Context, task_id: str) -> tuple[TaskPublic, dict[str, Any] | None]:
+    """The open task and its form schema. A task done already answers 409 "Already done"
+    (to those who may see its episode): completing it again raises exactly that."""
+    try:
+        return views.task_detail(ctx, task_id)
+    except NotFoundError:
+        episodes.complete_task(ctx, task_id, {})  # raises TaskNotReadyError or NotFoundError
+        raise
+
+
+def _with_answers(page: TaskFormPage, schema: Mapping[str, Any],
+                  posted: Mapping[str, Sequence[str]], answers: Mapping[str, Any],
+                  problems: Mapping[str, str]) -> TaskFormPage:
+    """The page again with what was entered (as typed, where it was not a number), each
+    message next to its field."""
+    fields = fields_for(schema, answers)
+    for item in fields:
+        typed = [v for v in posted.get(item.name, []) if v]
+        if item.value is None and typed and item.kind in ("integer", "number", "text"):
+            item.value = typed[-1]
+    names = [f.name for f in fields]
+    by_field: dict[str, str] = {}
+    loose: list[str] = []
+    for path, message in problems.items():
+        owner = _owner(path, names)
+        if owner is None:
+            loose.append(f"{path}: {message}")
+        else:
+            by_field.setdefault(owner, message)
+    for item in fields:
+        item.error = by_field.get(item.name)
+    return replace(page, fields=tuple(fields), problems=tuple(loose))
+
+
+def _owner(path: str, names: Sequence[str]) -> str | None:
+    """The field a message belongs to: `treatments.2` is about `treatments`."""
+    parts = path.split(".")
+    for end in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:end])
+        if candidate in names:
+            return candidate
+    return None

@@ -1,0 +1,691 @@
+"""Read side of the clinician pages: the worklist with alert badges, and a patient's episode
+summary (header, timeline in plain words, charts, adherence, education, pathway position).
+
+Each returns a small frozen dataclass; the summary is also the JSON twin's response."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from sqlmodel import col, func, select
+
+from pathways.education import EducationError, default_catalogue
+from pathways.guidelines import first_visit_warnings
+from pathways.instruments import (
+    DISABILITY_MCID_POINTS,
+    PAIN_MCID_POINTS,
+    PSEQ_MCID_POINTS,
+    disability_improved,
+    pain_improved,
+    pseq_improved,
+)
+from pathways.models import PathwayModel
+from pathways.properties import TaskProperties
+
+from .. import access, diagram, people, views
+from ..episodes import Context
+from ..errors import NotFoundError
+from ..models_registry import active_version
+from ..schemas import TaskPublic
+from ..tables import (
+    Episode,
+    Event,
+    ExerciseLog,
+    Instance,
+    ModelVersion,
+    Patient,
+    ReadyTask,
+    TaskSubmission,
+    User,
+)
+
+NO_EXERCISE_ALERT_DAYS = 7
+"""Default for the clinic setting `no_exercise_alert_days` (pathway.toml [settings])."""
+STRATA = ("low", "medium", "high")
+WORKLIST_LIMIT = 500
+TASK_ALERTS = {"red_flag": ("Red flag", "red-flag"), "exercise": ("Exercise alert", "warn"),
+               "not_improving": ("Not improving", "warn")}
+"""A task's own `alert` property -> badge words and style."""
+
+
+@dataclass(frozen=True)
+class Badge:
+    text: str
+    kind: str
+    """CSS class: red-flag, warn, overdue, ok. The text always carries the meaning."""
+
+
+def when(moment: datetime | None) -> str:
+    """A time as people read it, e.g. 'Mon 5 Jan 2026, 09:00 UTC'."""
+    return moment.strftime("%a %-d %b %Y, %H:%M UTC") if moment else "no due time"
+
+
+# -- worklist
+
+@dataclass(frozen=True)
+class WorklistRow:
+    task_id: str
+    episode_id: int
+    patient_name: str
+    title: str
+    due_at: datetime | None
+    due_text: str
+    overdue: bool
+    stratum: str | None
+    claimed_by: str | None
+    """Name of whoever claimed the task."""
+    can_claim: bool
+    can_release: bool
+    alerts: tuple[Badge, ...]
+
+
+@dataclass(frozen=True)
+class WorklistSection:
+    key: str
+    title: str
+    rows: tuple[WorklistRow, ...]
+
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    overdue: bool = False
+    name: str = ""
+    stratum: str = ""
+    mine: bool = False
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    filters: WorklistFilters
+    sections: tuple[WorklistSection, ...]
+    count: int
+    """Open tasks that match the filters..."""
+    shown: int
+    """...and how many of them are listed (the most urgent first)."""
+    task_types: tuple[tuple[str, str], ...]
+    """(task name, title) of every task the caller's role works in the active model."""
+    strata: tuple[str, ...] = STRATA
+
+
+def worklist_page(ctx: Context, filters: WorklistFilters) -> WorklistPage:
+    """The caller's tasks in three sections: overdue, due today, upcoming."""
+    user = access.require_role(ctx.user, *access.CLINICIANS)
+    tasks, count = views.worklist(ctx, due="overdue" if filters.overdue else None,
+                                  stratum=filters.stratum or None,
+                                  claimed="mine" if filters.mine else None,
+                                  name=filters.name or None, limit=WORKLIST_LIMIT)
+    end_of_day = ctx.now.replace(hour=23, minute=59, second=59)  # as views.worklist's "today"
+    sections: dict[str, list[WorklistRow]] = {"overdue": [], "today": [], "upcoming": []}
+    for row in _rows(ctx, user, tasks):
+        key = ("overdue" if row.overdue else "today"
+               if row.due_at is not None and row.due_at <= end_of_day else "upcoming")
+        sections[key].append(row)
+    titles = {"overdue": "Overdue", "today": "Due today", "upcoming": "Upcoming"}
+    return WorklistPage(filters, tuple(WorklistSection(k, titles[k], tuple(v))
+                                       for k, v in sections.items()), count, len(tasks),
+                        _task_types(ctx, access.TASK_ROLES_BY_USER_ROLE[user.role]))
+
+
+def worklist_row(ctx: Context, task_id: str) -> WorklistRow:
+    """One row, after a claim or release (the caller may work the task: checked there)."""
+    user = access.require_role(ctx.user, *access.CLINICIANS)
+    task = ctx.session.get(ReadyTask, task_id)
+    if task is None:
+        raise NotFoundError(f"there is no open task {task_id}")
+    name = _patient_names(ctx, {task.episode_id}).get(task.episode_id, "")
+    return _rows(ctx, user, [views.task_public(task, name, ctx.now)])[0]
+
+
+def _rows(ctx: Context, user: User, tasks: list[TaskPublic]) -> list[WorklistRow]:
+    names = _user_names(ctx, {t.claimed_by for t in tasks if t.claimed_by})
+    alerts = episode_alerts(ctx, {t.episode_id for t in tasks})
+    rows = []
+    for task in tasks:
+        badges = list(alerts.get(task.episode_id, ()))
+        own = TASK_ALERTS.get(task.alert or "")
+        if own and own[0] not in [b.text for b in badges]:
+            badges.append(Badge(*own))
+        rows.append(WorklistRow(
+            task_id=task.task_id, episode_id=task.episode_id, patient_name=task.patient_name,
+            title=task.title, due_at=task.due_at, due_text=when(task.due_at),
+            overdue=task.overdue, stratum=task.stratum,
+            claimed_by=names.get(task.claimed_by) if task.claimed_by else None,
+            can_claim=task.claimed_by is None,
+            can_release=task.claimed_by is not None and (
+                task.claimed_by == user.id or user.role == "clinic_lead"),
+            alerts=tuple(badges)))
+    return rows
+
+
+def _task_types(ctx: Context, roles: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    try:
+        model = ctx.engines.engine_for(active_version(ctx.session)).model
+    except NotFoundError:
+        return ()
+    wanted = set(roles)
+    return tuple(sorted(((bpmn_id, title) for bpmn_id, (title, role)
+                         in _people_tasks(model).items() if role in wanted),
+                        key=lambda item: item[1]))
+
+
+def _people_tasks(model: PathwayModel) -> dict[str, tuple[str, str | None]]:
+    """BPMN id -> (title, role) of every task a person does, in every process."""
+    return {t.bpmn_id: (t.bpmn_name or t.bpmn_id, TaskProperties.of(t).role(t))
+            for spec in model.all_specs() for t in spec.task_specs.values()
+            if getattr(t, "manual", False) and t.bpmn_id}
+
+
+def _user_names(ctx: Context, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    users = ctx.session.exec(select(User).where(col(User.id).in_(ids))).all()
+    return {u.id or 0: u.full_name or u.username for u in users}
+
+
+def _patient_names(ctx: Context, episode_ids: set[int]) -> dict[int, str]:
+    if not episode_ids:
+        return {}
+    rows = ctx.session.exec(select(Episode.id, Patient.display_name).join(
+        Patient, col(Patient.id) == col(Episode.patient_id)).where(
+        col(Episode.id).in_(episode_ids))).all()
+    return {episode_id or 0: name for episode_id, name in rows}
+
+
+# -- alerts
+
+PAIN_EVENTS = ("baseline_recorded", "exercise_week_completed", "follow_up_completed")
+EXERCISE_EVENTS = ("exercise_started", "exercise_completed")
+
+
+def episode_alerts(ctx: Context, episode_ids: set[int]) -> dict[int, tuple[Badge, ...]]:
+    """Badges per episode: an open red-flag task, pain worse by the alert rise (from
+    baseline or the report before), no exercise logged for the clinic's number of days."""
+    if not episode_ids:
+        return {}
+    settings = _active_settings(ctx)
+    rise = settings.get("pain_alert_increase", PAIN_MCID_POINTS)
+    quiet_days = int(settings.get("no_exercise_alert_days", NO_EXERCISE_ALERT_DAYS))
+    events: dict[int, list[Event]] = {e: [] for e in episode_ids}
+    for event in ctx.session.exec(select(Event).where(
+            col(Event.episode_id).in_(episode_ids),
+            col(Event.name).in_(PAIN_EVENTS + EXERCISE_EVENTS)).order_by(col(Event.id))):
+        events[event.episode_id or 0].append(event)
+    red_flags = set(ctx.session.exec(select(ReadyTask.episode_id).where(
+        col(ReadyTask.episode_id).in_(episode_ids), ReadyTask.alert == "red_flag")).all())
+    last_logged = dict(ctx.session.exec(
+        select(ExerciseLog.episode_id, func.max(ExerciseLog.logged_at))
+        .where(col(ExerciseLog.episode_id).in_(episode_ids))
+        .group_by(col(ExerciseLog.episode_id))).all())
+    active = set(ctx.session.exec(select(Episode.id).where(
+        col(Episode.id).in_(episode_ids), Episode.status == "active")).all())
+    found: dict[int, tuple[Badge, ...]] = {}
+    for episode_id in episode_ids:
+        badges = []
+        if episode_id in red_flags:
+            badges.append(Badge(*TASK_ALERTS["red_flag"]))
+        if _pain_worsening(events[episode_id], rise):
+            badges.append(Badge("Worsening pain", "warn"))
+        if episode_id in active and _no_exercise(events[episode_id],
+                                                 last_logged.get(episode_id), ctx.now,
+                                                 quiet_days):
+            badges.append(Badge(f"No exercise logged for {quiet_days} days", "warn"))
+        found[episode_id] = tuple(badges)
+    return found
+
+
+def _active_settings(ctx: Context) -> Mapping[str, Any]:
+    try:
+        return ctx.engines.engine_for(active_version(ctx.session)).model.settings
+    except NotFoundError:
+        return {}
+
+
+def _pain_reports(events: Iterable[Event]) -> list[tuple[datetime, float]]:
+    """Pain NRS in the order reported: baseline, weekly check-ins, follow-ups."""
+    reports = []
+    for event in events:
+        data = event.data or {}
+        value = {"baseline_recorded": (data.get("baseline") or {}).get("pain"),
+                 "exercise_week_completed": data.get("week_pain_nrs"),
+                 "follow_up_completed": (data.get("follow_up_scores") or {}).get("pain"),
+                 }.get(event.name)
+        if isinstance(value, int | float):
+            reports.append((event.at, float(value)))
+    return reports
+
+
+def _pain_worsening(events: list[Event], rise: float) -> bool:
+    reports = [value for _, value in _pain_reports(events)]
+    if len(reports) < 2:
+        return False
+    latest = reports[-1]
+    return latest - reports[0] >= rise or latest - reports[-2] >= rise
+
+
+def _no_exercise(events: list[Event], last_logged: datetime | None, now: datetime,
+                 days: int) -> bool:
+    """In the exercise phase for at least `days`, with nothing logged in the last `days`."""
+    started = [e.at for e in events if e.name == "exercise_started"]
+    if not started or any(e.name == "exercise_completed" for e in events):
+        return False
+    quiet_since = now - timedelta(days=days)
+    return started[-1] <= quiet_since and (last_logged is None or last_logged < quiet_since)
+
+
+# -- patient summary
+
+@dataclass(frozen=True)
+class Score:
+    label: str
+    value: float | None
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class Header:
+    episode_id: int
+    patient_name: str
+    status: str
+    stratum: str | None
+    started_at: datetime
+    programme_week: int | None
+    """Exercise weeks completed; None when no exercise programme has started."""
+    programme_weeks: int | None
+    last_scores: tuple[Score, ...]
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    at_text: str
+    name: str
+    sentence: str
+    by: str | None
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    label: str
+    at: datetime
+    value: float
+    change: float | None
+    """From baseline; None for the baseline itself."""
+    verdict: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str
+    title: str
+    minimum: float
+    maximum: float
+    better: str
+    """lower or higher"""
+    mcid: float
+    baseline: float | None
+    points: tuple[ChartPoint, ...]
+
+
+@dataclass(frozen=True)
+class AdherenceWeek:
+    week: int
+    sessions_done: int
+    sessions_planned: int
+    percent: int
+    pain: int | None
+    difficulty: str | None
+    progression: str | None
+
+
+@dataclass(frozen=True)
+class EducationItem:
+    module: str
+    title: str
+    read_at: datetime | None
+    correct: int | None
+    total: int | None
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    task_id: str
+    title: str
+    role: str
+    due_text: str
+    overdue: bool
+    workable: bool
+    """The viewer's role works this task (so the page links to its form)."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the episode is in its pathway, as BPMN element ids (for the diagram)."""
+
+    done: tuple[str, ...]
+    current: tuple[str, ...]
+    current_names: tuple[str, ...]
+    """The current elements' names, for people (and for anyone without the diagram)."""
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    header: Header
+    alerts: tuple[Badge, ...]
+    guideline_warnings: tuple[str, ...]
+    """NICE NG59 notes on the recorded first visit (never blocking)."""
+    open_tasks: tuple[OpenTask, ...]
+    timeline: tuple[TimelineItem, ...]
+    charts: tuple[Chart, ...]
+    adherence: tuple[AdherenceWeek, ...]
+    education: tuple[EducationItem, ...]
+    position: Position
+
+    def script_data(self) -> dict[str, Any]:
+        """What the page's script draws: chart series and the diagram's highlights."""
+        return {
+            "charts": [{"key": c.key, "title": c.title, "min": c.minimum, "max": c.maximum,
+                        "mcid": c.mcid, "baseline": c.baseline,
+                        "labels": [p.label for p in c.points],
+                        "values": [p.value for p in c.points]} for c in self.charts],
+            "adherence": {"labels": [f"Week {w.week}" for w in self.adherence],
+                          "done": [w.sessions_done for w in self.adherence],
+                          "planned": [w.sessions_planned for w in self.adherence]},
+            "done": list(self.position.done), "current": list(self.position.current),
+        }
+
+
+def clinician_episode(ctx: Context, episode_id: int) -> Episode:
+    """An episode of the caller's clinic. Patients have their own pages: to them this one
+    does not exist."""
+    user = access.require_user(ctx.user)
+    if user.role == "patient":
+        raise NotFoundError(f"there is no episode {episode_id} you can see")
+    access.require_role(user, *access.CLINICIANS)
+    return views.episode_row(ctx, episode_id)
+
+
+def patient_summary(ctx: Context, episode_id: int) -> PatientSummary:
+    episode = clinician_episode(ctx, episode_id)
+    version = ctx.session.get(ModelVersion, episode.model_version_id)
+    assert version is not None
+    model = ctx.engines.engine_for(version).model
+    settings = model.settings
+    events = list(ctx.session.exec(select(Event).where(Event.episode_id == episode_id)
+                                   .order_by(col(Event.id))).all())
+    scores = views.questionnaires(ctx, episode_id)
+    weeks = _adherence(events, int(settings.get("sessions_per_week", 0)))
+    last = scores[-1] if scores else None
+    header = Header(
+        episode_id=episode_id, patient_name=_patient_names(ctx, {episode_id}).get(episode_id, ""),
+        status=episode.status, stratum=episode.stratum, started_at=episode.started_at,
+        programme_week=weeks[-1].week if weeks else (
+            0 if any(e.name == "exercise_started" for e in events) else None),
+        programme_weeks=settings.get("programme_weeks"),
+        last_scores=tuple(Score(label, (last.scores or {}).get(key) if last else None,
+                                last.submitted_at if last else None)
+                          for key, label in (("pain", "Pain (0-10)"),
+                                             ("disability", "Disability (0-100)"),
+                                             ("pseq", "PSEQ (0-60)"))))
+    return PatientSummary(
+        header=header, alerts=episode_alerts(ctx, {episode_id})[episode_id],
+        guideline_warnings=_guideline_warnings(events), open_tasks=_open_tasks(ctx, episode_id),
+        timeline=_timeline(ctx, events, set(_people_tasks(model))),
+        charts=_charts([(s.submitted_at, s.scores or {}) for s in scores]),
+        adherence=tuple(weeks), education=_education(ctx, episode_id),
+        position=_position(ctx, episode, version))
+
+
+def completed_task_title(ctx: Context, episode_id: int, task_id: str) -> str | None:
+    """The title of a task completed in this episode (for "Saved" after a form)."""
+    done = ctx.session.get(TaskSubmission, task_id)
+    if done is None or done.episode_id != episode_id:
+        return None
+    event = ctx.session.exec(select(Event).where(
+        Event.episode_id == episode_id, Event.name == "task_completed",
+        Event.element == done.name).order_by(col(Event.id).desc())).first()
+    return str((event.data or {}).get("title") or done.name) if event else done.name
+
+
+def first_visit_notes(ctx: Context, episode_id: int,
+                      answers: Mapping[str, Any]) -> tuple[str, ...]:
+    """NICE NG59 warnings for first-visit answers (imaging is fine after a red flag)."""
+    red_flag = ctx.session.exec(select(Event.id).where(
+        Event.episode_id == episode_id, Event.name == "red_flag_raised")).first() is not None
+    return tuple(first_visit_warnings(answers, red_flag=red_flag))
+
+
+def _guideline_warnings(events: Iterable[Event]) -> tuple[str, ...]:
+    """The warnings for the first visit as it was recorded."""
+    visits = [e for e in events if e.name == "first_visit_recorded"]
+    if not visits:
+        return ()
+    red_flag = any(e.name == "red_flag_raised" for e in events)
+    return tuple(first_visit_warnings(visits[-1].data or {}, red_flag=red_flag))
+
+
+def _open_tasks(ctx: Context, episode_id: int) -> tuple[OpenTask, ...]:
+    roles = access.TASK_ROLES_BY_USER_ROLE.get(ctx.user.role if ctx.user else "", set())
+    tasks = ctx.session.exec(select(ReadyTask).where(ReadyTask.episode_id == episode_id)
+                             .order_by(col(ReadyTask.due_at))).all()
+    return tuple(OpenTask(t.task_id, t.title, t.role, when(t.due_at),
+                          t.due_at is not None and t.due_at < ctx.now, t.role in roles)
+                 for t in tasks)
+
+
+def _position(ctx: Context, episode: Episode, version: ModelVersion) -> Position:
+    row = ctx.session.exec(select(Instance).where(Instance.episode_id == episode.id)).first()
+    if row is None:
+        return Position((), (), ())
+    engine = ctx.engines.engine_for(version)
+    progress = engine.restore(row.state).progress()
+    names = {t.bpmn_id: ("Waiting: " if isinstance(getattr(t, "event_definition", None),
+                                                  TimerEventDefinition) else "")
+             + str(t.bpmn_name or _words(t.bpmn_id))
+             for spec in engine.model.all_specs() for t in spec.task_specs.values() if t.bpmn_id}
+    return Position(progress.done, progress.current,
+                    tuple(str(names.get(i) or i) for i in progress.current))
+
+
+def _adherence(events: Iterable[Event], planned: int) -> list[AdherenceWeek]:
+    weeks: list[AdherenceWeek] = []
+    for event in events:
+        if event.name != "exercise_week_completed":
+            continue
+        data = event.data or {}
+        done = int(data.get("sessions_done") or 0)
+        weeks.append(AdherenceWeek(
+            week=int(data.get("programme_week") or len(weeks) + 1), sessions_done=done,
+            sessions_planned=planned, percent=round(100 * min(done, planned) / planned)
+            if planned else 0, pain=data.get("week_pain_nrs"), difficulty=_words(
+                data.get("difficulty")), progression=_words(data.get("progression"))))
+    return weeks
+
+
+def _education(ctx: Context, episode_id: int) -> tuple[EducationItem, ...]:
+    reading = people.education(ctx, episode_id)
+    catalogue = default_catalogue()
+    read = {str(r.get("module")): r for r in reading.read}
+
+    def title(module: str) -> str:
+        try:
+            return catalogue.get(module).title
+        except EducationError:
+            return _words(module) or module
+
+    items = []
+    for module in [*reading.assigned, *[m for m in read if m not in reading.assigned]]:
+        done = read.get(module)
+        items.append(EducationItem(
+            module, title(module),
+            datetime.fromisoformat(str(done["at"])) if done else None,
+            done.get("correct") if done else None, done.get("total") if done else None))
+    return tuple(items)
+
+
+MEASURES = (
+    # key, title, range, which way is better, MCID points (pathways.instruments), check
+    ("pain", "Pain (NRS 0-10)", 0, 10, "lower", PAIN_MCID_POINTS, pain_improved),
+    ("disability", "Disability index (0-100)", 0, 100, "lower", DISABILITY_MCID_POINTS,
+     disability_improved),
+    ("pseq", "Pain self-efficacy (PSEQ 0-60)", 0, 60, "higher", PSEQ_MCID_POINTS,
+     pseq_improved),
+)
+
+
+def _charts(scores: list[tuple[datetime, Mapping[str, Any]]]) -> tuple[Chart, ...]:
+    charts = []
+    start = scores[0][0] if scores else None
+    for key, title, low, high, better, mcid, improved in MEASURES:
+        points: list[ChartPoint] = []
+        baseline: float | None = None
+        for at, values in scores:
+            value = values.get(key)
+            if not isinstance(value, int | float):
+                continue
+            label = "Baseline" if baseline is None else \
+                f"Week {round((at - start).days / 7) if start else 0}"
+            if baseline is None:
+                baseline = float(value)
+                points.append(ChartPoint(label, at, float(value), None, "baseline"))
+                continue
+            points.append(ChartPoint(label, at, float(value), float(value) - baseline,
+                                     _verdict(baseline, float(value), mcid, better, improved)))
+        charts.append(Chart(key, title, low, high, better, mcid, baseline, tuple(points)))
+    return tuple(charts)
+
+
+def _verdict(baseline: float, value: float, mcid: float, better: str,
+             improved: Callable[[float, float], bool]) -> str:
+    if improved(baseline, value):
+        return "meaningfully better"
+    worse = value - baseline if better == "lower" else baseline - value
+    return "meaningfully worse" if worse >= mcid else "no meaningful change"
+
+
+# -- timeline
+
+def _words(value: Any) -> str | None:
+    return str(value).replace("_", " ") if value not in (None, "") else None
+
+
+def _scores_text(scores: Mapping[str, Any] | None) -> str:
+    parts = [f"{label} {scores[key]:g}" for key, label in (
+        ("pain", "pain"), ("disability", "disability"), ("pseq", "PSEQ"))
+        if scores and isinstance(scores.get(key), int | float)]
+    return ", ".join(parts) or "no scores"
+
+
+def _module_title(module: Any) -> str:
+    try:
+        return default_catalogue().get(str(module)).title
+    except EducationError:
+        return _words(module) or "a module"
+
+
+SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "episode_started": lambda d: f"Referred ({_words((d.get('referral') or {}).get('source'))})",
+    "red_flag_screened": lambda d: "Safety questions answered: "
+    + (", ".join(_words(k) or "" for k, v in (d.get("red_flags") or {}).items() if v)
+       or "no red flags"),
+    "red_flag_raised": lambda d: f"Red flag raised: {_words(d.get('red_flag_outcome'))}",
+    "red_flag_reviewed": lambda d: f"Red flag reviewed: {_words(d.get('red_flag_decision'))}",
+    "baseline_recorded": lambda d: f"Baseline recorded: {_scores_text(d.get('baseline'))}",
+    "risk_stratified": lambda d: f"Risk stratified: {d.get('stratum')}",
+    "first_visit_recorded": lambda d: "First visit recorded: "
+    f"{_words(d.get('working_diagnosis')) or 'no diagnosis given'}",
+    "education_assigned": lambda d: f"{len(d.get('education_modules') or [])} education "
+    "modules assigned",
+    "education_completed": lambda d: f"Read \u201c{_module_title(d.get('module_read'))}\u201d"
+    + (f" ({(d.get('education_check') or {}).get('correct')} of "
+       f"{(d.get('education_check') or {}).get('total')} check answers right)"
+       if d.get("education_check") else ""),
+    "exercise_started": lambda d: f"Exercise programme started "
+    f"({len(d.get('exercise_programme') or [])} exercises)",
+    "exercise_week_completed": lambda d: f"Exercise week {d.get('programme_week')}: "
+    f"{d.get('sessions_done')} sessions, pain {d.get('week_pain_nrs')}, "
+    f"{_words(d.get('difficulty'))}",
+    "exercise_level_changed": lambda d: f"Exercise level changed: {_words(d.get('progression'))}",
+    "exercise_alert_reviewed": lambda d: f"Exercise alert reviewed: "
+    f"{_words(d.get('alert_action'))}",
+    "exercise_completed": lambda d: f"Exercise programme finished after "
+    f"{d.get('programme_week')} weeks",
+    "pi_session_delivered": lambda d: "Psychologically informed session: "
+    + (", ".join(_words(t) or "" for t in d.get("session_topics") or []) or "no topics noted"),
+    "follow_up_due": lambda d: f"{d.get('follow_up_week')}-week follow-up due",
+    "follow_up_completed": lambda d: f"{d.get('follow_up_week')}-week follow-up: "
+    f"{_scores_text(d.get('follow_up_scores'))}"
+    + ("; improved" if (d.get("improvement") or {}).get("any_improved") else
+       "; not improved"),
+    "escalation_reviewed": lambda d: f"Not improving, reviewed: "
+    f"{_words(d.get('escalation_decision'))}",
+    "programme_changed": lambda d: f"Programme changed: {_words(d.get('escalation_decision'))}",
+    "episode_escalated": lambda d: "Left the pathway: " + (
+        _words(d.get("escalation_decision") or d.get("red_flag_decision")
+               or d.get("emergency_action") or d.get("red_flag_outcome")) or "escalated")
+    + (f" ({d['referred_to']})" if d.get("referred_to") else ""),
+    "episode_discharged": lambda d: f"Discharged: {_words(d.get('discharge_outcome'))}",
+    "registry_questionnaire_completed": lambda d: f"Registry questionnaire "
+    f"({d.get('registry_month_done')} months): {_scores_text(d.get('registry_scores'))}",
+    "episode_completed": lambda d: "Pathway complete",
+    "task_completed": lambda d: f"{d.get('title')} done" + (" (late)" if d.get("overdue")
+                                                            else ""),
+}
+"""Event name -> a sentence for people. Unknown events are shown by name."""
+HIDDEN = {"timer_fired"}
+"""Engine bookkeeping the events around it already say in words."""
+
+
+def _timeline(ctx: Context, events: list[Event],
+              people_tasks: set[str]) -> tuple[TimelineItem, ...]:
+    """Events as sentences, oldest first. "By" names the person only for what a person did:
+    a referral, or a task of theirs (the steps the engine runs after it are not theirs)."""
+    names = _user_names(ctx, {e.actor_id for e in events if e.actor_id})
+    items = []
+    for index, event in enumerate(events):
+        following = events[index + 1] if index + 1 < len(events) else None
+        if event.name in HIDDEN or (
+                event.name == "task_completed" and following is not None
+                and following.element == event.element and following.name in SENTENCES):
+            continue  # the task's own event says it better
+        describe = SENTENCES.get(event.name)
+        try:
+            sentence = describe(event.data or {}) if describe else (
+                _words(event.name) or event.name).capitalize()
+        except (TypeError, ValueError, AttributeError):
+            sentence = (_words(event.name) or event.name).capitalize()
+        by_person = event.name == "episode_started" or event.element in people_tasks
+        items.append(TimelineItem(event.at, when(event.at), event.name, sentence,
+                                  names.get(event.actor_id) if event.actor_id and by_person
+                                  else None))
+    return tuple(items)
+
+
+# -- diagram
+
+def episode_diagram(ctx: Context, episode_id: int) -> bytes:
+    """The BPMN of the episode's model version, with a generated diagram to draw it."""
+    episode = clinician_episode(ctx, episode_id)
+    version = ctx.session.get(ModelVersion, episode.model_version_id)
+    assert version is not None
+    drawn = _DIAGRAMS.get(version.digest)
+    if drawn is None:
+        drawn = _DIAGRAMS[version.digest] = _with_diagram(version)
+    return drawn
+
+
+_DIAGRAMS: dict[str, bytes] = {}
+"""Laid out once per model version (versions are immutable, and few)."""
+
+
+def _with_diagram(version: ModelVersion) -> bytes:
+    for name, text in sorted(version.files.items()):
+        if name.endswith(".bpmn"):
+            try:
+                return diagram.add_diagram(text.encode(), version.process_id)
+            except diagram.NoSuchProcessError:
+                continue
+    raise NotFoundError(f"the model has no process {version.process_id}")

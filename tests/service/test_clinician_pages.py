@@ -1,0 +1,500 @@
+"""Clinician pages as people use them: logged in with a cookie, reading the HTML's structure
+(sections, rows, badges, labels, messages next to fields), acting with one click."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup, Tag
+from fastapi.testclient import TestClient
+from lxml import etree
+
+from service import auth
+from service.diagram import ACTIVITIES, BPMN, BPMNDI, DC, DI, EVENTS, GATEWAYS, add_diagram
+
+from .conftest import PASSWORD, A, World, complete, find_task, refer, through_first_visit
+
+WEEK = timedelta(days=7)
+
+
+def log_in(world: World, username: str) -> TestClient:
+    """A browser: the login form sets the session cookie, which every later request sends."""
+    client = TestClient(world.app, raise_server_exceptions=False)
+    response = client.post("/login", data={"username": username, "password": PASSWORD},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return client
+
+
+def html(response: Any) -> BeautifulSoup:
+    return BeautifulSoup(response.text, "html.parser")
+
+
+def csrf(client: TestClient) -> str:
+    """The token every page carries in its logout form (and in the htmx headers)."""
+    token = html(client.get("/")).select_one("form.logout input[name=csrf_token]")
+    assert token is not None, "log in first"
+    return str(token["value"])
+
+
+def text(node: Tag | None) -> str:
+    assert node is not None
+    return " ".join(node.get_text(" ").split())
+
+
+def rows_of(page: BeautifulSoup, section: str) -> list[Tag]:
+    found = page.find("h2", id=f"section-{section}")
+    assert found is not None, f"no section {section}"
+    return list(found.find_parent("section").select("tbody tr"))
+
+
+def cells(row: Tag) -> dict[str, str]:
+    return {str(td["data-label"]): text(td) for td in row.select("td")}
+
+
+def unlabelled_controls(page: BeautifulSoup) -> list[str]:
+    """Inputs, selects and text areas with no label (hidden inputs need none)."""
+    missing = []
+    for control in page.select("main input, main select, main textarea"):
+        if control.get("type") == "hidden":
+            continue
+        wrapped = control.find_parent("label") is not None
+        named = control.get("id") and page.find("label", attrs={"for": control["id"]})
+        if not (wrapped or named):
+            missing.append(str(control.get("name")))
+    return missing
+
+
+def field_of(page: BeautifulSoup, name: str) -> Tag:
+    """The element that holds a form field's control, label and message."""
+    control = page.find(attrs={"name": name, "type": lambda t: t != "hidden"})
+    assert control is not None, f"no field {name}"
+    holder = control.find_parent(class_="field")
+    assert holder is not None
+    return holder
+
+
+# -- scenes
+
+def patient_in_week_one(world: World, name: str, username: str, start_back: str,
+                        clinician: str = "physio") -> tuple[TestClient, int]:
+    """Referred, first visit done, one week of exercise over: the check-in is due."""
+    patient, episode_id = refer(world, name, username, clinician)
+    through_first_visit(world, patient, start_back, clinician)
+    world.clock.advance(WEEK)
+    world.sweep()
+    return world.client(username), episode_id
+
+
+def red_flag_patient(world: World, name: str, username: str) -> int:
+    """A self-referred patient whose safety answers need a clinician within 24 hours."""
+    patient, episode_id = refer(world, name, username)
+    flags = dict(A["no_red_flags"], night_pain=True, history_of_cancer=True)
+    complete(patient, "red_flag_screen", {"age": 60, "red_flags": flags})
+    return episode_id
+
+
+# -- the worklist
+
+def test_the_worklist_shows_overdue_tasks_first_with_words_for_every_signal(
+        world: World) -> None:
+    patient, flared = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
+    complete(patient, "weekly_check_in",
+             {"sessions_done": 1, "week_pain_nrs": 9, "difficulty": "too_hard"})
+    world.clock.advance(timedelta(days=3))  # the alert review (due in 2 days) is now late
+    flagged = red_flag_patient(world, "Rolf Berg", "rolf")
+
+    page = html(log_in(world, "physio").get("/worklist"))
+
+    assert [text(h).split(" (")[0] for h in page.select("main h2")] == \
+        ["Overdue", "Due today", "Upcoming"]
+    [overdue] = rows_of(page, "overdue")
+    row = cells(overdue)
+    assert row["Patient"] == "Maja Lind" and row["Task"] == "Review exercise alert"
+    assert "Overdue" in row["Due"] and row["Stratum"] == "medium"
+    assert row["Claimed by"] == "Nobody" and row["Action"] == "Claim"
+    badges = [text(b) for b in overdue.select("td[data-label=Alerts] .badge")]
+    assert badges == ["Worsening pain", "No exercise logged for 7 days", "Exercise alert"]
+    assert overdue.select_one("td[data-label=Patient] a")["href"] == f"/patients/{flared}"
+    later = rows_of(page, "today") + rows_of(page, "upcoming")
+    [review] = [r for r in later if cells(r)["Task"] == "Review red flag"]
+    assert cells(review)["Alerts"] == "Red flag" and "Overdue" not in cells(review)["Due"]
+    assert review.select_one("a")["href"] == f"/patients/{flagged}"
+
+
+def test_worklist_filters_ask_for_rows_with_htmx_and_every_filter_works(world: World) -> None:
+    patient, _ = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
+    complete(patient, "weekly_check_in",
+             {"sessions_done": 1, "week_pain_nrs": 9, "difficulty": "too_hard"})
+    world.clock.advance(timedelta(days=3))
+    red_flag_patient(world, "Rolf Berg", "rolf")
+    physio = log_in(world, "physio")
+
+    page = html(physio.get("/worklist"))
+    filters = page.select_one("form#filters")
+    assert filters["hx-get"] == "/worklist/rows" and filters["hx-trigger"] == "change"
+    assert filters["hx-target"] == "#worklist-rows"
+    assert "every 30s" in page.select_one("#worklist-rows")["hx-trigger"]
+    assert {c["name"] for c in filters.select("input, select")} == \
+        {"overdue", "name", "stratum", "mine"}
+    assert unlabelled_controls(page) == []
+
+    def tasks(**params: str) -> list[str]:
+        fragment = html(physio.get("/worklist/rows", params=params))
+        assert fragment.select_one("header") is None, "a fragment, not a page"
+        return sorted(cells(r)["Task"] for r in fragment.select("tbody tr"))
+
+    assert tasks() == ["Review exercise alert", "Review red flag"]
+    assert tasks(overdue="true") == ["Review exercise alert"]
+    assert tasks(name="urgent_review") == ["Review red flag"]
+    assert tasks(stratum="medium") == ["Review exercise alert"]
+    assert tasks(stratum="high") == []
+    assert tasks(mine="true") == []
+
+
+def test_claim_and_release_take_one_click_and_answer_with_the_updated_row(
+        world: World) -> None:
+    red_flag_patient(world, "Rolf Berg", "rolf")
+    physio = log_in(world, "physio")
+    task = find_task(world.client("physio"), "urgent_review")
+    token = csrf(physio)
+    row = html(physio.get("/worklist")).select_one(f"tr#task-{task['task_id']}")
+    form = row.select_one("form")
+    assert form["hx-post"] == f"/tasks/{task['task_id']}/claim"
+    assert form["hx-target"] == "closest tr" and form["hx-swap"] == "outerHTML"
+
+    claimed = physio.post(f"/tasks/{task['task_id']}/claim", data={"csrf_token": token},
+                          headers={"HX-Request": "true"})
+    assert claimed.status_code == 200
+    [updated] = html(claimed).select("tr")
+    assert cells(updated)["Claimed by"] == "physio" and cells(updated)["Action"] == "Release"
+    assert [cells(r)["Task"] for r in html(physio.get(
+        "/worklist/rows", params={"mine": "true"})).select("tbody tr")] == ["Review red flag"]
+
+    other = log_in(world, "physio2")
+    refused = other.post(f"/tasks/{task['task_id']}/claim", data={"csrf_token": csrf(other)},
+                         headers={"HX-Request": "true"})
+    assert refused.status_code == 409
+    assert "already claimed" in text(html(refused).select_one(".message"))
+    lead = log_in(world, "lead")  # a clinic lead may release anyone's claim
+    lead_row = html(lead.get("/worklist")).select_one(f"tr#task-{task['task_id']}")
+    assert cells(lead_row)["Action"] == "Release"
+
+    released = physio.post(f"/tasks/{task['task_id']}/release", data={"csrf_token": token},
+                           follow_redirects=False)
+    assert released.status_code == 303 and released.headers["location"] == "/worklist"
+    assert cells(html(physio.get("/worklist")).select_one(
+        f"tr#task-{task['task_id']}"))["Claimed by"] == "Nobody"
+
+
+def test_a_claim_without_the_pages_csrf_token_is_refused(world: World) -> None:
+    red_flag_patient(world, "Rolf Berg", "rolf")
+    physio = log_in(world, "physio")
+    task = find_task(world.client("physio"), "urgent_review")
+    for data in ({}, {"csrf_token": "forged"}):
+        response = physio.post(f"/tasks/{task['task_id']}/claim", data=data)
+        assert response.status_code == 403
+    assert find_task(world.client("physio"), "urgent_review")["claimed_by"] is None
+
+
+# -- a patient's page
+
+def test_a_patients_page_tells_their_story_in_words_numbers_and_a_diagram(
+        world: World) -> None:
+    patient, episode_id = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
+    complete(patient, "weekly_check_in",
+             {"sessions_done": 2, "week_pain_nrs": 5, "difficulty": "about_right"})
+    world.clock.advance(WEEK)
+    world.sweep()
+    complete(world.client("maja"), "follow_up_2w", {"proms": A["improved_proms"]})
+
+    page = html(log_in(world, "physio").get(f"/patients/{episode_id}"))
+
+    assert text(page.select_one("main h1")) == "Maja Lind"
+    facts = {text(d.select_one("dt")): text(d.select_one("dd")) for d in page.select(".facts div")}
+    assert facts["Stratum"] == "medium" and facts["Programme week"] == "1 of 12"
+    assert facts["Pain (0-10)"] == "3"
+    timeline = [text(li) for li in page.select("ol.timeline li")]
+    assert any("Risk stratified: medium" in line for line in timeline)
+    assert any("Exercise week 1: 2 sessions, pain 5, about right" in line for line in timeline)
+    assert any("First visit recorded: non specific lbp by physio" in line for line in timeline)
+    pain = page.select_one("#chart-pain").find_parent("figure")
+    assert [[text(td) for td in tr.select("td")][1:] for tr in pain.select("tbody tr")] == \
+        [["6", "", "baseline"], ["3", "-3", "meaningfully better"]]
+    adherence = page.select_one("#adherence-title").find_parent("section")
+    assert text(adherence.select_one("tbody td:nth-of-type(2)")) == "2 of 3 (67%)"
+    education = [text(li) for li in page.select(".education-list li")]
+    assert education and all(line.startswith("Not read yet") for line in education)
+    diagram = page.select_one("#diagram")
+    assert diagram["data-src"] == f"/patients/{episode_id}/diagram.bpmn"
+    data = json.loads(text(page.select_one("script#page-data")))
+    assert "first_visit" in data["done"] and "education" in data["current"]
+    assert data["charts"][0]["mcid"] == 2 and data["charts"][0]["values"] == [6, 3]
+    assert "Education track" in text(page.select_one("#pathway-title").find_parent("section"))
+
+
+def test_the_summary_twin_has_the_patient_pages_data(world: World) -> None:
+    _, episode_id = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
+    body = world.client("physio").get(f"/api/episodes/{episode_id}/summary").json()
+    assert set(body) == {"header", "alerts", "guideline_warnings", "open_tasks", "timeline",
+                         "charts", "adherence", "education", "position"}
+    assert body["header"]["patient_name"] == "Maja Lind"
+    assert "Risk stratified: medium" in [t["sentence"] for t in body["timeline"]]
+    assert [c["key"] for c in body["charts"]] == ["pain", "disability", "pseq"]
+    assert body["alerts"] == [{"text": "No exercise logged for 7 days", "kind": "warn"}]
+
+
+@pytest.mark.parametrize("path", ["/patients/{id}", "/patients/{id}/diagram.bpmn",
+                                  "/api/episodes/{id}/summary"])
+def test_patient_pages_are_for_the_clinicians_of_the_patients_clinic(
+        world: World, path: str) -> None:
+    _, episode_id = refer(world, "Maja Lind", "maja")
+    url = path.format(id=episode_id)
+    api = url.startswith("/api")
+
+    def status(username: str | None) -> int:
+        if api:
+            return world.client(username).get(url).status_code
+        client = log_in(world, username) if username else TestClient(world.app)
+        return client.get(url, follow_redirects=False).status_code
+
+    assert status("physio") == status("lead") == 200
+    assert status("southphysio") == 404  # another clinic: as if it did not exist
+    assert status("maja") == 404  # patients have their own progress page
+    assert status("manager") == 403
+    assert status(None) == (401 if api else 303)
+    physio = world.client("physio") if api else log_in(world, "physio")
+    assert physio.get(path.format(id=999999)).status_code == 404
+    assert physio.get(path.format(id=2**40)).status_code == 422  # never a 500
+
+
+def test_the_worklist_is_refused_to_patients_managers_and_strangers(world: World) -> None:
+    refer(world, "Maja Lind", "maja")
+    for username in ("maja", "manager"):
+        response = log_in(world, username).get("/worklist")
+        assert response.status_code == 403
+        assert text(html(response).select_one("#error-title")) == "You cannot do that"
+    anonymous = TestClient(world.app).get("/worklist", follow_redirects=False)
+    assert anonymous.headers["location"] == "/login?next=/worklist"
+    assert log_in(world, "lead").get("/worklist").status_code == 200
+
+
+# -- the diagram
+
+def test_the_diagram_draws_every_step_of_the_main_process(world: World) -> None:
+    _, episode_id = refer(world, "Maja Lind", "maja")
+    response = log_in(world, "physio").get(f"/patients/{episode_id}/diagram.bpmn")
+    assert response.headers["content-type"].startswith("application/xml")
+    root = etree.fromstring(response.content)
+    process = root.find(f"{{{BPMN}}}process")
+    kinds = EVENTS | GATEWAYS | ACTIVITIES
+    nodes = [e for e in process if isinstance(e.tag, str) and etree.QName(e).localname in kinds]
+    flows = process.findall(f"{{{BPMN}}}sequenceFlow")
+    plane = root.find(f"{{{BPMNDI}}}BPMNDiagram/{{{BPMNDI}}}BPMNPlane")
+    assert plane.get("bpmnElement") == process.get("id")
+    shapes = {s.get("bpmnElement"): s for s in plane.iter(f"{{{BPMNDI}}}BPMNShape")}
+    assert set(shapes) == {n.get("id") for n in nodes}
+    edges = {e.get("bpmnElement"): e for e in plane.iter(f"{{{BPMNDI}}}BPMNEdge")}
+    assert set(edges) == {f.get("id") for f in flows}
+    assert all(len(e.findall(f"{{{DI}}}waypoint")) >= 2 for e in edges.values())
+    assert shapes["registry_follow_up"].get("isExpanded") == "false"
+    assert "registry_questionnaire" not in shapes  # inside the collapsed subprocess
+    boxes = []
+    for shape in shapes.values():
+        bounds = shape.find(f"{{{DC}}}Bounds")
+        boxes.append(tuple(float(bounds.get(k)) for k in ("x", "y", "width", "height")))
+    assert {(w, h) for _, _, w, h in boxes} == {(36, 36), (50, 50), (100, 80)}
+    overlapping = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                   if a[0] < b[0] + b[2] and b[0] < a[0] + a[2]
+                   and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]]
+    assert overlapping == []
+
+
+# -- task forms
+
+def test_a_task_form_labels_every_answer_and_puts_messages_next_to_their_fields(
+        world: World) -> None:
+    patient, episode_id = refer(world, "Maja Lind", "maja")
+    complete(patient, "red_flag_screen", {"age": 45, "red_flags": A["no_red_flags"]})
+    complete(patient, "intake_questionnaires",
+             {"start_back": A["medium_start_back"], "proms": A["baseline_proms"]})
+    task = find_task(world.client("physio"), "first_visit")
+    physio = log_in(world, "physio")
+
+    form_page = html(physio.get(f"/tasks/{task['task_id']}"))
+    assert text(form_page.select_one("main h1")) == "First visit"
+    assert unlabelled_controls(form_page) == []
+    assert all(f.select_one("legend") for f in form_page.select("main fieldset"))
+    assert form_page.select_one(f"main a[href='/patients/{episode_id}']") is not None
+    form = form_page.select_one("main form")
+    assert form["hx-post"] == f"/tasks/{task['task_id']}/warnings"
+
+    response = physio.post(f"/tasks/{task['task_id']}", data={
+        "csrf_token": csrf(physio), "working_diagnosis": "non_specific_lbp",
+        "referral_made": "none", "treatments": ["exercise", "laser"],
+        "assessment": "Kept on the page"})
+    assert response.status_code == 422
+    page = html(response)
+    assert "Please check the answers marked below" in text(page.select_one("[role=alert]"))
+    assert text(field_of(page, "imaging").select_one(".field-error")) == \
+        "an answer is required"
+    assert text(field_of(page, "treatments").select_one(".field-error")).startswith(
+        "choose one of: exercise, education")
+    for name in ("working_diagnosis", "referral_made", "assessment"):
+        assert field_of(page, name).select_one(".field-error") is None
+    assert page.select_one("input[value=non_specific_lbp]").has_attr("checked")
+    assert text(page.select_one("textarea[name=assessment]")) == "Kept on the page"
+    assert find_task(world.client("physio"), "first_visit")["task_id"] == task["task_id"]
+
+
+def test_a_first_visit_against_nice_ng59_is_warned_about_but_saved(world: World) -> None:
+    patient, episode_id = refer(world, "Maja Lind", "maja")
+    complete(patient, "red_flag_screen", {"age": 45, "red_flags": A["no_red_flags"]})
+    complete(patient, "intake_questionnaires",
+             {"start_back": A["medium_start_back"], "proms": A["baseline_proms"]})
+    task_id = find_task(world.client("physio"), "first_visit")["task_id"]
+    physio = log_in(world, "physio")
+    token = csrf(physio)
+    answers: dict[str, Any] = {
+        "csrf_token": token, "working_diagnosis": "non_specific_lbp", "imaging": "mri",
+        "referral_made": "none", "treatments": ["traction", "education"],
+        "education_given": ["stay_active"], "findings.leg_pain": "false",
+        "findings.balance_concern": "false", "findings.fear_of_lifting": "false"}
+
+    live = html(physio.post(f"/tasks/{task_id}/warnings", data=answers,
+                            headers={"HX-Request": "true"}))
+    warnings = [text(li) for li in live.select("li")]
+    assert "NICE NG59 advises not to offer traction." in warnings
+    assert any("imaging" in w for w in warnings)
+    calm = physio.post(f"/tasks/{task_id}/warnings", data={
+        "csrf_token": token, "treatments": ["exercise"], "imaging": "none"})
+    assert calm.status_code == 200 and html(calm).select("li") == []
+
+    saved = physio.post(f"/tasks/{task_id}", data=answers, follow_redirects=False)
+    assert saved.status_code == 303
+    assert saved.headers["location"] == f"/patients/{episode_id}?done={task_id}"
+    page = html(physio.get(saved.headers["location"]))
+    assert text(page.select_one("[role=status]")) == "Saved: First visit."
+    notes = page.select_one("#ng59-title").find_parent("section")
+    assert "NICE NG59 advises not to offer traction." in text(notes)
+
+
+def test_a_second_clinician_sending_a_task_already_done_is_told_it_is_already_done(
+        world: World) -> None:
+    _, episode_id = patient_in_week_one(world, "Maja Lind", "maja", "high_start_back")
+    task_id = find_task(world.client("physio"), "pi_session")["task_id"]
+    first, second = log_in(world, "physio"), log_in(world, "physio2")
+    second_token = csrf(second)
+    second.get(f"/tasks/{task_id}")  # both have the form open
+    done = first.post(f"/tasks/{task_id}", data={"csrf_token": csrf(first),
+                                                 "session_topics": ["fear"]},
+                      follow_redirects=False)
+    assert done.status_code == 303
+
+    late = second.post(f"/tasks/{task_id}", data={"csrf_token": second_token,
+                                                  "session_topics": ["worry"]})
+    assert late.status_code == 409
+    assert text(html(late).select_one("#error-title")) == "Already done"
+    assert second.get(f"/tasks/{task_id}").status_code == 409
+    assert log_in(world, "southphysio").get(f"/tasks/{task_id}").status_code == 404
+
+
+def test_patients_use_the_same_task_pages_for_their_own_tasks(world: World) -> None:
+    _, episode_id = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
+    task_id = find_task(world.client("maja"), "weekly_check_in")["task_id"]
+    maja = log_in(world, "maja")
+    page = html(maja.get(f"/tasks/{task_id}"))
+    assert unlabelled_controls(page) == []
+    assert page.select_one(f"a[href='/patients/{episode_id}']") is None
+    assert "Patient:" not in text(page.select_one("main"))
+
+    wrong = maja.post(f"/tasks/{task_id}", data={
+        "csrf_token": csrf(maja), "sessions_done": "three", "week_pain_nrs": "4",
+        "difficulty": "about_right"})
+    assert wrong.status_code == 422
+    assert "enter a whole number" in text(field_of(html(wrong), "sessions_done"))
+    assert html(wrong).select_one("input[name=week_pain_nrs]")["value"] == "4"
+    assert html(wrong).select_one("input[name=sessions_done]")["value"] == "three"
+
+    done = maja.post(f"/tasks/{task_id}", data={
+        "csrf_token": csrf(maja), "sessions_done": "3", "week_pain_nrs": "4",
+        "difficulty": "about_right"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/today"
+    assert log_in(world, "physio").get(f"/tasks/{task_id}").status_code == 409
+
+
+def test_a_patient_cannot_open_a_clinicians_task(world: World) -> None:
+    patient_in_week_one(world, "Maja Lind", "maja", "high_start_back")
+    task_id = find_task(world.client("physio"), "pi_session")["task_id"]
+    assert log_in(world, "maja").get(f"/tasks/{task_id}").status_code == 403
+    assert log_in(world, "manager").get(f"/tasks/{task_id}").status_code in (403, 404)
+    page = html(log_in(world, "physio").get(f"/tasks/{task_id}"))
+    assert text(page.select_one("main h1")) == "Psychologically informed session"
+
+
+LOOPING_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <process id="p" isExecutable="true">
+    <startEvent id="start"/><userTask id="work"/><exclusiveGateway id="again"/>
+    <subProcess id="later"><startEvent id="inner_start"/></subProcess>
+    <task id="retry"/><endEvent id="end"/>
+    <sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
+    <sequenceFlow id="f2" sourceRef="work" targetRef="again"/>
+    <sequenceFlow id="f3" sourceRef="again" targetRef="work"/>
+    <sequenceFlow id="f4" sourceRef="again" targetRef="later"/>
+    <sequenceFlow id="f5" sourceRef="later" targetRef="end"/>
+    <sequenceFlow id="f6" sourceRef="retry" targetRef="retry"/>
+  </process>
+</definitions>"""
+
+
+def test_a_loop_is_drawn_back_to_its_start_and_a_subprocess_collapsed() -> None:
+    root = etree.fromstring(add_diagram(LOOPING_PROCESS))
+    shapes = {s.get("bpmnElement"): s for s in root.iter(f"{{{BPMNDI}}}BPMNShape")}
+    assert set(shapes) == {"start", "work", "again", "later", "retry", "end"}
+    assert shapes["later"].get("isExpanded") == "false"
+    assert shapes["again"].get("isMarkerVisible") == "true"
+
+    def points(flow: str) -> list[tuple[float, float]]:
+        edge = next(e for e in root.iter(f"{{{BPMNDI}}}BPMNEdge")
+                    if e.get("bpmnElement") == flow)
+        return [(float(p.get("x")), float(p.get("y"))) for p in edge.iter(f"{{{DI}}}waypoint")]
+
+    def x_of(node: str) -> float:
+        return float(shapes[node].find(f"{{{DC}}}Bounds").get("x"))
+
+    assert x_of("start") < x_of("work") < x_of("again") < x_of("later") < x_of("end")
+    back = points("f3")
+    assert back[0][0] > back[-1][0], "the way back runs right to left"
+    assert all(a[0] == b[0] or a[1] == b[1] for a, b in zip(back, back[1:], strict=False))
+    assert len(points("f6")) > 2
+    assert add_diagram(add_diagram(LOOPING_PROCESS)) == add_diagram(LOOPING_PROCESS)
+
+
+def test_every_clinician_route_serves_physiotherapists_and_leads_and_refuses_others(
+        world: World) -> None:
+    patient, episode_id = refer(world, "Maja Lind", "maja")
+    complete(patient, "red_flag_screen", {"age": 45, "red_flags": A["no_red_flags"]})
+    complete(patient, "intake_questionnaires",
+             {"start_back": A["medium_start_back"], "proms": A["baseline_proms"]})
+    task_id = find_task(world.client("physio"), "first_visit")["task_id"]
+    routes = [("GET", "/worklist"), ("GET", "/worklist/rows"),
+              ("GET", f"/patients/{episode_id}"), ("GET", f"/patients/{episode_id}/diagram.bpmn"),
+              ("GET", f"/tasks/{task_id}"), ("POST", f"/tasks/{task_id}/warnings"),
+              ("POST", f"/tasks/{task_id}/claim"), ("POST", f"/tasks/{task_id}/release")]
+    for username, allowed in [("physio", True), ("lead", True), ("maja", False),
+                              ("manager", False)]:
+        client = log_in(world, username)
+        # Patients' and managers' own pages are elsewhere: take the token from the cookie,
+        # so that a refusal is about the role, never about a missing token.
+        cookie = auth.read_session_cookie(world.settings, client.cookies[auth.SESSION_COOKIE])
+        token = auth.csrf_token(cookie or {})
+        for method, url in routes:
+            response = client.request(method, url, data={"csrf_token": token} if method == "POST"
+                                      else None, headers={"HX-Request": "true"})
+            expected = {200} if allowed else {403, 404}
+            assert response.status_code in expected, (username, method, url, response.text)
+    assert find_task(world.client("physio"), "first_visit")["claimed_by"] is None
