@@ -31,7 +31,7 @@ from httpx import Response
 from sqlmodel import SQLModel, col, func, select, update
 
 from pathways.models import read_bundle_dir
-from service import auth
+from service import auth, models_registry
 from service.db import transaction
 from service.settings import ROOT
 from service.tables import (
@@ -93,9 +93,11 @@ SIGNED_IN = EVERYONE - {"anonymous"}
 WITH_A_WORKLIST = frozenset({"patient_A", "patient_B", "physio", "southphysio", "clinic_lead"})
 CLINICIANS = frozenset({"physio", "southphysio", "clinic_lead"})
 ANNAS_CARE = frozenset({"patient_A", "physio", "clinic_lead"})
+PATIENTS = frozenset({"patient_A", "patient_B"})
 
 # Outcomes. Pages answer "log in first" with a redirect to the login page.
 ANSWERED, NEEDS_LOGIN, REFUSED = "answered (2xx/3xx)", "needs login (401)", "refused (403/404)"
+INVALID = "nothing to do for this caller (422)"
 
 # What a row acts on (fills the path's {placeholders}).
 A_EPISODE = "patient A's episode"
@@ -107,7 +109,7 @@ VENDOR_ASSET = "a vendored browser library"
 STYLESHEET = "the stylesheet"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Row:
     method: str
     path: str
@@ -119,6 +121,8 @@ class Row:
     """api: called with a bearer token; page: with the session cookie of a page login."""
     anonymous: str = NEEDS_LOGIN
     """What the anonymous caller gets when not allowed."""
+    others: dict[str, str] = field(default_factory=dict)
+    """Outcomes for particular roles that differ from a refusal (e.g. nothing to do)."""
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}" + (f" <{self.target}>" if self.target else "")
@@ -185,6 +189,40 @@ POLICY: list[Row] = [
         anonymous=REFUSED),
     Row("GET", "/static/vendor/{name}", EVERYONE, VENDOR_ASSET, via="page"),
     Row("GET", "/static/{path}", EVERYONE, STYLESHEET, via="page"),
+    # Patient pages and their JSON twins: each patient sees their own episode only.
+    Row("GET", "/api/today", PATIENTS),
+    Row("GET", "/api/progress", PATIENTS),
+    Row("GET", "/today", PATIENTS, via="page"),
+    Row("GET", "/progress", PATIENTS, via="page"),
+    Row("GET", "/exercise", PATIENTS, via="page"),
+    Row("POST", "/exercise", frozenset({"patient_A"}), body="page exercise log", via="page",
+        anonymous=REFUSED, others={"patient_B": INVALID}),
+    Row("GET", "/education/{module}", frozenset({"patient_A"}), A_EPISODE, via="page"),
+    Row("POST", "/education/{module}", frozenset({"patient_A"}), A_EPISODE,
+        body="page check answers", via="page", anonymous=REFUSED),
+    Row("GET", "/questionnaire/{task_id}", frozenset({"patient_A"}), A_PATIENT_TASK,
+        via="page"),
+    Row("POST", "/questionnaire/{task_id}", frozenset({"patient_A"}), A_PATIENT_TASK,
+        body="the CSRF token, as a form", via="page", anonymous=REFUSED),
+    # Clinician pages: the clinic's patients and the role's tasks.
+    Row("GET", "/worklist", CLINICIANS, via="page"),
+    Row("GET", "/worklist/rows", CLINICIANS, via="page"),
+    Row("GET", "/patients/{episode_id}", frozenset({"physio", "clinic_lead"}), A_EPISODE,
+        via="page"),
+    Row("GET", "/patients/{episode_id}/diagram.bpmn", frozenset({"physio", "clinic_lead"}),
+        A_EPISODE, via="page"),
+    Row("GET", "/api/episodes/{episode_id}/summary", frozenset({"physio", "clinic_lead"}),
+        A_EPISODE),
+    Row("GET", "/tasks/{task_id}", frozenset({"physio", "clinic_lead"}), A_PHYSIO_TASK,
+        via="page"),
+    Row("POST", "/tasks/{task_id}", frozenset({"physio", "clinic_lead"}), A_PHYSIO_TASK,
+        body="page task answers", via="page", anonymous=REFUSED),
+    Row("POST", "/tasks/{task_id}/claim", frozenset({"physio", "clinic_lead"}), A_PHYSIO_TASK,
+        body="the CSRF token, as a form", via="page", anonymous=REFUSED),
+    Row("POST", "/tasks/{task_id}/release", frozenset({"physio", "clinic_lead"}),
+        A_PHYSIO_TASK, body="the CSRF token, as a form", via="page", anonymous=REFUSED),
+    Row("POST", "/tasks/{task_id}/warnings", frozenset({"physio", "clinic_lead"}),
+        A_PHYSIO_TASK, body="the CSRF token, as a form", via="page", anonymous=REFUSED),
 ]
 
 
@@ -290,6 +328,19 @@ class Scene:
         if row.body == "the CSRF token, as a form":
             cookie = auth.read_session_cookie(self.world.settings, self.sessions.get(role, ""))
             return {"csrf_token": auth.csrf_token(cookie or {})}
+        if row.body.startswith("page "):
+            cookie = auth.read_session_cookie(self.world.settings, self.sessions.get(role, ""))
+            form: dict[str, Any] = {"csrf_token": auth.csrf_token(cookie or {})}
+            if row.body == "page exercise log":
+                form.update(exercise="walking", pain_nrs="3", difficulty="about_right")
+            elif row.body == "page check answers":
+                module = self.ready_task(A_PATIENT_TASK).education_module or ""
+                answers = education_answers(module)["answers"]
+                form.update({f"q{n}": str(a) for n, a in enumerate(answers, 1)},
+                            confirmed_read="yes")
+            elif row.body == "page task answers":
+                form.update({"session_topics": ["fear", "worry"]})
+            return form
         if row.body == "new user":
             return {"username": f"new-by-{role}", "password": PASSWORD,
                     "role": "physiotherapist", "clinic_id": north}
@@ -358,6 +409,13 @@ def _walk_to_specialist_referral(world: World, patients: list[tuple[str, str]]) 
 @pytest.fixture(scope="module")
 def scene() -> Iterator[Scene]:
     with make_world() as world:
+        # Patient A's psychologically informed sessions are the physiotherapist tasks that
+        # allowed callers complete here (API and page): give the scene enough of them.
+        files = read_bundle_dir(ROOT / "bpmn" / "betterback")
+        files["pathway.toml"] = files["pathway.toml"].replace(b"pi_sessions = 4",
+                                                              b"pi_sessions = 12")
+        with transaction(world.db, write=True) as session:
+            models_registry.deploy(session, files, None, world.clock.now())
         # Time moves first: the logins below last 12 hours.
         _walk_to_specialist_referral(world, [(WAITING_FOR_SPECIALIST[0], "cecilia"),
                                              (WAITING_FOR_SPECIALIST[1], "clara")])
@@ -392,6 +450,8 @@ def outcome(response: Response) -> str:
         return NEEDS_LOGIN
     if response.status_code in (403, 404):
         return REFUSED
+    if response.status_code == 422:
+        return INVALID
     if 200 <= response.status_code < 400:
         return ANSWERED
     return f"unexpected {response.status_code}"
@@ -400,6 +460,8 @@ def outcome(response: Response) -> str:
 def expected(row: Row, role: str) -> str:
     if role in row.allowed:
         return ANSWERED
+    if role in row.others:
+        return row.others[role]
     return row.anonymous if role == "anonymous" else REFUSED
 
 
