@@ -21,6 +21,7 @@ from ..episodes import Context
 from ..errors import NotFoundError
 from ..schemas import TaskPublic
 from . import clinician_views as cv
+from . import worklist_views as wv
 from .common import Viewer, home_for, redirect, render, viewer
 from .forms import FormField, fields_for, parse_form
 
@@ -37,7 +38,7 @@ FIRST_VISIT_FORM = "first_visit"
 def worklist(request: Request, ctx: PageContextDep, overdue: bool = False,
              name: str = Query("", max_length=200), stratum: str = Query("", max_length=10),
              mine: bool = False) -> Response:
-    page = cv.worklist_page(ctx, cv.WorklistFilters(overdue, name, stratum, mine))
+    page = wv.worklist_page(ctx, wv.WorklistFilters(overdue, name, stratum, mine))
     return render(request, "clinician/worklist.html", page, viewer(request, ctx))
 
 
@@ -46,7 +47,7 @@ def worklist_rows(request: Request, ctx: PageContextDep, overdue: bool = False,
                   name: str = Query("", max_length=200),
                   stratum: str = Query("", max_length=10), mine: bool = False) -> Response:
     """The sections alone, for htmx: filters change them, and they refresh every 30 s."""
-    page = cv.worklist_page(ctx, cv.WorklistFilters(overdue, name, stratum, mine))
+    page = wv.worklist_page(ctx, wv.WorklistFilters(overdue, name, stratum, mine))
     return render(request, "clinician/_worklist_sections.html", page, viewer(request, ctx))
 
 
@@ -67,7 +68,7 @@ def _row_or_worklist(request: Request, ctx: Context, task_id: str) -> Response:
     who = viewer(request, ctx)
     if request.headers.get("hx-request") != "true":
         return redirect("/worklist")
-    return render(request, "clinician/_worklist_row.html", cv.worklist_row(ctx, task_id), who)
+    return render(request, "clinician/_worklist_row.html", wv.worklist_row(ctx, task_id), who)
 
 
 # -- a patient's episode
@@ -153,7 +154,7 @@ def _task_page(ctx: Context, who: Viewer,
     return TaskFormPage(
         task_id=task.task_id, title=task.title, form_title=str(schema.get("title") or ""),
         description=str(schema.get("description") or ""), patient_name=task.patient_name,
-        episode_id=task.episode_id, due_text=cv.when(task.due_at), overdue=task.overdue,
+        episode_id=task.episode_id, due_text=wv.when(task.due_at), overdue=task.overdue,
         fields=tuple(fields_for(schema)), checks_guidelines=task.form == FIRST_VISIT_FORM,
         for_clinician=who.is_clinician), schema
 
