@@ -37,6 +37,10 @@ class EngineRegistry:
             raise NotFoundError(f"there is no model version {version_id}")
         return self.engine_for(version)
 
+    def active(self, session: Session) -> PathwayEngine:
+        """The engine of the active model version (reading only its id)."""
+        return self.engine_by_id(session, active_version_id(session))
+
     def engine_for(self, version: ModelVersion) -> PathwayEngine:
         assert version.id is not None
         engine = self._engines.get(version.id)
@@ -97,6 +101,15 @@ def active_version(session: Session) -> ModelVersion:
     if version is None:
         raise NotFoundError("no pathway model is deployed; a manager must deploy one")
     return version
+
+
+def active_version_id(session: Session) -> int:
+    """The active version's id, without loading its (large) files."""
+    version_id = session.exec(select(ModelVersion.id).where(ModelVersion.active == True)  # noqa: E712
+                              .order_by(col(ModelVersion.id).desc())).first()
+    if version_id is None:
+        raise NotFoundError("no pathway model is deployed; a manager must deploy one")
+    return version_id
 
 
 def _spec_json(model: PathwayModel) -> str:

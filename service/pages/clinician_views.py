@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from sqlmodel import col, select
 
 from pathways.education import EducationError, default_catalogue
+from pathways.engine import PathwayEngine
 from pathways.guidelines import first_visit_warnings
 from pathways.instruments import (
     DISABILITY_MCID_POINTS,
@@ -179,9 +180,8 @@ def clinician_episode(ctx: Context, episode_id: int) -> Episode:
 
 def patient_summary(ctx: Context, episode_id: int) -> PatientSummary:
     episode = clinician_episode(ctx, episode_id)
-    version = ctx.session.get(ModelVersion, episode.model_version_id)
-    assert version is not None
-    model = ctx.engines.engine_for(version).model
+    engine = ctx.engines.engine_by_id(ctx.session, episode.model_version_id)
+    model = engine.model
     settings = model.settings
     events = list(ctx.session.exec(select(Event).where(Event.episode_id == episode_id)
                                    .order_by(col(Event.id))).all())
@@ -205,7 +205,7 @@ def patient_summary(ctx: Context, episode_id: int) -> PatientSummary:
         timeline=_timeline(ctx, events, set(people_tasks(model))),
         charts=_charts([(s.submitted_at, s.scores or {}) for s in scores]),
         adherence=tuple(weeks), education=_education(ctx, episode_id),
-        position=_position(ctx, episode, version))
+        position=_position(ctx, episode, engine))
 
 
 def completed_task_title(ctx: Context, episode_id: int, task_id: str) -> str | None:
@@ -245,11 +245,10 @@ def _open_tasks(ctx: Context, episode_id: int) -> tuple[OpenTask, ...]:
                  for t in tasks)
 
 
-def _position(ctx: Context, episode: Episode, version: ModelVersion) -> Position:
+def _position(ctx: Context, episode: Episode, engine: PathwayEngine) -> Position:
     row = ctx.session.exec(select(Instance).where(Instance.episode_id == episode.id)).first()
     if row is None:
         return Position((), (), ())
-    engine = ctx.engines.engine_for(version)
     progress = engine.restore(row.state).progress()
     names = {t.bpmn_id: ("Waiting: " if isinstance(getattr(t, "event_definition", None),
                                                   TimerEventDefinition) else "")
@@ -438,15 +437,16 @@ def _timeline(ctx: Context, events: list[Event],
 def episode_diagram(ctx: Context, episode_id: int) -> bytes:
     """The BPMN of the episode's model version, with a generated diagram to draw it."""
     episode = clinician_episode(ctx, episode_id)
-    version = ctx.session.get(ModelVersion, episode.model_version_id)
-    assert version is not None
-    drawn = _DIAGRAMS.get(version.digest)
+    drawn = _DIAGRAMS.get(episode.model_version_id)
     if drawn is None:
-        drawn = _DIAGRAMS[version.digest] = _with_diagram(version)
+        version = ctx.session.get(ModelVersion, episode.model_version_id)
+        if version is None:
+            raise NotFoundError("the episode's model version is missing")
+        drawn = _DIAGRAMS[episode.model_version_id] = _with_diagram(version)
     return drawn
 
 
-_DIAGRAMS: dict[str, bytes] = {}
+_DIAGRAMS: dict[int, bytes] = {}
 """Laid out once per model version (versions are immutable, and few)."""
 
 

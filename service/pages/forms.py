@@ -56,7 +56,7 @@ def _walk(schema: Mapping[str, Any], prefix: str, values: Mapping[str, Any],
         item = FormField(name=path, label=prop.get("title") or label_for(name),
                          kind=_kind(prop), required=name in required,
                          minimum=prop.get("minimum"), maximum=prop.get("maximum"),
-                         value=_lookup(values, path), error=errors.get(path), group=group)
+                         value=value_at(values, path), error=errors.get(path), group=group)
         options = prop.get("enum") or prop.get("items", {}).get("enum") or []
         labels = prop.get("x-enum-labels") or prop.get("items", {}).get("x-enum-labels") or {}
         item.options = [(str(o), labels.get(str(o)) or label_for(str(o))) for o in options]
@@ -74,7 +74,8 @@ def _kind(prop: Mapping[str, Any]) -> str:
     return str(kind)
 
 
-def _lookup(values: Mapping[str, Any], path: str) -> Any:
+def value_at(values: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path of nested answers, or None."""
     current: Any = values
     for part in path.split("."):
         if not isinstance(current, Mapping) or part not in current:
@@ -121,13 +122,17 @@ def parse_form(schema: Mapping[str, Any],
                 continue
         else:
             value = raw[-1]
-        _store(data, item.name, value)
+        store_at(data, item.name, value)
     return data, problems
 
 
-def _store(data: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.split(".")
+def store_at(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set (or, for None, remove) the answer at a dotted path."""
+    *parents, last = path.split(".")
     current = data
-    for part in parts[:-1]:
+    for part in parents:
         current = current.setdefault(part, {})
-    current[parts[-1]] = value
+    if value is None:
+        current.pop(last, None)
+    else:
+        current[last] = value

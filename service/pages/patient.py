@@ -25,7 +25,7 @@ from ..patient_views import DayView, ProgrammeView
 from ..schemas import EducationConfirm, ExerciseLogCreate
 from ..tables import Episode
 from .common import Viewer, redirect, render, viewer
-from .forms import FormField, fields_for, parse_form
+from .forms import FormField, fields_for, parse_form, store_at, value_at
 
 router = APIRouter(include_in_schema=False)
 
@@ -324,25 +324,6 @@ def _by_prefix(table: dict[str, Any], name: str) -> Any:
     return table[keys[0]] if keys else None
 
 
-def _get(data: dict[str, Any], path: str) -> Any:
-    current: Any = data
-    for part in path.split("."):
-        if not isinstance(current, dict) or part not in current:
-            return None
-        current = current[part]
-    return current
-
-
-def _put(data: dict[str, Any], path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    for part in parents:
-        data = data.setdefault(part, {})
-    if value is None:
-        data.pop(last, None)
-    else:
-        data[last] = value
-
-
 def _scale(f: FormField) -> list[int]:
     if f.kind not in ("integer", "number") or f.minimum is None or f.maximum is None:
         return []
@@ -468,7 +449,7 @@ def answer_step(ctx: Context, opened: patient_views.FormTask, form: dict[str, st
     if problem and not going_back:
         return step_page(ctx, opened, step, form.get("then", ""), problem, " ".join(values))
     if not problem:
-        _put(data, f.name, value)
+        store_at(data, f.name, value)
         patient_views.save_draft(ctx, task_id, data)
     if going_back:
         return f"/questionnaire/{task_id}?step={max(1, step - 1)}"
@@ -490,7 +471,7 @@ def _parse(schema: dict[str, Any], f: FormField, values: list[str]) -> tuple[Any
     if f.kind in ("choice", "choices") and not set(values) <= options:
         return None, "Please choose one of the answers shown."
     data, problems = parse_form(schema, {f.name: values})
-    value = _get(data, f.name)
+    value = value_at(data, f.name)
     if f.name in problems or value is None:
         return None, f"Please {problems.get(f.name, 'give an answer')}."
     if f.kind in ("integer", "number") and (

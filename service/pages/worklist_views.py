@@ -20,7 +20,6 @@ from pathways.properties import TaskProperties
 from .. import access, views
 from ..episodes import Context
 from ..errors import NotFoundError
-from ..models_registry import active_version
 from ..schemas import TaskPublic
 from ..tables import (
     Episode,
@@ -151,7 +150,7 @@ def _rows(ctx: Context, user: User, tasks: list[TaskPublic]) -> list[WorklistRow
 
 def _task_types(ctx: Context, roles: Iterable[str]) -> tuple[tuple[str, str], ...]:
     try:
-        model = ctx.engines.engine_for(active_version(ctx.session)).model
+        model = ctx.engines.active(ctx.session).model
     except NotFoundError:
         return ()
     wanted = set(roles)
@@ -227,7 +226,7 @@ def episode_alerts(ctx: Context, episode_ids: set[int]) -> dict[int, tuple[Badge
 
 def _active_settings(ctx: Context) -> Mapping[str, Any]:
     try:
-        return ctx.engines.engine_for(active_version(ctx.session)).model.settings
+        return ctx.engines.active(ctx.session).model.settings
     except NotFoundError:
         return {}
 
