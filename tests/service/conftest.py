@@ -281,3 +281,19 @@ def education_answers(module_id: str) -> dict[str, Any]:
 
     module = default_catalogue().get(module_id)
     return {"answers": [q.answer for q in module.check_questions], "confirmed_read": True}
+
+
+def page_login(world: World, username: str) -> TestClient:
+    """A browser: logs in through the login form and keeps the session cookie."""
+    client = TestClient(world.app, raise_server_exceptions=False)
+    response = client.post("/login", data={"username": username, "password": PASSWORD},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return client
+
+
+def soup(response: Any) -> Any:
+    """A page, parsed."""
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(response.text, "html.parser")

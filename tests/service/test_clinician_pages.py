@@ -15,22 +15,11 @@ from lxml import etree
 from service import auth
 from service.diagram import ACTIVITIES, BPMN, BPMNDI, DC, DI, EVENTS, GATEWAYS, add_diagram
 
-from .conftest import PASSWORD, A, World, complete, find_task, refer, through_first_visit
+from .conftest import A, World, complete, find_task, refer, through_first_visit
+from .conftest import page_login as log_in
+from .conftest import soup as html
 
 WEEK = timedelta(days=7)
-
-
-def log_in(world: World, username: str) -> TestClient:
-    """A browser: the login form sets the session cookie, which every later request sends."""
-    client = TestClient(world.app, raise_server_exceptions=False)
-    response = client.post("/login", data={"username": username, "password": PASSWORD},
-                           follow_redirects=False)
-    assert response.status_code == 303, response.text
-    return client
-
-
-def html(response: Any) -> BeautifulSoup:
-    return BeautifulSoup(response.text, "html.parser")
 
 
 def csrf(client: TestClient) -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from httpx import Response
 
@@ -18,20 +17,8 @@ from pathways.education import DEFAULT_DIRECTORY, default_catalogue
 from service.markdown import render_markdown, sanitise_html
 from service.tables import ExerciseLog, TaskDraft
 
-from .conftest import PASSWORD, A, World, complete, refer, through_first_visit
-
-
-def login(world: World, username: str) -> TestClient:
-    """A browser: logs in through the login form and keeps the session cookie."""
-    client = TestClient(world.app, raise_server_exceptions=False)
-    response = client.post("/login", data={"username": username, "password": PASSWORD},
-                           follow_redirects=False)
-    assert response.status_code == 303, response.text
-    return client
-
-
-def soup(response: Response) -> BeautifulSoup:
-    return BeautifulSoup(response.text, "html.parser")
+from .conftest import PASSWORD, A, World, complete, refer, soup, through_first_visit
+from .conftest import page_login as login
 
 
 def main_text(response: Response) -> str:
