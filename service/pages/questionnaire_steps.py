@@ -1,7 +1,6 @@
 """Questionnaire steps for patients: one question per screen, answers kept as a draft, a
 review before sending. The routes are in patient.py."""
 
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
