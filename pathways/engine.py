@@ -28,6 +28,7 @@ from .instance import PathwayInstance
 from .models import PathwayModel
 from .sandbox import Limits, Sandbox, SandboxError
 from .script_helpers import HELPERS
+from .workflow import PathwayWorkflow
 
 STATE_FORMAT = "carepath-state/1"
 
@@ -106,8 +107,8 @@ class PathwayEngine:
         if unknown:
             raise ValueError(f"unknown settings {', '.join(unknown)}; the model has "
                              f"{', '.join(sorted(self.model.settings))}")
-        workflow = BpmnWorkflow(self.spec, self.model.subprocess_specs,
-                                script_engine=self.script_engine)
+        workflow = PathwayWorkflow(self.spec, self.model.subprocess_specs,
+                                   script_engine=self.script_engine)
         instance = PathwayInstance(self, workflow, clean_state=None, overrides=overrides)
         instance.begin(initial, actor)
         return instance
@@ -129,8 +130,7 @@ class PathwayEngine:
     def workflow_to_dict(self, workflow: BpmnWorkflow,
                          overrides: Mapping[str, Any]) -> dict[str, Any]:
         statecodec.drop_spent_data(workflow)
-        dct: dict[str, Any] = self.serializer.to_dict(workflow)
-        compact = statecodec.encode(dct, self._spec_names, statecodec.empty_task_ids(workflow))
+        compact = statecodec.encode(workflow, self._spec_names, self.serializer.registry)
         return {"format": STATE_FORMAT, "model": self.model.digest, "settings": dict(overrides),
                 "workflow": compact}
 
@@ -143,9 +143,10 @@ class PathwayEngine:
             raise StateMismatchError("saved state is not carepath state")
         if state.get("model") != self.model.digest:
             raise StateMismatchError("saved state belongs to another model version")
-        dct = statecodec.decode(state["workflow"], self._spec_names)
-        dct["spec"] = self.spec
-        dct["subprocess_specs"] = dict(self.model.subprocess_specs)
-        workflow: BpmnWorkflow = self.serializer.from_dict(dct)
-        workflow.script_engine = self.script_engine
+        try:
+            workflow = statecodec.decode(state["workflow"], self.spec,
+                                         self.model.subprocess_specs, self._spec_names,
+                                         self.serializer.registry, self.script_engine)
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise StateMismatchError("saved state does not fit this model version") from None
         return workflow, dict(state.get("settings") or {})

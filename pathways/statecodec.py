@@ -1,6 +1,6 @@
-"""A compact, lossless encoding of SpiffWorkflow's serialized workflow dict.
+"""A compact, lossless encoding of a SpiffWorkflow workflow's state, without its spec.
 
-SpiffWorkflow writes every task as a dict with three 36-character UUIDs (id, parent,
+SpiffWorkflow's serializer writes every task as a dict with three 36-character UUIDs (id, parent,
 children), spelled-out key names, a float timestamp and empty containers. For a pathway of
 50-60 tasks that is most of the saved state. This codec stores each task as a short list:
 
@@ -10,31 +10,38 @@ with the spec as an index into the process's sorted task-spec names, the parent 
 into the list (children are rebuilt from parents, in order), the id as 22 base64 characters
 and empty values as 0. Decoding gives SpiffWorkflow the same workflow back, except that
 state-change timestamps keep only their order (all SpiffWorkflow uses them for); the tests
-round-trip after every step of every pathway case.
+round-trip after every step of every pathway case, and check the codec against
+SpiffWorkflow's own serializer at each of those steps.
+
+The codec reads and builds the task objects itself rather than going through the
+serializer's dicts: that also skips converting the whole spec on every save, which the
+state leaves out anyway (about half the cost of a save).
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.serializer.helpers.dictionary import DictionaryConverter
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
+
+from .workflow import PathwaySubWorkflow, PathwayWorkflow
 
 SpecNames = Callable[[str | None], list[str]]
 """Sorted task-spec names of a process (None: the top process, else a subprocess spec name)."""
 
-_TOP_KEYS = ("data", "correlations", "success", "completed", "bpmn_events")
 
-
-def _short(uuid: str) -> str:
-    return base64.urlsafe_b64encode(UUID(uuid).bytes).decode()[:22]
-
-
-def _long(short: str) -> str:
-    return str(UUID(bytes=base64.urlsafe_b64decode(short + "==")))
+def _short(uuid: UUID) -> str:
+    return base64.urlsafe_b64encode(uuid.bytes).decode()[:22]
 
 
 _EMPTY = 1
@@ -67,118 +74,144 @@ def drop_spent_data(workflow: BpmnWorkflow) -> None:
             task.data = {}
 
 
-def empty_task_ids(workflow: BpmnWorkflow) -> set[str]:
-    flows = [workflow, *workflow.subprocesses.values()]
-    return {str(t.id) for flow in flows for t in flow.tasks.values() if not t.data}
-
-
-def encode(workflow: dict[str, Any], spec_names: SpecNames,
-           empty: set[str] | None = None) -> dict[str, Any]:
-    """Compact form of `BpmnWorkflowSerializer.to_dict` output; `empty` names tasks whose data
-    is empty (see `empty_task_ids`)."""
-    empty = empty or set()
-    out = _encode_tasks(workflow, spec_names(None), empty)
+def encode(workflow: BpmnWorkflow, spec_names: SpecNames,
+           registry: DictionaryConverter) -> dict[str, Any]:
+    """The compact state of a live workflow (straight from its tasks: SpiffWorkflow's own
+    `to_dict` would also convert the whole spec, which the state leaves out)."""
+    out = _encode_flow(workflow, spec_names(None), registry)
+    out["bpmn_events"] = registry.convert(workflow.bpmn_events)
     out["subprocesses"] = {
-        _short(task_id): dict(_encode_tasks(sub, spec_names(sub["spec"]), empty),
-                              spec=sub["spec"], parent_task_id=_short(sub["parent_task_id"]))
-        for task_id, sub in workflow.get("subprocesses", {}).items()
+        _short(task_id): dict(_encode_flow(sub, spec_names(sub.spec.name), registry),
+                                   spec=sub.spec.name, parent_task_id=_short(task_id))
+        for task_id, sub in workflow.subprocesses.items()
     }
     return out
 
 
-def decode(compact: dict[str, Any], spec_names: SpecNames) -> dict[str, Any]:
-    workflow = _decode_tasks(compact, spec_names(None))
-    workflow["typename"] = "BpmnWorkflow"
-    workflow["subprocesses"] = {}
-    for task_id, sub in compact.get("subprocesses", {}).items():
-        restored = _decode_tasks(sub, spec_names(sub["spec"]))
-        restored.update(spec=sub["spec"], parent_task_id=_long(sub["parent_task_id"]),
-                        typename="BpmnSubWorkflow")
-        workflow["subprocesses"][_long(task_id)] = restored
+def decode(compact: dict[str, Any], spec: BpmnProcessSpec,
+           subprocess_specs: Mapping[str, BpmnProcessSpec], spec_names: SpecNames,
+           registry: DictionaryConverter, script_engine: Any) -> PathwayWorkflow:
+    """A live workflow from `encode`'s output; the spec comes from the model."""
+    workflow = PathwayWorkflow(spec, dict(subprocess_specs), script_engine=script_engine,
+                               deserializing=True)
+    _decode_flow(workflow, compact, spec_names(None), registry, workflow)
+    workflow.bpmn_events = registry.restore(compact.get("bpmn_events", []))
+    pending = dict(compact.get("subprocesses", {}))
+    flows: list[Any] = [workflow]
+    while flows and pending:  # a called process may call another: parents come first
+        flow = flows.pop(0)
+        for task in list(flow.tasks.values()):
+            sub = pending.pop(_short(task.id), None)
+            if sub is None or not isinstance(task.task_spec, SubWorkflowTask):
+                continue
+            subprocess = PathwaySubWorkflow(subprocess_specs[sub["spec"]], task.id, workflow,
+                                            deserializing=True)
+            _decode_flow(subprocess, sub, spec_names(sub["spec"]), registry, workflow)
+            workflow.subprocesses[task.id] = subprocess
+            subprocess.completed_event.connect(task.task_spec._on_subworkflow_completed, task)
+            flows.append(subprocess)
+    if pending:
+        raise ValueError("saved state has a subprocess without its call activity")
     return workflow
 
 
-def _encode_tasks(workflow: dict[str, Any], names: list[str], empty: set[str]) -> dict[str, Any]:
+def _encode_flow(flow: Any, names: list[str], registry: DictionaryConverter) -> dict[str, Any]:
     index_of_spec = {name: i for i, name in enumerate(names)}
-    tasks = workflow["tasks"]
-    order = _tree_order(tasks, workflow["root"])
-    position = {task_id: i for i, task_id in enumerate(order)}
-    base = min(t["last_state_change"] for t in tasks.values())
+    order = _tree_order(flow)
+    position = {task.id: i for i, task in enumerate(order)}
+    stamps = [task.last_state_change for task in order]
     # Only the order of state changes matters to SpiffWorkflow (joins sort by it): keep ranks.
-    ranks = {stamp: i for i, stamp in enumerate(sorted({t["last_state_change"]
-                                                          for t in tasks.values()}))}
+    ranks = {stamp: i for i, stamp in enumerate(sorted(set(stamps)))}
     rows = []
-    for task_id in order:
-        task = tasks[task_id]
-        parent = task["parent"]
-        if parent is None:
-            payload = task["data"] or 0
-        elif task_id in empty:
+    for task in order:
+        data = task.data
+        if task._parent is None:
+            payload: Any = data or 0
+        elif not data:
             payload = _EMPTY
         else:
-            delta = task["delta"]
-            payload = [delta["updates"], delta["deletions"]] if (
-                delta["updates"] or delta["deletions"]) else 0
+            parent = flow.tasks[task._parent].data
+            updates = {key: value for key, value in data.items()
+                       if key not in parent or value != parent[key]}
+            deletions = [key for key in parent if key not in data]
+            payload = [updates, deletions] if updates or deletions else 0
         rows.append([
-            index_of_spec[task["task_spec"]],
-            task["state"],
-            position[parent] if parent is not None else -1,
-            _short(task_id),
-            ranks[task["last_state_change"]],
-            1 if task["triggered"] else 0,
-            task["internal_data"] or 0,
+            index_of_spec[task.task_spec.name],
+            task._state,
+            position[task._parent] if task._parent is not None else -1,
+            _short(task.id),
+            ranks[task.last_state_change],
+            1 if task.triggered else 0,
+            registry.convert(task.internal_data) if task.internal_data else 0,
             payload,
         ])
-    out = {key: workflow[key] for key in _TOP_KEYS if key in workflow}
-    out["tasks"] = rows
-    out["base"] = base
-    last = workflow.get("last_task")
-    out["last"] = position.get(last, -1) if last is not None else None
-    return out
+    last = flow.last_task
+    return {
+        "data": registry.convert(registry.clean(flow.data)),
+        "correlations": flow.correlations,
+        "success": flow.success,
+        "completed": flow.completed,
+        "tasks": rows,
+        "base": min(stamps),
+        "last": position.get(last.id, -1) if last is not None else None,
+    }
 
 
-def _decode_tasks(compact: dict[str, Any], names: list[str]) -> dict[str, Any]:
+def _decode_flow(flow: Any, compact: dict[str, Any], names: list[str],
+                 registry: DictionaryConverter, top: PathwayWorkflow) -> None:
     rows = compact["tasks"]
-    ids = [_long(row[3]) for row in rows]
     base = compact["base"]
-    children: list[list[str]] = [[] for _ in rows]
-    for i, row in enumerate(rows):
-        if row[2] >= 0:
-            children[row[2]].append(ids[i])
-    tasks: dict[str, Any] = {}
-    for i, (spec, state, parent, _id, changed, triggered, internal, payload) in enumerate(rows):
-        is_root = parent < 0
-        delta: dict[str, Any] = {"updates": {}, "deletions": []}
-        if payload == _EMPTY and not is_root:
-            delta = {}  # falsy: SpiffWorkflow then takes `data` ({}) as it is
-        elif not is_root and payload:
-            delta = {"updates": payload[0], "deletions": payload[1]}
-        tasks[ids[i]] = {
-            "id": ids[i],
-            "parent": None if is_root else ids[parent],
-            "children": children[i],
-            "last_state_change": base + changed / 1000,  # ranks 1 ms apart keep the order
-            "state": state,
-            "task_spec": names[spec],
-            "triggered": bool(triggered),
-            "internal_data": internal or {},
-            "data": (payload or {}) if is_root else {},
-            "delta": {} if is_root else delta,
-            "typename": "Task",
-        }
-    workflow = {key: compact[key] for key in _TOP_KEYS if key in compact}
-    workflow["tasks"] = tasks
-    workflow["root"] = ids[0]
+    specs = flow.spec.task_specs
+    tasks: list[Task] = []
+    lookup: dict[UUID, Task] = {}
+    for spec_index, state, parent, short, changed, triggered, internal, payload in rows:
+        task = Task.__new__(Task)
+        task.id = UUID(bytes=base64.urlsafe_b64decode(short + "=="))
+        task.workflow = flow
+        task.task_spec = specs[names[spec_index]]
+        task._state = state
+        task._children = []
+        task.triggered = bool(triggered)
+        task.thread_id = Task.thread_id_pool
+        task.last_state_change = base + changed / 1000  # ranks 1 ms apart keep the order
+        task.internal_data = registry.restore(internal) if internal else {}
+        if parent < 0:
+            task._parent = None
+            task.data = payload or {}
+        else:
+            parent_task = tasks[parent]
+            task._parent = parent_task.id
+            parent_task._children.append(task.id)
+            if payload == _EMPTY:
+                task.data = {}
+            else:
+                # As SpiffWorkflow restores a delta: a shallow merge of the parent's data.
+                data = DeepMerge.merge({}, parent_task.data)
+                if payload:
+                    data.update(payload[0])
+                    for key in payload[1]:
+                        data.pop(key, None)
+                task.data = data
+        if isinstance(task.task_spec, CatchingEvent) and state == TaskState.WAITING:
+            top.event_manager.add_task(task)
+        tasks.append(task)
+        lookup[task.id] = task
+    flow.tasks = lookup
+    flow.task_tree = tasks[0]
+    flow.success = compact["success"]
+    flow.completed = compact.get("completed", False)
+    flow.correlations = compact.get("correlations", {})
     last = compact.get("last")
-    workflow["last_task"] = ids[last] if isinstance(last, int) and last >= 0 else None
-    return workflow
+    flow.last_task = tasks[last] if isinstance(last, int) and last >= 0 else None
+    flow.data = registry.restore(compact.get("data", {}))
 
 
-def _tree_order(tasks: dict[str, Any], root: str) -> list[str]:
+def _tree_order(flow: Any) -> list[Task]:
     """Parents before children, children in their stored order (so order survives decode)."""
-    order, stack = [], [root]
+    order, stack = [], [flow.task_tree]
+    lookup = flow.tasks
     while stack:
-        task_id = stack.pop()
-        order.append(task_id)
-        stack.extend(reversed(tasks[task_id]["children"]))
+        task = stack.pop()
+        order.append(task)
+        stack.extend(lookup[child] for child in reversed(task._children))
     return order
