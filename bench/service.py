@@ -607,8 +607,9 @@ class ServiceCall:
         s = self.s
         t0 = time.perf_counter()
         with self._transaction(s.db, write=True) as session:
-            user = self._auth.user_for_token(session, token, s.clock.now())
-            ctx = self._context(session=session, clock=s.clock, engines=s.engines, user=user)
+            ctx = self._context(session=session, clock=s.clock, engines=s.engines, db=s.db)
+            with ctx.read() as reader:  # as get_context does
+                ctx.user = self._auth.user_for_token(reader, token, s.clock.now())
             result = self._route(task_id, self._body(data=self.data), ctx)
         result.model_dump_json()
         elapsed = time.perf_counter() - t0

@@ -86,6 +86,7 @@ class PathwayInstance:
         self.settings: Mapping[str, Any] = freeze(merged)
         self._clean_state = clean_state
         self._events: list[DomainEvent] = []
+        self._ready: list[ReadyTask] | None = None
 
     @contextmanager
     def _bound(self) -> Iterator[None]:
@@ -107,9 +108,10 @@ class PathwayInstance:
         return dict(last.data) if last is not None else {}
 
     def ready_tasks(self, role: str | None = None) -> list[ReadyTask]:
-        with self._bound():
-            tasks = [self._describe(t) for t in self._ready_manual()]
-        return [t for t in tasks if role is None or t.role == role]
+        if self._ready is None:  # described once per state: every change runs in _step
+            with self._bound():
+                self._ready = [self._describe(t) for t in self._ready_manual()]
+        return [t for t in self._ready if role is None or t.role == role]
 
     def task(self, task_id: str) -> ReadyTask:
         with self._bound():
@@ -229,6 +231,7 @@ class PathwayInstance:
         the step (and is rolled back) instead of leaving an episode that cannot be stored."""
         if self._clean_state is None:
             self._clean_state = json.dumps(self.state(), separators=(",", ":"))
+        self._ready = None
         try:
             yield
             new_state = json.dumps(self.state(), separators=(",", ":"))

@@ -8,6 +8,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -66,13 +67,21 @@ def issue_token(session: Session, settings: Settings, user: User, now: datetime)
     return token
 
 
+_USERS: sa.Table = User.__table__  # type: ignore[attr-defined]
+_TOKENS: sa.Table = ApiToken.__table__  # type: ignore[attr-defined]
+_USER_FOR_TOKEN = (sa.select(_USERS, _TOKENS.c.expires_at.label("token_expires_at"))
+                   .join(_TOKENS, _TOKENS.c.user_id == _USERS.c.id)
+                   .where(_TOKENS.c.token_hash == sa.bindparam("token_hash")))
+
+
 def user_for_token(session: Session, token: str, now: datetime) -> User | None:
-    row = session.exec(
-        select(User, ApiToken.expires_at).join(ApiToken, col(ApiToken.user_id) == col(User.id))
-        .where(ApiToken.token_hash == _token_hash(token))).first()
-    if row is None or row[1] < now or not row[0].active:
+    """The user a bearer token belongs to, if it is current (read on every API request:
+    one plain query, the user object not tied to a session)."""
+    row = session.connection().execute(
+        _USER_FOR_TOKEN, {"token_hash": _token_hash(token)}).mappings().first()
+    if row is None or row["token_expires_at"] < now or not row["active"]:
         return None
-    return row[0]
+    return User(**{column.name: row[column.name] for column in _USERS.c})
 
 
 def _token_hash(token: str) -> str:

@@ -3,11 +3,12 @@ processes. One transaction per request, owned by the session dependency (see dep
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -17,23 +18,59 @@ from sqlmodel import Session
 from .settings import Settings
 
 WRITE = "carepath_write"
-"""Session info flag: this transaction will write (SQLite: take the write lock up front)."""
+"""Connection info flag: this transaction will write (SQLite: take the write lock at BEGIN)."""
 
 
 def create_db_engine(settings: Settings) -> Engine:
     url = settings.database_url
     if settings.is_sqlite:
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        file = Path(path) if path and path != ":memory:" else None
+        if file is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
                                   pool_size=8, max_overflow=8)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, WriterLock(file))
         return engine
     return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+class WriterLock:
+    """SQLite admits one writer at a time. Writers queue here: threads of this process on a
+    thread lock, processes on an flock of a file beside the database. Both wake the next
+    writer the moment the last one commits, where SQLite's busy handler would sleep in steps
+    of up to 100 ms. The lock is held from a writing transaction's first statement to its
+    commit or rollback, so work done before the first write (reading, the engine step) runs
+    in parallel."""
+
+    def __init__(self, database: Path | None) -> None:
+        self._threads = threading.Lock()
+        self._path = database.with_name(database.name + "-writer.lock") if database else None
+        self._file: IO[bytes] | None = None
+
+    def acquire(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._path is not None:
+                if self._file is None:
+                    self._file = open(self._path, "ab")  # noqa: SIM115 (kept for the process)
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            if self._file is not None:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+_LOCKED = "carepath_writer_locked"
+
+
+def _configure_sqlite(engine: Engine, lock: WriterLock) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" below decide how transactions start.
@@ -47,32 +84,30 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: sa.Connection) -> None:
-        # A writing transaction takes SQLite's write lock at BEGIN, so two writers queue
-        # instead of failing when the second upgrades a stale read snapshot.
-        write = connection.info.get(WRITE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-_SQLITE_WRITERS = threading.Lock()
-"""SQLite admits one writer; queueing writers of this process here is fair and prompt, where
-SQLite's busy handler would sleep in steps of up to 100 ms (other processes still use it).
-A plain Lock, not an RLock: a request's transaction may end on another thread than it began,
-and write transactions never nest."""
+        # A writing transaction takes the write lock at BEGIN, so two writers queue instead
+        # of failing when the second upgrades a stale read snapshot. A read snapshot never
+        # blocks and is never blocked (WAL).
+        if not connection.info.get(WRITE, False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        if _LOCKED in connection.info:  # a second transaction on the same connection
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        lock.acquire()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            lock.release()
+            raise
+        connection.info[_LOCKED] = lock
 
 
 @contextmanager
 def transaction(engine: Engine, write: bool) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error.
 
-    `write` tells SQLite to take its write lock when the transaction begins."""
-    if write and engine.dialect.name == "sqlite":
-        with _SQLITE_WRITERS:
-            yield from _transaction(engine, write)  # type: ignore[misc]
-        return
-    yield from _transaction(engine, write)  # type: ignore[misc]
-
-
-def _transaction(engine: Engine, write: bool) -> Iterator[Session]:
+    `write` says the transaction will write: on SQLite it then takes the write lock with its
+    first statement (not before), and keeps it until the commit or rollback is done."""
     with engine.connect() as connection:
         connection.info[WRITE] = write
         session = Session(bind=connection, expire_on_commit=False)
@@ -85,6 +120,9 @@ def _transaction(engine: Engine, write: bool) -> Iterator[Session]:
         finally:
             session.close()
             connection.info.pop(WRITE, None)
+            lock = connection.info.pop(_LOCKED, None)
+            if lock is not None:
+                lock.release()
 
 
 def is_postgres(session: Session) -> bool:

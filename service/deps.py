@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -36,10 +37,17 @@ def _context(request: Request, csrf_checked: bool) -> Iterator[Context]:
     app = request.app
     write = request.method not in SAFE_METHODS
     with transaction(app.state.db, write=write) as session:
-        user = _caller(request, session, app.state.settings, app.state.clock,
-                       write and not csrf_checked)
-        yield Context(session=session, clock=app.state.clock, engines=app.state.engines,
-                      user=user)
+        ctx = Context(session=session, clock=app.state.clock, engines=app.state.engines,
+                      db=app.state.db)
+        # A writing request reads who is calling from a read-only snapshot, which its service
+        # function may go on reading from: SQLite's write lock is taken only when there is
+        # something to write.
+        with transaction(app.state.db, write=False) if write else nullcontext(session) as \
+                reader:
+            ctx.user = _caller(request, reader, app.state.settings, app.state.clock,
+                               write and not csrf_checked)
+            ctx.snapshot = reader if write else None
+            yield ctx
 
 
 async def page_form(request: Request) -> dict[str, str]:
@@ -89,7 +97,8 @@ def get_anonymous_context(request: Request) -> Iterator[Context]:
     not get in the way)."""
     app = request.app
     with transaction(app.state.db, write=request.method not in SAFE_METHODS) as session:
-        yield Context(session=session, clock=app.state.clock, engines=app.state.engines)
+        yield Context(session=session, clock=app.state.clock, engines=app.state.engines,
+                      db=app.state.db)
 
 
 # scope="function": the transaction commits before the response is sent, so a client never

@@ -5,19 +5,24 @@ The caller's session dependency commits (or rolls everything back on an error)."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, delete, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from pathways.clock import Clock
+from pathways.engine import PathwayEngine
 from pathways.errors import TaskNotReadyError
 from pathways.events import DomainEvent
 from pathways.instance import PathwayInstance
 from pathways.script_helpers import prom_scores
 
 from . import access, repository
+from .db import transaction
 from .errors import ConflictError, NotFoundError
 from .models_registry import EngineRegistry, active_version
 from .tables import (
@@ -26,7 +31,6 @@ from .tables import (
     Patient,
     QuestionnaireResponse,
     ReadyTask,
-    TaskDraft,
     TaskSubmission,
     User,
 )
@@ -37,12 +41,30 @@ _QUESTIONNAIRES = {"intake": "baseline", "follow_up": "follow_up"}
 
 @dataclass
 class Context:
-    """What a service function needs: the transaction, the caller, time and engines."""
+    """What a service function needs: the transaction, the caller, time and engines.
+
+    `session` is the request's one transaction, committed by whoever made the context (the
+    session dependency). `read()` gives a separate read-only snapshot, for work done before
+    the first write: on SQLite a writing transaction holds the database's write lock from its
+    first statement, so what can be read and computed first is, outside the lock."""
 
     session: Session
     clock: Clock
     engines: EngineRegistry
     user: User | None = None
+    db: Engine | None = None
+    snapshot: Session | None = None
+    """A read-only transaction already open for this request (the caller was read from it)."""
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        if self.snapshot is not None:
+            yield self.snapshot
+        elif self.db is None:
+            yield self.session
+        else:
+            with transaction(self.db, write=False) as session:
+                yield session
 
     @property
     def now(self) -> datetime:
@@ -58,6 +80,8 @@ class CompletionResult:
     episode_id: int
     events: list[DomainEvent]
     ready: list[ReadyTask]
+    """The episode's open tasks after the step."""
+    patient_name: str
 
 
 def start_episode(ctx: Context, patient: Patient, source: str) -> Episode:
@@ -75,35 +99,34 @@ def start_episode(ctx: Context, patient: Patient, source: str) -> Episode:
                    next_wake_at=instance.next_wake_at(),
                    status="completed" if instance.is_completed else "running")
     ctx.session.add(row)
-    _record(ctx, episode, instance, instance.take_events())
+    _record(ctx, episode, set(), instance, instance.take_events())
     return episode
 
 
 def complete_task(ctx: Context, task_id: str, answers: dict[str, Any]) -> CompletionResult:
-    task = ctx.session.get(ReadyTask, task_id)
-    if task is None:
-        done = ctx.session.get(TaskSubmission, task_id)
-        if done is not None:
-            # Only someone who may see the episode learns that the task was done.
-            access.require_episode(ctx.user, _episode(ctx, done.episode_id))
-            raise TaskNotReadyError(task_id, "COMPLETED")
-        raise NotFoundError(f"there is no open task {task_id}")
-    episode = _episode(ctx, task.episode_id)
-    access.require_task_work(ctx.user, task, episode)
-    if task.claimed_by is not None and ctx.user is not None and task.claimed_by != ctx.user.id:
-        raise ConflictError("another clinician has claimed this task; ask them or a clinic "
-                            "lead to release it first")
-    row, instance = _load(ctx, episode)
-    # Someone may have completed it while we waited for the episode's lock.
-    still_open = ctx.session.exec(select(ReadyTask.task_id).where(
-        ReadyTask.task_id == task_id).execution_options(populate_existing=True)).first()
-    if still_open is None or ctx.session.get(TaskSubmission, task_id) is not None:
-        raise TaskNotReadyError(task_id, "COMPLETED")
-    events = instance.complete_task(task_id, answers, actor=str(ctx.actor_id))
-    ctx.session.exec(delete(TaskDraft).where(col(TaskDraft.task_id) == task_id))
-    ctx.session.add(TaskSubmission(task_id=task_id, episode_id=episode.id or 0, name=task.name,
-                                   form=task.form, data=answers, submitted_by=ctx.actor_id,
-                                   submitted_at=ctx.now))
+    """Complete a ready task with the caller's answers.
+
+    The engine step runs on a snapshot, outside the write lock; the state is then saved only
+    if nobody changed the episode in between (its version). If someone did, the step runs
+    again on the saved state, this time holding the lock: then the task may turn out to be
+    done already (409), exactly as if the two had queued."""
+    with ctx.read() as reader:
+        found = _open_task_for_completion(ctx, reader, task_id)
+        engine = ctx.engines.engine_by_id(reader, found.episode.model_version_id)
+    step = _Step.run(ctx, engine, found, task_id, answers)
+    if not step.save(ctx):
+        found = _open_task_for_completion(ctx, ctx.session, task_id, lock=True)
+        step = _Step.run(ctx, engine, found, task_id, answers)
+        if not step.save(ctx):
+            raise ConflictError("someone else changed this episode at the same moment; "
+                                "reload and try again")
+    task, episode = found.ready[task_id], found.episode
+    if not repository.take_ready_task(ctx.session, task_id,
+                                      ctx.user.id if ctx.user is not None else None):
+        raise _claimed_by_someone_else()
+    repository.record_submission(ctx.session, TaskSubmission(
+        task_id=task_id, episode_id=episode.id or 0, name=task.name, form=task.form,
+        data=answers, submitted_by=ctx.actor_id, submitted_at=ctx.now))
     kind = _QUESTIONNAIRES.get(task.form or "")
     if kind is not None:
         proms = answers.get("proms", {})
@@ -111,17 +134,72 @@ def complete_task(ctx: Context, task_id: str, answers: dict[str, Any]) -> Comple
             episode_id=episode.id or 0, task_id=task_id,
             kind="registry" if task.name.startswith("registry") else kind,
             answers=answers, scores=prom_scores(proms), submitted_at=ctx.now))
-    _save(ctx, episode, row, instance, events)
-    ready = [t for t in _ready_rows(ctx, episode)]
-    return CompletionResult(episode.id or 0, events, ready)
+    before = set(found.ready) - {task_id}
+    new = _record(ctx, episode, before, step.instance, step.events)
+    kept = [row for row_id, row in found.ready.items()
+            if row_id != task_id and row_id in step.ready_ids]
+    for row in kept:
+        row.stratum = episode.stratum
+    return CompletionResult(episode.id or 0, step.events, kept + new, found.patient_name)
+
+
+@dataclass
+class _Step:
+    """One engine step of an episode, not yet saved."""
+
+    found: repository.OpenEpisode
+    instance: PathwayInstance
+    events: list[DomainEvent]
+
+    @classmethod
+    def run(cls, ctx: Context, engine: PathwayEngine, found: repository.OpenEpisode,
+            task_id: str, answers: dict[str, Any]) -> _Step:
+        instance = engine.restore(found.state)
+        events = instance.complete_task(task_id, answers, actor=str(ctx.actor_id))
+        return cls(found, instance, events)
+
+    @property
+    def ready_ids(self) -> set[str]:
+        return {task.id for task in self.instance.ready_tasks()}
+
+    def save(self, ctx: Context) -> bool:
+        return repository.save_state(ctx.session, self.found.instance_id, self.found.version,
+                                     self.instance.state_json(), self.instance.next_wake_at(),
+                                     self.instance.is_completed)
+
+
+def _open_task_for_completion(ctx: Context, session: Session, task_id: str,
+                              lock: bool = False) -> repository.OpenEpisode:
+    found = repository.open_episode_of_task(session, task_id, lock=lock)
+    if found is None:
+        done = session.get(TaskSubmission, task_id)
+        if done is not None:
+            # Only someone who may see the episode learns that the task was done.
+            episode = session.get(Episode, done.episode_id)
+            if episode is not None:
+                access.require_episode(ctx.user, episode)
+                raise TaskNotReadyError(task_id, "COMPLETED")
+        raise NotFoundError(f"there is no open task {task_id}")
+    task = found.ready[task_id]
+    access.require_task_work(ctx.user, task, found.episode)
+    if task.claimed_by is not None and ctx.user is not None and task.claimed_by != ctx.user.id:
+        raise _claimed_by_someone_else()
+    return found
+
+
+def _claimed_by_someone_else() -> ConflictError:
+    return ConflictError("another clinician has claimed this task; ask them or a clinic lead "
+                         "to release it first")
 
 
 def fire_due_timers(ctx: Context, row: Instance) -> list[DomainEvent]:
     """Advance one instance whose timers are due (the worker's unit of work)."""
     episode = _episode(ctx, row.episode_id)
-    _, instance = _load(ctx, episode, row)
+    engine = ctx.engines.engine_by_id(ctx.session, episode.model_version_id)
+    instance = engine.restore(row.state)
+    before = {task.id for task in instance.ready_tasks()}
     events = instance.fire_due_timers()
-    _save(ctx, episode, row, instance, events)
+    _save(ctx, episode, row, before, instance, events)
     return events
 
 
@@ -160,41 +238,34 @@ def _episode(ctx: Context, episode_id: int) -> Episode:
     return episode
 
 
-def _load(ctx: Context, episode: Episode,
-          row: Instance | None = None) -> tuple[Instance, PathwayInstance]:
-    row = row or repository.load_instance_for_update(ctx.session, episode.id or 0)
-    if row is None:
-        raise NotFoundError(f"episode {episode.id} has no pathway instance")
-    engine = ctx.engines.engine_by_id(ctx.session, episode.model_version_id)
-    return row, engine.restore(row.state)
-
-
-def _save(ctx: Context, episode: Episode, row: Instance, instance: PathwayInstance,
-          events: list[DomainEvent]) -> None:
+def _save(ctx: Context, episode: Episode, row: Instance, before: set[str],
+          instance: PathwayInstance, events: list[DomainEvent]) -> None:
     if not repository.save_instance(ctx.session, row, instance.state_json(),
                                     instance.next_wake_at(), instance.is_completed):
         raise ConflictError("someone else changed this episode at the same moment; reload "
                             "and try again")
-    _record(ctx, episode, instance, events)
+    _record(ctx, episode, before, instance, events)
 
 
-def _record(ctx: Context, episode: Episode, instance: PathwayInstance,
-            events: list[DomainEvent]) -> None:
+def _record(ctx: Context, episode: Episode, before: set[str], instance: PathwayInstance,
+            events: list[DomainEvent]) -> list[ReadyTask]:
+    """Episode status, the ready-task projection and the event log after a step; returns
+    the projection's new rows."""
+    changes: dict[str, Any] = {}
     for event in events:
         if event.name == "risk_stratified":
-            episode.stratum = event.data.get("stratum")
-        if event.name in _STATUS_BY_EVENT and episode.status == "active":
-            episode.status = _STATUS_BY_EVENT[event.name]
+            changes["stratum"] = event.data.get("stratum")
+        status = changes.get("status", episode.status)
+        if event.name in _STATUS_BY_EVENT and status == "active":
+            changes["status"] = _STATUS_BY_EVENT[event.name]
         if event.name == "episode_completed":
-            episode.ended_at = ctx.now
-            if episode.status == "active":
-                episode.status = "completed"
-    ctx.session.add(episode)
-    repository.replace_ready_tasks(ctx.session, episode, instance.ready_tasks())
+            changes["ended_at"] = ctx.now
+            if changes.get("status", episode.status) == "active":
+                changes["status"] = "completed"
+    changes = {k: v for k, v in changes.items() if getattr(episode, k) != v}
+    if changes:
+        repository.update_episode(ctx.session, episode, changes)
+    new = repository.sync_ready_tasks(ctx.session, episode, before, instance.ready_tasks(),
+                                      stratum_changed="stratum" in changes)
     repository.append_events(ctx.session, episode, events, ctx.actor_id)
-
-
-def _ready_rows(ctx: Context, episode: Episode) -> list[ReadyTask]:
-    ctx.session.flush()
-    return list(ctx.session.exec(select(ReadyTask).where(
-        ReadyTask.episode_id == episode.id)).all())
+    return new

@@ -5,17 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from pathways.events import DomainEvent
 from pathways.instance import ReadyTask as EngineTask
 
 from .db import is_postgres
-from .tables import Episode, Event, Instance, ReadyTask
+from .tables import Episode, Event, Instance, Patient, ReadyTask, TaskDraft, TaskSubmission
 
 GENESIS = "0" * 64
 _EVENT_LOCK = 7_311_001
@@ -35,16 +37,70 @@ def append_events(session: Session, episode: Episode, events: Sequence[DomainEve
         return
     if is_postgres(session):
         session.exec(sa.text("SELECT pg_advisory_xact_lock(:id)").bindparams(id=_EVENT_LOCK))
-    last = session.exec(select(Event.hash).order_by(col(Event.id).desc()).limit(1)).first()
+    connection = session.connection()
+    last = connection.execute(_LAST_HASH).scalar()
     prev = last or GENESIS
+    rows = []
     for event in events:
         at = datetime.fromisoformat(event.at)
         data = json.loads(json.dumps(event.data, default=str))
         digest = event_hash(prev, episode.id, event.name, at, event.element, actor_id, data)
-        session.add(Event(episode_id=episode.id, clinic_id=episode.clinic_id, name=event.name,
-                          at=at, element=event.element, actor_id=actor_id, data=data,
-                          prev_hash=prev, hash=digest))
+        rows.append({"episode_id": episode.id, "clinic_id": episode.clinic_id,
+                     "name": event.name, "at": at, "element": event.element,
+                     "actor_id": actor_id, "data": data, "prev_hash": prev, "hash": digest})
         prev = digest
+    connection.execute(_INSERT_EVENTS, rows)
+
+
+_EVENTS: sa.Table = Event.__table__  # type: ignore[attr-defined]
+_INSTANCES: sa.Table = Instance.__table__  # type: ignore[attr-defined]
+_READY: sa.Table = ReadyTask.__table__  # type: ignore[attr-defined]
+_LAST_HASH = sa.select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
+_INSERT_EVENTS = _EVENTS.insert()
+
+
+@dataclass
+class OpenEpisode:
+    """What completing one of an episode's tasks needs, read together."""
+
+    episode: Episode
+    instance_id: int
+    version: int
+    state: str
+    patient_name: str
+    ready: dict[str, ReadyTask]
+    """The episode's rows of the ready-task projection, by task id."""
+
+
+_EPISODES: sa.Table = Episode.__table__  # type: ignore[attr-defined]
+_PATIENTS: sa.Table = Patient.__table__  # type: ignore[attr-defined]
+_EPISODE_COLUMNS = [c.name for c in _EPISODES.c]
+_OPEN_EPISODE = (
+    sa.select(_READY, *[c.label(f"ep_{c.name}") for c in _EPISODES.c],
+              _INSTANCES.c.id.label("instance_id"), _INSTANCES.c.version, _INSTANCES.c.state,
+              _PATIENTS.c.display_name)
+    .join(_EPISODES, _EPISODES.c.id == _READY.c.episode_id)
+    .join(_INSTANCES, _INSTANCES.c.episode_id == _EPISODES.c.id)
+    .join(_PATIENTS, _PATIENTS.c.id == _EPISODES.c.patient_id)
+    .where(_READY.c.episode_id == sa.select(_READY.c.episode_id)
+           .where(_READY.c.task_id == sa.bindparam("task_id")).scalar_subquery()))
+
+
+def open_episode_of_task(session: Session, task_id: str,
+                         lock: bool = False) -> OpenEpisode | None:
+    """The episode a ready task belongs to, its instance, and its ready tasks, in one query;
+    None if the task is not open. `lock`: hold the instance row (PostgreSQL; SQLite's write
+    lock already covers the database)."""
+    query = _OPEN_EPISODE.with_for_update(of=_INSTANCES) if lock else _OPEN_EPISODE
+    rows = session.connection().execute(query, {"task_id": task_id}).mappings().all()
+    ready = {row["task_id"]: ReadyTask(**{c.name: row[c.name] for c in _READY.c})
+             for row in rows}
+    if task_id not in ready:
+        return None
+    first = rows[0]
+    episode = Episode(**{name: first[f"ep_{name}"] for name in _EPISODE_COLUMNS})
+    return OpenEpisode(episode, first["instance_id"], first["version"], first["state"],
+                       first["display_name"], ready)
 
 
 def load_instance_for_update(session: Session, episode_id: int) -> Instance | None:
@@ -54,40 +110,74 @@ def load_instance_for_update(session: Session, episode_id: int) -> Instance | No
     return session.exec(query).first()
 
 
+_SAVE_STATE = (sa.update(_INSTANCES)
+               .where(_INSTANCES.c.id == sa.bindparam("instance_id"),
+                      _INSTANCES.c.version == sa.bindparam("expected"))
+               .values(state=sa.bindparam("state"), version=sa.bindparam("expected") + 1,
+                       next_wake_at=sa.bindparam("next_wake_at"),
+                       status=sa.bindparam("status")))
+
+
+def save_state(session: Session, instance_id: int, version: int, state: str,
+               next_wake_at: datetime | None, completed: bool) -> bool:
+    """Write the new state if nobody else did since `version` was read (optimistic lock)."""
+    result = session.connection().execute(_SAVE_STATE, {
+        "instance_id": instance_id, "expected": version, "state": state,
+        "next_wake_at": next_wake_at, "status": "completed" if completed else "running"})
+    return bool(result.rowcount == 1)
+
+
 def save_instance(session: Session, instance: Instance, state: str,
                   next_wake_at: datetime | None, completed: bool) -> bool:
-    """Write the new state if nobody else did since we read it (optimistic lock)."""
-    result = session.exec(
-        sa.update(Instance)
-        .where(col(Instance.id) == instance.id, col(Instance.version) == instance.version)
-        .values(state=state, version=instance.version + 1, next_wake_at=next_wake_at,
-                status="completed" if completed else "running")
-        .execution_options(synchronize_session="fetch")  # the loaded row sees the new values
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    """`save_state` for a loaded row, which then shows the new values."""
+    if not save_state(session, instance.id or 0, instance.version, state, next_wake_at,
+                      completed):
+        return False
+    for name, value in (("state", state), ("version", instance.version + 1),
+                        ("next_wake_at", next_wake_at),
+                        ("status", "completed" if completed else "running")):
+        set_committed_value(instance, name, value)  # saved already: nothing left to flush
+    return True
 
 
-def replace_ready_tasks(session: Session, episode: Episode, tasks: Sequence[EngineTask]) -> None:
-    """Bring the episode's rows of the projection in line with the engine's ready tasks: rows
-    of finished tasks go, new tasks come, rows of tasks still ready (and their claims) stay."""
-    existing = {row.task_id: row for row in session.exec(
-        select(ReadyTask).where(ReadyTask.episode_id == episode.id)).all()}
-    current = {task.id for task in tasks}
-    for task_id, row in existing.items():
-        if task_id not in current:
-            session.delete(row)
-        elif row.stratum != episode.stratum:
-            row.stratum = episode.stratum
-            session.add(row)
-    for task in tasks:
-        if task.id in existing:
-            continue
-        session.add(ReadyTask(
-            task_id=task.id, episode_id=episode.id or 0, patient_id=episode.patient_id,
-            clinic_id=episode.clinic_id, role=task.role or "", name=task.name, title=task.title,
-            form=task.form, education_module=task.education_module, alert=task.alert,
-            stratum=episode.stratum, ready_at=task.ready_at, due_at=task.due_at,
-        ))
+_TAKE_TASK = sa.delete(_READY).where(_READY.c.task_id == sa.bindparam("task_id"))
+_TAKE_UNCLAIMED_TASK = _TAKE_TASK.where(sa.or_(_READY.c.claimed_by.is_(None),
+                                               _READY.c.claimed_by == sa.bindparam("claimant")))
+
+
+def take_ready_task(session: Session, task_id: str, claimant: int | None) -> bool:
+    """Remove a task being completed from the projection, unless someone other than
+    `claimant` has claimed it (None: whoever holds it)."""
+    if claimant is None:
+        result = session.connection().execute(_TAKE_TASK, {"task_id": task_id})
+    else:
+        result = session.connection().execute(_TAKE_UNCLAIMED_TASK,
+                                              {"task_id": task_id, "claimant": claimant})
+    return bool(result.rowcount == 1)
+
+
+def sync_ready_tasks(session: Session, episode: Episode, before: set[str],
+                     tasks: Sequence[EngineTask], stratum_changed: bool) -> list[ReadyTask]:
+    """Bring the episode's rows of the projection in line with the engine's ready tasks:
+    rows of finished tasks go, new tasks come, rows of tasks still ready (and their claims)
+    stay. `before`: the task ids ready before this step. Returns the new rows."""
+    connection = session.connection()
+    current = [task.id for task in tasks]
+    if before - set(current):
+        connection.execute(sa.delete(_READY).where(_READY.c.episode_id == episode.id,
+                                                   _READY.c.task_id.not_in(current)))
+    if stratum_changed:
+        connection.execute(sa.update(_READY).where(_READY.c.episode_id == episode.id)
+                           .values(stratum=episode.stratum))
+    new = [ReadyTask(
+        task_id=task.id, episode_id=episode.id or 0, patient_id=episode.patient_id,
+        clinic_id=episode.clinic_id, role=task.role or "", name=task.name, title=task.title,
+        form=task.form, education_module=task.education_module, alert=task.alert,
+        stratum=episode.stratum, ready_at=task.ready_at, due_at=task.due_at,
+    ) for task in tasks if task.id not in before]
+    if new:
+        connection.execute(_READY.insert(), [row.model_dump() for row in new])
+    return new
 
 
 def due_instances(session: Session, now: datetime, limit: int) -> list[Instance]:
@@ -98,3 +188,28 @@ def due_instances(session: Session, now: datetime, limit: int) -> list[Instance]
     if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
     return list(session.exec(query).all())
+
+
+def update_episode(session: Session, episode: Episode, changes: dict[str, Any]) -> None:
+    """Set fields of an episode (status, stratum, ended_at) loaded here or elsewhere."""
+    for name, value in changes.items():
+        setattr(episode, name, value)
+    if sa.inspect(episode).session is session:
+        session.add(episode)
+        return
+    table: sa.Table = Episode.__table__  # type: ignore[attr-defined]
+    session.connection().execute(
+        sa.update(table).where(table.c.id == episode.id).values(**changes))
+
+
+def record_submission(session: Session, submission: TaskSubmission) -> None:
+    """Keep what was submitted to complete a task; the task's drafts are done with."""
+    connection = session.connection()
+    connection.execute(_DELETE_DRAFTS, {"task_id": submission.task_id})
+    connection.execute(_INSERT_SUBMISSION, submission.model_dump())
+
+
+_DRAFTS: sa.Table = TaskDraft.__table__  # type: ignore[attr-defined]
+_SUBMISSIONS: sa.Table = TaskSubmission.__table__  # type: ignore[attr-defined]
+_DELETE_DRAFTS = sa.delete(_DRAFTS).where(_DRAFTS.c.task_id == sa.bindparam("task_id"))
+_INSERT_SUBMISSION = _SUBMISSIONS.insert()

@@ -61,8 +61,6 @@ def completion_public(ctx: Context, result: CompletionResult) -> CompletionPubli
     """The events, and the episode's next tasks that the caller's role works."""
     roles = access.TASK_ROLES_BY_USER_ROLE.get(ctx.user.role if ctx.user else "", set())
     mine = [t for t in result.ready if t.role in roles]
-    patient = ctx.session.get(Patient, mine[0].patient_id) if mine else None
-    name = patient.display_name if patient else ""
     return CompletionPublic(
         episode_id=result.episode_id, events=[e.name for e in result.events],
-        ready=[views.task_public(t, name, ctx.now) for t in mine])
+        ready=[views.task_public(t, result.patient_name, ctx.now) for t in mine])

@@ -304,3 +304,76 @@ def test_a_success_answer_is_sent_only_once_the_change_is_saved(
     finally:
         sa_event.remove(world.db, "commit", slow_commit)
         live_server.settle()
+
+
+def test_a_step_computed_while_the_episode_moved_on_is_done_again_on_the_new_state(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A completion runs the engine on a snapshot, outside the write lock. If the timer
+    worker advances the same episode in that moment, the completion must not overwrite the
+    worker's step: it sees the version moved, runs again on the new state, and both steps
+    are kept, each once."""
+    from service import episodes
+
+    patient, episode_id = refer(world, "Nils", "nils")
+    step = first_steps(world, patient, episode_id, "medium_start_back")
+    world.clock.advance(timedelta(days=7))
+    patient = world.client("nils")  # a week later: log in again
+    reading = find_task(patient, "read_module")
+    version = instance_version(world, episode_id)
+    runs: list[int] = []
+    real_run = episodes._Step.run
+
+    def worker_fires_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        result = real_run(*args, **kwargs)
+        runs.append(result.found.version)
+        if len(runs) == 1:
+            assert world.sweep() == 1  # commits while the completion is between read and save
+        return result
+
+    monkeypatch.setattr(episodes._Step, "run", worker_fires_meanwhile)
+    done = patient.post(f"/api/tasks/{reading['task_id']}/complete",
+                        json={"data": education_answers(reading["education_module"])})
+
+    assert done.status_code == 200, done.text
+    assert runs == [version, version + step], "the step was not run again on the new state"
+    assert events(world, episode_id, "timer_fired", "exercise_week") == 1
+    assert events(world, episode_id, "education_completed") == 1
+    assert instance_version(world, episode_id) == version + 2 * step
+    names = [t["name"] for t in patient.get("/api/tasks").json()["data"]]
+    assert names.count("weekly_check_in") == 1, names
+    assert world.count(TaskSubmission, task_id=reading["task_id"]) == 1
+    assert_the_log_verifies(world.client("auditor"))
+
+
+def test_a_task_claimed_by_a_colleague_while_it_was_being_completed_is_not_completed(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim does not move the episode's version, so the save checks it again: the
+    completion is refused with 409 and nothing of it is kept."""
+    from service import episodes
+
+    patient, episode_id = refer(world, "Olle", "olle")
+    complete(patient, "red_flag_screen", {"age": 45, "red_flags": A["no_red_flags"]})
+    complete(patient, "intake_questionnaires",
+             {"start_back": A["medium_start_back"], "proms": A["baseline_proms"]})
+    physio, colleague = world.client("physio"), world.client("physio2")
+    visit = find_task(physio, "first_visit", episode_id=episode_id)
+    version = instance_version(world, episode_id)
+    real_run = episodes._Step.run
+
+    def colleague_claims_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        result = real_run(*args, **kwargs)
+        claimed = colleague.post(f"/api/tasks/{visit['task_id']}/claim")
+        assert claimed.status_code == 200, claimed.text
+        return result
+
+    monkeypatch.setattr(episodes._Step, "run", colleague_claims_meanwhile)
+    done = physio.post(f"/api/tasks/{visit['task_id']}/complete",
+                       json={"data": A["first_visit"]})
+
+    assert done.status_code == 409, done.text
+    assert "claimed" in done.json()["error"]["message"]
+    assert instance_version(world, episode_id) == version
+    assert world.count(TaskSubmission, task_id=visit["task_id"]) == 0
+    assert events(world, episode_id, "task_completed", "first_visit") == 0
+    task = colleague.get(f"/api/tasks/{visit['task_id']}").json()
+    assert task["claimed_by"] == world.users["physio2"]
