@@ -60,6 +60,7 @@ import base64
 import cProfile
 import gc
 import hashlib
+import http.client
 import io
 import json
 import os
@@ -75,11 +76,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -90,10 +90,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bench.engine import BenchError, Row, complete, load_answers, ms, p95, read_education, table
+from bench.load import Request, run_load
 from pathways.clock import ManualClock
 from pathways.engine import PathwayEngine
 from pathways.instance import PathwayInstance
 from pathways.instance import ReadyTask as EngineTask
+from service.serving import serve_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -381,10 +383,8 @@ def serve() -> None:
 
     port, workers = int(os.environ["BENCH_PORT"]), int(os.environ["BENCH_WORKERS"])
     profile = os.environ.get("BENCH_PROFILE")
-    if workers > 1:
-        uvicorn.run("bench.service:make_app", factory=True, host=HOST, port=port,
-                    workers=workers, log_level="warning")
-        return
+    if workers > 1:  # as `carepath serve --workers N`
+        sys.exit(serve_processes("bench.service:make_app", HOST, port, workers))
     app = make_app()
     # uvicorn re-raises the SIGTERM it caught once it has shut down: exit through `finally`.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -479,64 +479,60 @@ class Completions:
         return len(self.latencies) / self.elapsed if self.elapsed else 0.0
 
 
-def _complete_http(client: httpx.Client, task_id: str, token: str,
-                   data: dict[str, Any]) -> float:
+COMPLETED_MARKER = b'"exercise_week_completed"'
+"""Every completion answer must list this event (the weekly check-in completes the week)."""
+
+
+def _complete_http(conn: http.client.HTTPConnection, task_id: str, token: str,
+                   body: bytes) -> float:
+    """One completion on a kept-alive stdlib connection (a light client: it shares the
+    machine with the server)."""
     t0 = time.perf_counter()
-    response = client.post(f"/api/tasks/{task_id}/complete", json={"data": data},
-                           headers={"Authorization": f"Bearer {token}"})
+    conn.request("POST", f"/api/tasks/{task_id}/complete", body,
+                 {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    response = conn.getresponse()
+    answer = response.read()
     elapsed = time.perf_counter() - t0
-    if response.status_code != 200:
-        raise BenchError(f"complete {task_id}: {response.status_code} {response.text[:300]}")
-    events = response.json()["events"]
-    if "exercise_week_completed" not in events:
-        raise BenchError(f"complete {task_id} did not complete the week: {events}")
+    if response.status != 200:
+        raise BenchError(f"complete {task_id}: {response.status} {answer[:300]!r}")
+    if COMPLETED_MARKER not in answer:
+        raise BenchError(f"complete {task_id} did not complete the week: {answer[:300]!r}")
     return elapsed
+
+
+def _connection(server: Server) -> http.client.HTTPConnection:
+    host, port = server.url.removeprefix("http://").split(":")
+    return http.client.HTTPConnection(host, int(port), timeout=60)
+
+
+def _body(data: dict[str, Any]) -> bytes:
+    return json.dumps({"data": data}).encode()
 
 
 def sequential(server: Server, patients: Patients, data: dict[str, Any],
                count: int) -> list[float]:
-    with httpx.Client(base_url=server.url, timeout=60) as client:
-        return [_complete_http(client, task_id, token, data)
+    conn = _connection(server)
+    try:
+        return [_complete_http(conn, task_id, token, _body(data))
                 for task_id, token in patients.take(count)]
+    finally:
+        conn.close()
 
 
 def concurrent(server: Server, patients: Patients, data: dict[str, Any], clients: int,
-               window_s: float, per_client: int, keepalive: bool = True) -> Completions:
-    work = [patients.take(per_client) for _ in range(clients)]
-    results: list[list[float]] = [[] for _ in range(clients)]
-    errors: list[str] = []
-    ends: list[float] = []
-    barrier = threading.Barrier(clients + 1)
-    start_box: list[float] = []
-
-    def run(index: int) -> None:
-        limits = httpx.Limits(max_keepalive_connections=None if keepalive else 0)
-        with httpx.Client(base_url=server.url, timeout=60, limits=limits) as client:
-            client.get("/healthz")  # open the connection before the window starts
-            barrier.wait()
-            deadline = start_box[0] + window_s
-            try:
-                for task_id, token in work[index]:
-                    if time.perf_counter() >= deadline:
-                        break
-                    results[index].append(_complete_http(client, task_id, token, data))
-            except (BenchError, httpx.HTTPError) as err:
-                errors.append(str(err)[:200])
-            ends.append(time.perf_counter())
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
-    for thread in threads:
-        thread.start()
+               window_s: float, per_client: int) -> Completions:
+    """`clients` kept-alive connections completing tasks as fast as answers come, for a
+    window; the load generator is one asyncio thread (bench/load.py)."""
+    body = _body(data)
+    work = [[Request("POST", f"/api/tasks/{task_id}/complete", token, body)
+             for task_id, token in patients.take(per_client)] for _ in range(clients)]
+    host, port = server.url.removeprefix("http://").split(":")
     gc.collect()
     cpu0 = server.cpu_seconds()
-    start_box.append(time.perf_counter())
-    barrier.wait()
-    for thread in threads:
-        thread.join(timeout=window_s + 120)
+    result = run_load(host, int(port), work, COMPLETED_MARKER, window_s)
     cpu1 = server.cpu_seconds()
-    elapsed = max(ends) - start_box[0] if ends else 0.0
     cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
-    return Completions([x for r in results for x in r], elapsed, cpu, errors)
+    return Completions(result.latencies, result.elapsed, cpu, result.errors)
 
 
 # -- the same completion without HTTP, and without the service
@@ -634,9 +630,10 @@ def paired(s: Setup, server: Server, patients: Patients, data: dict[str, Any], c
     """Measures 1 and 3, interleaved sample by sample (HTTP, raw, one-row, in-process, in a
     shuffled order) so that a busy neighbour on a shared machine slows all four alike."""
     refs, call = References(s, data), ServiceCall(s, data)
-    with httpx.Client(base_url=server.url, timeout=60) as client:
+    body = _body(data)
+    with closing(_connection(server)) as client:
         for task_id, token in patients.take(HTTP_WARMUP):
-            _complete_http(client, task_id, token, data)
+            _complete_http(client, task_id, token, body)
         for task_id, token in patients.take(10):
             call(task_id, token)
             refs.raw()
@@ -655,7 +652,7 @@ def paired(s: Setup, server: Server, patients: Patients, data: dict[str, Any], c
             shuffle(order)  # no series always follows another (e.g. the server's commit)
             for which in order:
                 if which == 0:
-                    out.http.append(_complete_http(client, *todo_http[i], data))
+                    out.http.append(_complete_http(client, *todo_http[i], body))
                 elif which == 1:
                     out.raw.append(refs.raw())
                 elif which == 2:
@@ -891,7 +888,7 @@ def _run(tmp: Path, started: float, profile: bool) -> None:
 
     with running_server(s, workers=MULTI_WORKERS) as server:
         multi = concurrent(server, patients, data, multi_clients, CONC_WINDOW_S,
-                           CONC_PATIENTS // multi_clients, keepalive=False)
+                           CONC_PATIENTS // multi_clients)
 
     http_median = statistics.median(pair.http)
     raw_median, row_median = statistics.median(pair.raw), statistics.median(pair.row)
@@ -900,7 +897,8 @@ def _run(tmp: Path, started: float, profile: bool) -> None:
     best_n, best = max(conc.items(), key=lambda kv: kv[1].rate)
     rows: list[Row] = [
         ("complete-task over HTTP, sequential (weekly_check_in)", timing(pair.http),
-         f"n={len(pair.http)}; one keep-alive httpx.Client, a fresh patient and bearer "
+         f"n={len(pair.http)}; one kept-alive http.client connection, a fresh patient and "
+         "bearer "
          f"token per request; {len(pair.http) / sum(pair.http):.0f} completions/s"
          + cpu_note(pair.server_cpu, len(pair.http), 0)),
     ]
@@ -914,9 +912,8 @@ def _run(tmp: Path, started: float, profile: bool) -> None:
     rows += [
         (f"completions/s, {multi_clients} concurrent clients, {MULTI_WORKERS} server "
          "processes", f"{multi.rate:.0f}/s",
-         f"for comparison: uvicorn workers={MULTI_WORKERS}, a new connection per request "
-         "(with keep-alive one worker tends to take most of the connections); "
-         f"{len(multi.latencies)} in "
+         f"`carepath serve --workers {MULTI_WORKERS}` (SO_REUSEPORT, SQLite writers "
+         f"queue on a lock file); {len(multi.latencies)} in "
          f"{multi.elapsed:.1f} s; latency {timing(multi.latencies)}"
          + cpu_note(multi.server_cpu, len(multi.latencies), multi.elapsed) + failures(multi)),
         ("raw engine step (restore + complete_task + state_json)", timing(pair.raw),
@@ -957,10 +954,10 @@ def _run(tmp: Path, started: float, profile: bool) -> None:
     print(f"setup: {needed:,} completion patients inserted in {setup_s:.1f} s; total run "
           f"{time.perf_counter() - started:.1f} s")
     print()
-    rate_ok = best.rate >= THROUGHPUT_GOAL
+    rate_ok = max(best.rate, multi.rate) >= THROUGHPUT_GOAL
     print(f">= {THROUGHPUT_GOAL:.0f} completions/s on 2 cores: {'PASS' if rate_ok else 'FAIL'} "
-          f"({best.rate:.0f}/s with {best_n} clients and one server process, as `carepath "
-          f"serve` runs; {multi.rate:.0f}/s with {MULTI_WORKERS} processes)")
+          f"({multi.rate:.0f}/s with {MULTI_WORKERS} server processes and {multi_clients} "
+          f"clients; {best.rate:.0f}/s with one process and {best_n} clients)")
     wl_ok = small < WORKLIST_P95_GOAL_S and large < WORKLIST_P95_GOAL_S and flat <= FLAT_LIMIT
     print(f"worklist p95 < 30 ms and flat from 1k to 10k: {'PASS' if wl_ok else 'FAIL'} "
           f"(p95 {ms(small)} -> {ms(large)}, x{flat:.2f})")

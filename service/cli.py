@@ -51,11 +51,10 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from .app import create_app
     from .bootstrap import prepare
     from .db import create_db_engine
+    from .serving import serve, serve_processes
 
     settings = _settings()
     db = create_db_engine(settings)
@@ -65,8 +64,13 @@ def _serve(args: argparse.Namespace) -> int:
 
         load_demo_if_empty(db, settings)
     host, port = args.host or settings.host, args.port or settings.port
-    print(f"carepath is serving on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings, db=db), host=host, port=port, log_level="warning")
+    workers = args.workers or settings.workers
+    print(f"carepath is serving on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)"
+          + (f" with {workers} processes" if workers > 1 else ""))
+    if workers > 1:
+        db.dispose()  # each process opens its own connections
+        return serve_processes("service.app:create_app", host, port, workers)
+    serve(create_app(settings, db=db), host, port)
     return 0
 
 
@@ -169,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
                                               "worker in embedded mode)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, choices=range(1, 65), metavar="N",
+                       help="server processes (default CAREPATH_WORKERS or 1)")
     serve.add_argument("--demo-if-empty", action="store_true",
                        help="load the demo data first when the database has no patients")
     serve.set_defaults(run=_serve)

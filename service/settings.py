@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     """Signs session cookies and CSRF tokens."""
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(default=1, ge=1, le=64)
+    """Server processes; several share the port (SO_REUSEPORT) and the database."""
     reference_bundle: Path = ROOT / "bpmn" / "betterback"
     """Model bundle deployed at first start when no model version exists."""
     embedded_worker: bool = True
