@@ -13,8 +13,9 @@ What it does, all on 127.0.0.1 and in a temporary directory that is removed at t
 - A SQLite file database is migrated and the reference pathway deployed (`prepare`, as
   `carepath serve` does). The server is a separate process (`python -m bench.service
   --serve`, so clients and server do not share a GIL): `create_app` with mode="test", the
-  embedded worker off and a ManualClock, served by `uvicorn.run(..., log_level="warning")`
-  like `carepath serve`: one process. One extra row runs uvicorn with 2 worker processes.
+  embedded worker off and a ManualClock, served by uvicorn as `carepath serve` serves it: one
+  process, and for the last throughput row two (`serve_processes`, as `carepath serve
+  --workers 2`: a SO_REUSEPORT socket each; the bench starts once both are serving).
 - Patients are not referred one by one through the API (argon2 alone would take minutes).
   Three real instances are driven with the deployed model's engine, exactly as the service
   starts them ({"referral": ..., "episode_id": ...}): one with `weekly_check_in` ready (after
@@ -26,20 +27,20 @@ What it does, all on 127.0.0.1 and in a temporary directory that is removed at t
   skipped). The copies restore and complete like the originals (checked once per state).
 - Completion: each sample is a fresh patient's `weekly_check_in` (the step the pathway runs
   most: every week of every programme), POST /api/tasks/{id}/complete with the patient's
-  bearer token from one keep-alive httpx.Client; the response must list
-  exercise_week_completed. Note: `get_context` is a yield dependency with FastAPI's default
-  scope ("request"), so its COMMIT runs after the response has been sent; the HTTP latency
-  does not include the commit (the server CPU per completion does).
+  bearer token on one kept-alive stdlib http.client connection; the answer must list
+  exercise_week_completed. The request's transaction commits before the answer is sent, so
+  the latency includes the commit.
 - References, in this process: the raw engine step (PathwayEngine.restore + complete_task +
   state_json of the same state, as bench/engine.py measures it), that step inside a one-row
   stdlib sqlite3 transaction (WAL, synchronous=NORMAL as the service sets: BEGIN IMMEDIATE,
-  SELECT, step, UPDATE, COMMIT), and the service call without HTTP (transaction + token
-  lookup + the route function + JSON of the response). These are interleaved sample by
-  sample with the sequential HTTP completions, in shuffled order, so that load from a
-  neighbour on a shared machine hits all four alike and the ratio stays meaningful.
-- Concurrent: N client threads, each with its own httpx.Client and its own patients, for a
-  fixed window; the server's CPU time per completion comes from /proc. The 2-process row
-  opens a new connection per request, so that the kernel spreads them over the workers.
+  SELECT, step, UPDATE, COMMIT), and the service call without HTTP (what the route's unit of
+  work runs: transaction, token lookup, service function, answer, and its JSON). These are
+  interleaved sample by sample with the sequential HTTP completions, in shuffled order, so
+  that load from a neighbour on a shared machine hits all four alike and the ratio stays
+  meaningful.
+- Concurrent: N kept-alive connections driven by one asyncio thread (bench/load.py: prepared
+  request bytes, answers read by Content-Length and checked), each with its own patients,
+  for a fixed window; the server's CPU time per completion comes from /proc.
 - Worklist: GET /api/tasks (default page of 100) as a physiotherapist, in a clinic with
   1,000 and in another with 10,000 active patients, the two alternating request by request:
   half of the patients wait on a patient task (weekly_check_in), a quarter on first_visit
@@ -111,9 +112,12 @@ SEQ_SAMPLES = 300
 SEQ_BUDGET_S = 30.0
 CONC_CLIENTS = (4, 8)
 CONC_WINDOW_S = 8.0
-CONC_PATIENTS = 3000
+CONC_PATIENTS = 4000
 """Patients per concurrent run: 375/s for the whole window before they run out."""
 MULTI_WORKERS = 2
+MULTI_CLIENTS = 16
+"""Connections for the two-process row: the kernel spreads them over the two sockets by a hash
+of their ports, so a few more than per process keeps the halves even."""
 REF_SAMPLES = 150
 REF_BUDGET_S = 8.0
 INPROC_SAMPLES = 150
@@ -448,6 +452,10 @@ def running_server(s: Setup, workers: int = 1, profile: Path | None = None) -> I
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise BenchError(f"the server did not start:\n{log.read_text()[-2000:]}")
+            # Several processes: every one must be serving, or the first takes every client.
+            if workers > 1 and "processes are serving" not in log.read_text():
+                time.sleep(0.1)
+                continue
             try:
                 if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
                     break
@@ -579,19 +587,18 @@ class References:
 
 
 class ServiceCall:
-    """The service's work for one completion without HTTP: what get_context and the route
-    do (transaction, token lookup, route function), plus the JSON of the response."""
+    """The service's work for one completion without HTTP: what the route's unit of work does
+    on its worker thread (the request's transaction, the caller read from a snapshot, the
+    service function, the answer built), plus the JSON of the answer."""
 
     def __init__(self, s: Setup, data: dict[str, Any]) -> None:
-        from service import auth
-        from service.api.tasks import complete as complete_route
+        from service import auth, episodes
+        from service.api.tasks import completion_public
         from service.db import transaction
-        from service.episodes import Context
-        from service.schemas import CompleteTask
 
         self.s, self.data = s, data
-        self._auth, self._route, self._transaction = auth, complete_route, transaction
-        self._context, self._body = Context, CompleteTask
+        self._auth, self._episodes, self._public = auth, episodes, completion_public
+        self._transaction = transaction
         self.statements = 0
         self.calls = 0
         sa.event.listen(s.db, "before_cursor_execute", self._count)
@@ -602,11 +609,12 @@ class ServiceCall:
     def __call__(self, task_id: str, token: str) -> float:
         s = self.s
         t0 = time.perf_counter()
-        with self._transaction(s.db, write=True) as session:
-            ctx = self._context(session=session, clock=s.clock, engines=s.engines, db=s.db)
-            with ctx.read() as reader:  # as get_context does
-                ctx.user = self._auth.user_for_token(reader, token, s.clock.now())
-            result = self._route(task_id, self._body(data=self.data), ctx)
+        with self._transaction(s.db, write=True) as session, \
+                self._transaction(s.db, write=False) as snapshot:
+            ctx = self._episodes.Context(session=session, clock=s.clock, engines=s.engines,
+                                         db=s.db, snapshot=snapshot)
+            ctx.user = self._auth.user_for_token(snapshot, token, s.clock.now())
+            result = self._public(ctx, self._episodes.complete_task(ctx, task_id, self.data))
         result.model_dump_json()
         elapsed = time.perf_counter() - t0
         self.calls += 1
@@ -860,7 +868,7 @@ def _run(tmp: Path, started: float, profile: bool) -> None:
     data = load_answers().by_task["weekly_check_in"]
     checkin = s.templates["weekly_check_in"]
     now = s.clock.now()
-    multi_clients = max(CONC_CLIENTS)
+    multi_clients = MULTI_CLIENTS
     needed = (HTTP_WARMUP + 10 + 2 * SEQ_SAMPLES + CONC_PATIENTS * (len(CONC_CLIENTS) + 1)
               + (2 * PROFILE_SAMPLES if profile else 0))
     t0 = time.perf_counter()

@@ -7,6 +7,7 @@ through the constructor; `start` and `restore` hand out `PathwayInstance`s.
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -69,6 +70,28 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
         raise SandboxError("service tasks are not supported by carepath models")
 
 
+class SandboxScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+    """SpiffWorkflow's script engine over the sandbox. SpiffWorkflow's DMN engine parses each
+    rule cell on every evaluation (to tell `5` from `< 5`); the answer is remembered here."""
+
+    def __init__(self, environment: SandboxEnvironment) -> None:
+        super().__init__(environment=environment)
+        self._parsed: dict[str, SyntaxError | None] = {}
+
+    def validate(self, expression: str) -> None:
+        if expression not in self._parsed:
+            if len(self._parsed) > 10_000:  # the model's cells are far fewer; stay bounded
+                self._parsed.clear()
+            try:
+                ast.parse(expression)
+                self._parsed[expression] = None
+            except SyntaxError as err:
+                self._parsed[expression] = err
+        error = self._parsed[expression]
+        if error is not None:
+            raise SyntaxError(*error.args)
+
+
 _SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
 
 
@@ -84,7 +107,7 @@ class PathwayEngine:
         self.model = model
         self.clock: Clock = clock or SystemClock()
         self.sandbox = Sandbox(HELPERS, limits)
-        self.script_engine = PythonScriptEngine(environment=SandboxEnvironment(self.sandbox))
+        self.script_engine = SandboxScriptEngine(SandboxEnvironment(self.sandbox))
         self.serializer = _SERIALIZER
         self._names: dict[str | None, list[str]] = {}
         self.cycle_anchors = frozenset(

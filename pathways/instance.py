@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,7 @@ from .errors import StepFailedError, TaskNotFoundError, TaskNotReadyError
 from .events import DomainEvent
 from .forms import task_data_part, validate_submission
 from .properties import TaskProperties
-from .sandbox import SandboxError, freeze
+from .sandbox import SandboxError, freeze, plain_copy
 
 if TYPE_CHECKING:
     from .engine import PathwayEngine
@@ -167,9 +166,9 @@ class PathwayInstance:
     def begin(self, initial: Mapping[str, Any], actor: str | None) -> None:
         """Start the workflow with `initial` data (called once, by the engine)."""
         for task in self.workflow.get_tasks(state=TaskState.READY):
-            task.data.update(deepcopy(dict(initial)))
+            task.data.update(plain_copy(dict(initial)))
         with self._bound(), self._step():
-            self._emit("episode_started", None, actor, deepcopy(dict(initial)))
+            self._emit("episode_started", None, actor, plain_copy(dict(initial)))
             self._advance(actor)
 
     def complete_task(self, task_id: str, data: Mapping[str, Any],
@@ -182,7 +181,7 @@ class PathwayInstance:
             answers = validate_submission(props.form, schema, data)
             described = self._describe(task)
             with self._step():
-                task.data.update(deepcopy(task_data_part(schema, answers)))
+                task.data.update(plain_copy(task_data_part(schema, answers)))
                 task.run()
                 for key in (_READY_AT, _DUE_AT):  # now in the task_completed event
                     task.internal_data.pop(key, None)
@@ -271,7 +270,7 @@ class PathwayInstance:
             condition = conditions.get(name)
             if condition and not self._evaluate(condition, task.data):
                 continue
-            payload = {key: deepcopy(task.data.get(key)) for key in keys}
+            payload = {key: plain_copy(task.data.get(key)) for key in keys}
             self._emit(name, task.task_spec.bpmn_id, actor, payload)
 
     def _restart_cycles(self) -> bool:
@@ -299,10 +298,10 @@ class PathwayInstance:
             newest = max(reached, key=_depth, default=None)
             if first is None or newest is None or not newest.is_descendant_of(first):
                 continue
-            data = deepcopy(newest.parent.data)
+            data = plain_copy(newest.parent.data)
             # The anchor re-inherits its parent's data when it is reset, so the parent (the
             # task that first led into the loop) takes the latest data: the new start.
-            first.parent.data = deepcopy(data)
+            first.parent.data = plain_copy(data)
             dropped = self.workflow.reset_from_task_id(first.id, data=data)
             for task in dropped:  # SpiffWorkflow leaves dropped catch events registered
                 self.workflow.event_manager.remove_task(task)

@@ -341,8 +341,9 @@ class Sandbox:
         env = self._globals(budget)
         env.update(extra or {})
         names = dict(env)
-        # A copy: a script that fails half-way must leave the data exactly as it was.
-        names.update(copy.deepcopy(data))
+        # A copy: a script that fails half-way must leave the data exactly as it was, and a
+        # script changing a nested list must not change the tasks that share it.
+        names.update(plain_copy(data))
         try:
             exec(code, names)  # noqa: S102 - restricted bytecode, see evaluate()
         except SandboxError:
@@ -360,6 +361,20 @@ class Sandbox:
             _require_plain(key, value)
         data.clear()
         data.update(results)
+
+
+def plain_copy(value: Any) -> Any:
+    """A deep copy of plain data (dicts, lists, tuples and scalars, as task data always is):
+    the same result as copy.deepcopy, several times faster."""
+    if isinstance(value, dict):
+        return {key: plain_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_copy(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(plain_copy(item) for item in value)
+    if isinstance(value, JSON_SCALARS):
+        return value
+    return copy.deepcopy(value)
 
 
 def _require_plain(name: str, value: object, limit: int = 1_000_000) -> None:

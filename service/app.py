@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -46,6 +47,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # What is loaded by now (the app, its libraries) lives as long as the process: keep
+        # it out of the collector's full passes, which otherwise walk it again and again.
+        gc.collect()
+        gc.freeze()
         thread = None
         if settings.embedded_worker:
             thread = threading.Thread(

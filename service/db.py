@@ -1,5 +1,5 @@
 """Database engine and sessions: SQLite (WAL) embedded by default, PostgreSQL for several
-processes. One transaction per request, owned by the session dependency (see deps.py)."""
+processes. One transaction per request, owned by its unit of work (deps.Call)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,14 @@
-"""FastAPI dependencies: the per-request transaction and the caller."""
+"""FastAPI dependencies: the request's unit of work (its one transaction, and the caller)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import nullcontext
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from pathways.clock import Clock
 
@@ -20,6 +21,7 @@ from .settings import Settings
 from .tables import User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 
 
 def get_settings(request: Request) -> Settings:
@@ -27,18 +29,45 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_context(request: Request) -> Iterator[Context]:
-    """One transaction per request: committed when the route returns, rolled back on any
-    error. Writing requests take SQLite's write lock at the start."""
-    yield from _context(request, csrf_checked=False)
+class Call:
+    """One request's unit of work: `await call(fn)` runs `fn(ctx)` on a worker thread inside
+    the request's one transaction, with the caller read first; the transaction commits when
+    `fn` returns (before the answer is sent) and rolls back if it raises. A route parses,
+    hands its service call to `call`, and returns what comes back: one hop to a worker
+    thread per request, whatever the route does."""
+
+    def __init__(self, request: Request, csrf_checked: bool = False,
+                 anonymous: bool = False) -> None:
+        self.request, self.csrf_checked, self.anonymous = request, csrf_checked, anonymous
+
+    async def __call__(self, fn: Callable[[Context], T]) -> T:
+        return await run_in_threadpool(self._run, fn)
+
+    def _run(self, fn: Callable[[Context], T]) -> T:
+        with _unit_of_work(self.request, self.csrf_checked, self.anonymous) as ctx:
+            return fn(ctx)
 
 
-def _context(request: Request, csrf_checked: bool) -> Iterator[Context]:
+async def get_call(request: Request) -> Call:
+    return Call(request)
+
+
+async def get_anonymous_call(request: Request) -> Call:
+    """Without looking at who is calling (logging in, where an old session must not get in
+    the way)."""
+    return Call(request, anonymous=True)
+
+
+@contextmanager
+def _unit_of_work(request: Request, csrf_checked: bool, anonymous: bool) -> Iterator[Context]:
     app = request.app
     write = request.method not in SAFE_METHODS
     with transaction(app.state.db, write=write) as session:
         ctx = Context(session=session, clock=app.state.clock, engines=app.state.engines,
                       db=app.state.db)
+        if anonymous:
+            yield ctx
+            return
         # A writing request reads who is calling from a read-only snapshot, which its service
         # function may go on reading from: SQLite's write lock is taken only when there is
         # something to write.
@@ -65,10 +94,10 @@ async def page_form(request: Request) -> dict[str, str]:
     return fields
 
 
-def get_page_context(request: Request,
-                     form: Annotated[dict[str, str], Depends(page_form)]) -> Iterator[Context]:
-    """As `get_context`, for pages: the CSRF token arrives in the form, not a header."""
-    yield from _context(request, csrf_checked=True)
+async def get_page_call(request: Request,
+                        form: Annotated[dict[str, str], Depends(page_form)]) -> Call:
+    """As `get_call`, for pages: the CSRF token arrives in the form, checked by page_form."""
+    return Call(request, csrf_checked=True)
 
 
 def _caller(request: Request, session: Session, settings: Settings, clock: Clock,
@@ -92,20 +121,9 @@ def _caller(request: Request, session: Session, settings: Settings, clock: Clock
     return user
 
 
-def get_anonymous_context(request: Request) -> Iterator[Context]:
-    """A transaction without looking at who is calling (logging in, where an old session must
-    not get in the way)."""
-    app = request.app
-    with transaction(app.state.db, write=request.method not in SAFE_METHODS) as session:
-        yield Context(session=session, clock=app.state.clock, engines=app.state.engines,
-                      db=app.state.db)
-
-
-# scope="function": the transaction commits before the response is sent, so a client never
-# hears "done" for a change that is not yet saved (or that then fails to save).
-ContextDep = Annotated[Context, Depends(get_context, scope="function")]
-AnonymousContextDep = Annotated[Context, Depends(get_anonymous_context, scope="function")]
-PageContextDep = Annotated[Context, Depends(get_page_context, scope="function")]
+CallDep = Annotated[Call, Depends(get_call)]
+AnonymousCallDep = Annotated[Call, Depends(get_anonymous_call)]
+PageCallDep = Annotated[Call, Depends(get_page_call)]
 PageFormDep = Annotated[dict[str, str], Depends(page_form)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EnginesDep = EngineRegistry

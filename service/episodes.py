@@ -1,7 +1,7 @@
 """Episode service functions: referral, completing and claiming tasks, firing timers.
 
 One call: load the instance -> the domain advances it -> save state, projection and events.
-The caller's session dependency commits (or rolls everything back on an error)."""
+The request's unit of work (deps.Call) commits, or rolls everything back on an error."""
 
 from __future__ import annotations
 
@@ -43,10 +43,10 @@ _QUESTIONNAIRES = {"intake": "baseline", "follow_up": "follow_up"}
 class Context:
     """What a service function needs: the transaction, the caller, time and engines.
 
-    `session` is the request's one transaction, committed by whoever made the context (the
-    session dependency). `read()` gives a separate read-only snapshot, for work done before
-    the first write: on SQLite a writing transaction holds the database's write lock from its
-    first statement, so what can be read and computed first is, outside the lock."""
+    `session` is the request's one transaction, committed by whoever made the context (for a
+    request: its unit of work, deps.Call). `read()` gives a read-only snapshot, for work done
+    before the first write: on SQLite a writing transaction holds the database's write lock
+    from its first statement, so what can be read and computed first is, outside the lock."""
 
     session: Session
     clock: Clock

@@ -1,4 +1,4 @@
-"""Queries and writes of the service's tables. Only the session dependency commits."""
+"""Queries and writes of the service's tables. Only the request's unit of work commits."""
 
 from __future__ import annotations
 

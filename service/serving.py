@@ -33,10 +33,16 @@ def serve_processes(factory: str, host: str, port: int, processes: int) -> int:
     Returns when they have all stopped (SIGINT or SIGTERM stops them); non-zero if one of
     them failed."""
     context = multiprocessing.get_context("spawn")
-    children = [context.Process(target=_child, args=(factory, host, port),
+    ready = context.Semaphore(0)
+    children = [context.Process(target=_child, args=(factory, host, port, ready),
                                 name=f"carepath-{i + 1}") for i in range(processes)]
     for child in children:
         child.start()
+    started = 0
+    while started < processes and all(child.is_alive() for child in children):
+        started += ready.acquire(timeout=0.5)
+    if started == processes:
+        print(f"carepath: all {processes} processes are serving", flush=True)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         for child in children:
@@ -60,7 +66,20 @@ def serve_processes(factory: str, host: str, port: int, processes: int) -> int:
     return 0
 
 
-def _child(factory: str, host: str, port: int) -> None:
+class _Server(uvicorn.Server):
+    """Tells the parent once it is serving."""
+
+    def __init__(self, config: uvicorn.Config, ready: Any) -> None:
+        super().__init__(config)
+        self.ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.ready.release()
+
+
+def _child(factory: str, host: str, port: int, ready: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
     app = _load(factory)()
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
@@ -70,8 +89,7 @@ def _child(factory: str, host: str, port: int) -> None:
     sock.bind((host, port))
     sock.listen(2048)
     sock.set_inheritable(True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level=LOG_LEVEL))
-    server.run(sockets=[sock])
+    _Server(uvicorn.Config(app, log_level=LOG_LEVEL), ready).run(sockets=[sock])
 
 
 def _load(factory: str) -> Callable[[], Any]:

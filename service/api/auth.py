@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from .. import access, auth, people
-from ..deps import AnonymousContextDep, ContextDep
+from ..deps import AnonymousCallDep, CallDep
+from ..episodes import Context
 from ..errors import NotAuthenticatedError
 from ..schemas import Credentials, LoginPublic, TokenPublic, UserCreate, UserPublic
 
@@ -17,33 +18,39 @@ def _client(request: Request) -> str:
 
 
 @router.post("/auth/token", response_model=TokenPublic)
-def token(body: Credentials, request: Request, ctx: AnonymousContextDep) -> TokenPublic:
-    settings = request.app.state.settings
-    try:
-        user = auth.authenticate(ctx.session, settings, body.username, body.password,
-                                 _client(request), ctx.now)
-    except NotAuthenticatedError:
-        ctx.session.commit()  # keep the failed attempt for rate limiting
-        raise
-    return TokenPublic(access_token=auth.issue_token(ctx.session, settings, user, ctx.now),
-                       role=user.role)
+async def token(body: Credentials, request: Request, call: AnonymousCallDep) -> TokenPublic:
+    def work(ctx: Context) -> TokenPublic:
+        settings = request.app.state.settings
+        try:
+            user = auth.authenticate(ctx.session, settings, body.username, body.password,
+                                     _client(request), ctx.now)
+        except NotAuthenticatedError:
+            ctx.session.commit()  # keep the failed attempt for rate limiting
+            raise
+        return TokenPublic(access_token=auth.issue_token(ctx.session, settings, user, ctx.now),
+                           role=user.role)
+
+    return await call(work)
 
 
 @router.post("/auth/login", response_model=LoginPublic)
-def login(body: Credentials, request: Request, response: Response,
-          ctx: AnonymousContextDep) -> LoginPublic:
-    settings = request.app.state.settings
-    try:
-        user = auth.authenticate(ctx.session, settings, body.username, body.password,
-                                 _client(request), ctx.now)
-    except NotAuthenticatedError:
-        ctx.session.commit()
-        raise
-    value = auth.session_cookie(settings, user)
-    response.set_cookie(auth.SESSION_COOKIE, value, max_age=settings.session_max_age_seconds,
-                        httponly=True, samesite="lax", secure=settings.secure_cookies)
-    cookie = auth.read_session_cookie(settings, value) or {}
-    return LoginPublic(role=user.role, csrf_token=auth.csrf_token(cookie))
+async def login(body: Credentials, request: Request, response: Response,
+                call: AnonymousCallDep) -> LoginPublic:
+    def work(ctx: Context) -> LoginPublic:
+        settings = request.app.state.settings
+        try:
+            user = auth.authenticate(ctx.session, settings, body.username, body.password,
+                                     _client(request), ctx.now)
+        except NotAuthenticatedError:
+            ctx.session.commit()
+            raise
+        value = auth.session_cookie(settings, user)
+        response.set_cookie(auth.SESSION_COOKIE, value, max_age=settings.session_max_age_seconds,
+                            httponly=True, samesite="lax", secure=settings.secure_cookies)
+        cookie = auth.read_session_cookie(settings, value) or {}
+        return LoginPublic(role=user.role, csrf_token=auth.csrf_token(cookie))
+
+    return await call(work)
 
 
 @router.post("/auth/logout", status_code=204)
@@ -54,11 +61,15 @@ def logout(response: Response) -> Response:
 
 
 @router.get("/me", response_model=UserPublic)
-def me(ctx: ContextDep) -> UserPublic:
-    user = access.require_user(ctx.user)
-    return UserPublic.model_validate(user, from_attributes=True)
+async def me(call: CallDep) -> UserPublic:
+    def work(ctx: Context) -> UserPublic:
+        user = access.require_user(ctx.user)
+        return UserPublic.model_validate(user, from_attributes=True)
+
+    return await call(work)
 
 
 @router.post("/users", response_model=UserPublic, status_code=201)
-def create_user(body: UserCreate, ctx: ContextDep) -> UserPublic:
-    return UserPublic.model_validate(people.create_user(ctx, body), from_attributes=True)
+async def create_user(body: UserCreate, call: CallDep) -> UserPublic:
+    return await call(lambda ctx: UserPublic.model_validate(people.create_user(ctx, body),
+                                                            from_attributes=True))

@@ -6,7 +6,8 @@ from fastapi import APIRouter
 from sqlmodel import select
 
 from .. import people, views
-from ..deps import ContextDep
+from ..deps import CallDep
+from ..episodes import Context
 from ..schemas import (
     ClinicPublic,
     CompletionPublic,
@@ -31,66 +32,80 @@ router = APIRouter(prefix="/api", tags=["episodes"])
 
 
 @router.get("/clinics", response_model=list[ClinicPublic])
-def clinics(ctx: ContextDep) -> list[ClinicPublic]:
+async def clinics(call: CallDep) -> list[ClinicPublic]:
     """Public: the clinics a patient can self-refer to."""
-    return [ClinicPublic(id=c.id or 0, name=c.name)
-            for c in ctx.session.exec(select(Clinic).order_by(Clinic.name)).all()]
+    def work(ctx: Context) -> list[ClinicPublic]:
+        return [ClinicPublic(id=c.id or 0, name=c.name)
+                for c in ctx.session.exec(select(Clinic).order_by(Clinic.name)).all()]
+
+    return await call(work)
 
 
 @router.post("/referrals", response_model=EpisodePublic, status_code=201)
-def refer(body: ReferralCreate, ctx: ContextDep) -> EpisodePublic:
-    return views.episode_public(ctx, people.refer(ctx, body))
+async def refer(body: ReferralCreate, call: CallDep) -> EpisodePublic:
+    return await call(lambda ctx: views.episode_public(ctx, people.refer(ctx, body)))
 
 
 @router.post("/self-referrals", response_model=EpisodePublic, status_code=201)
-def self_refer(body: SelfReferralCreate, ctx: ContextDep) -> EpisodePublic:
-    return views.episode_public(ctx, people.self_refer(ctx, body))
+async def self_refer(body: SelfReferralCreate, call: CallDep) -> EpisodePublic:
+    return await call(lambda ctx: views.episode_public(ctx, people.self_refer(ctx, body)))
 
 
 @router.get("/episodes", response_model=EpisodesPublic)
-def episodes(ctx: ContextDep, status: str | None = None, limit: Limit = 100,
-             offset: Offset = 0) -> EpisodesPublic:
-    data, count = views.episodes(ctx, status, limit, offset)
-    return EpisodesPublic(data=data, count=count)
+async def episodes(call: CallDep, status: str | None = None, limit: Limit = 100,
+                   offset: Offset = 0) -> EpisodesPublic:
+    def work(ctx: Context) -> EpisodesPublic:
+        data, count = views.episodes(ctx, status, limit, offset)
+        return EpisodesPublic(data=data, count=count)
+
+    return await call(work)
 
 
 @router.get("/episodes/{episode_id}", response_model=EpisodePublic)
-def episode(episode_id: IdPath, ctx: ContextDep) -> EpisodePublic:
-    return views.episode_public(ctx, views.episode_row(ctx, episode_id))
+async def episode(episode_id: IdPath, call: CallDep) -> EpisodePublic:
+    return await call(lambda ctx: views.episode_public(ctx, views.episode_row(ctx, episode_id)))
 
 
 @router.get("/episodes/{episode_id}/timeline", response_model=EventsPublic)
-def timeline(episode_id: IdPath, ctx: ContextDep) -> EventsPublic:
-    events = views.timeline(ctx, episode_id)
-    return EventsPublic(data=events, count=len(events))
+async def timeline(episode_id: IdPath, call: CallDep) -> EventsPublic:
+    def work(ctx: Context) -> EventsPublic:
+        events = views.timeline(ctx, episode_id)
+        return EventsPublic(data=events, count=len(events))
+
+    return await call(work)
 
 
 @router.get("/episodes/{episode_id}/questionnaires", response_model=list[QuestionnairePublic])
-def questionnaires(episode_id: IdPath, ctx: ContextDep) -> list[QuestionnairePublic]:
-    return views.questionnaires(ctx, episode_id)
+async def questionnaires(episode_id: IdPath, call: CallDep) -> list[QuestionnairePublic]:
+    return await call(lambda ctx: views.questionnaires(ctx, episode_id))
 
 
 @router.get("/episodes/{episode_id}/exercise-logs", response_model=list[ExerciseLogPublic])
-def exercise_logs(episode_id: IdPath, ctx: ContextDep) -> list[ExerciseLogPublic]:
-    return people.exercise_logs(ctx, episode_id)
+async def exercise_logs(episode_id: IdPath, call: CallDep) -> list[ExerciseLogPublic]:
+    return await call(lambda ctx: people.exercise_logs(ctx, episode_id))
 
 
 @router.post("/episodes/{episode_id}/exercise-logs", response_model=ExerciseLogPublic,
              status_code=201)
-def log_exercise(episode_id: IdPath, body: ExerciseLogCreate, ctx: ContextDep) -> ExerciseLogPublic:
-    log = people.add_exercise_log(ctx, episode_id, body)
-    return ExerciseLogPublic(id=log.id or 0, exercise=log.exercise, level=log.level,
-                             pain_nrs=log.pain_nrs, difficulty=body.difficulty,
-                             logged_at=log.logged_at)
+async def log_exercise(episode_id: IdPath, body: ExerciseLogCreate,
+                       call: CallDep) -> ExerciseLogPublic:
+    def work(ctx: Context) -> ExerciseLogPublic:
+        log = people.add_exercise_log(ctx, episode_id, body)
+        return ExerciseLogPublic(id=log.id or 0, exercise=log.exercise, level=log.level,
+                                 pain_nrs=log.pain_nrs, difficulty=body.difficulty,
+                                 logged_at=log.logged_at)
+
+    return await call(work)
 
 
 @router.get("/episodes/{episode_id}/education", response_model=EducationPublic)
-def education(episode_id: IdPath, ctx: ContextDep) -> EducationPublic:
-    return people.education(ctx, episode_id)
+async def education(episode_id: IdPath, call: CallDep) -> EducationPublic:
+    return await call(lambda ctx: people.education(ctx, episode_id))
 
 
 @router.post("/episodes/{episode_id}/education/{module}/confirm",
              response_model=CompletionPublic)
-def confirm_read(episode_id: IdPath, module: str, body: EducationConfirm,
-                 ctx: ContextDep) -> CompletionPublic:
-    return completion_public(ctx, people.confirm_education(ctx, episode_id, module, body))
+async def confirm_read(episode_id: IdPath, module: str, body: EducationConfirm,
+                       call: CallDep) -> CompletionPublic:
+    return await call(lambda ctx: completion_public(
+        ctx, people.confirm_education(ctx, episode_id, module, body)))

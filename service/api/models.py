@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
 from .. import access, models_registry, views
-from ..deps import ContextDep
+from ..deps import CallDep
+from ..episodes import Context
 from ..errors import NotFoundError
 from ..schemas import (
     AfterId,
@@ -29,35 +30,47 @@ def _public(version: ModelVersion) -> ModelVersionPublic:
 
 
 @router.get("/models", response_model=list[ModelVersionPublic])
-def model_versions(ctx: ContextDep) -> list[ModelVersionPublic]:
-    access.require_role(ctx.user, "manager")
-    rows = ctx.session.exec(select(ModelVersion).order_by(col(ModelVersion.id).desc())).all()
-    return [_public(v) for v in rows]
+async def model_versions(call: CallDep) -> list[ModelVersionPublic]:
+    def work(ctx: Context) -> list[ModelVersionPublic]:
+        access.require_role(ctx.user, "manager")
+        rows = ctx.session.exec(select(ModelVersion).order_by(col(ModelVersion.id).desc())).all()
+        return [_public(v) for v in rows]
+
+    return await call(work)
 
 
 @router.post("/models", response_model=ModelVersionPublic, status_code=201)
-def deploy(body: ModelUpload, ctx: ContextDep) -> ModelVersionPublic:
-    user = access.require_role(ctx.user, "manager")
-    files = {name: text.encode("utf-8") for name, text in body.files.items()}
-    return _public(models_registry.deploy(ctx.session, files, user, ctx.now, body.activate))
+async def deploy(body: ModelUpload, call: CallDep) -> ModelVersionPublic:
+    def work(ctx: Context) -> ModelVersionPublic:
+        user = access.require_role(ctx.user, "manager")
+        files = {name: text.encode("utf-8") for name, text in body.files.items()}
+        return _public(models_registry.deploy(ctx.session, files, user, ctx.now, body.activate))
+
+    return await call(work)
 
 
 @router.get("/models/{version_id}/files")
-def model_files(version_id: IdPath, ctx: ContextDep) -> dict[str, str]:
-    access.require_role(ctx.user, "manager")
-    version = ctx.session.get(ModelVersion, version_id)
-    if version is None:
-        raise NotFoundError(f"there is no model version {version_id}")
-    return dict(version.files)
+async def model_files(version_id: IdPath, call: CallDep) -> dict[str, str]:
+    def work(ctx: Context) -> dict[str, str]:
+        access.require_role(ctx.user, "manager")
+        version = ctx.session.get(ModelVersion, version_id)
+        if version is None:
+            raise NotFoundError(f"there is no model version {version_id}")
+        return dict(version.files)
+
+    return await call(work)
 
 
 @router.get("/audit/events", response_model=EventsPublic)
-def audit_events(ctx: ContextDep, episode_id: IdQuery = None, after_id: AfterId = 0,
-                 limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> EventsPublic:
-    events = views.audit_events(ctx, episode_id, after_id, limit)
-    return EventsPublic(data=events, count=len(events))
+async def audit_events(call: CallDep, episode_id: IdQuery = None, after_id: AfterId = 0,
+                       limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> EventsPublic:
+    def work(ctx: Context) -> EventsPublic:
+        events = views.audit_events(ctx, episode_id, after_id, limit)
+        return EventsPublic(data=events, count=len(events))
+
+    return await call(work)
 
 
 @router.get("/audit/verify", response_model=VerifyPublic)
-def verify(ctx: ContextDep) -> VerifyPublic:
-    return views.verify_log(ctx)
+async def verify(call: CallDep) -> VerifyPublic:
+    return await call(lambda ctx: views.verify_log(ctx))

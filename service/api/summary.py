@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from ..deps import ContextDep
+from ..deps import CallDep
 from ..pages import clinician_views
 from ..pages.clinician_views import PatientSummary
 
@@ -15,8 +15,8 @@ EpisodeId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/episodes/{episode_id}/summary", response_model=PatientSummary)
-def episode_summary(episode_id: EpisodeId, ctx: ContextDep) -> PatientSummary:
+async def episode_summary(episode_id: EpisodeId, call: CallDep) -> PatientSummary:
     """Header, alerts, NICE NG59 notes, open tasks, timeline sentences, score series with
     their MCID, exercise adherence, education read and the pathway position (clinicians of
     the patient's clinic; `/patients/{episode_id}` shows the same)."""
-    return clinician_views.patient_summary(ctx, episode_id)
+    return await call(lambda ctx: clinician_views.patient_summary(ctx, episode_id))

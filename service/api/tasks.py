@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from .. import access, episodes, views
-from ..deps import ContextDep
+from ..deps import CallDep
 from ..episodes import CompletionResult, Context
 from ..schemas import (
     CompleteTask,
@@ -23,33 +23,40 @@ router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
 
 @router.get("", response_model=TasksPublic)
-def task_list(ctx: ContextDep, due: views.DueFilter | None = None,
-              stratum: str | None = None, claimed: views.ClaimFilter | None = None,
-              name: str | None = None, episode_id: IdQuery = None,
-              limit: Limit = 100, offset: Offset = 0) -> TasksPublic:
-    data, count = views.worklist(ctx, due, stratum, claimed, name, episode_id, limit, offset)
-    return TasksPublic(data=data, count=count)
+async def task_list(call: CallDep, due: views.DueFilter | None = None,
+                    stratum: str | None = None, claimed: views.ClaimFilter | None = None,
+                    name: str | None = None, episode_id: IdQuery = None,
+                    limit: Limit = 100, offset: Offset = 0) -> TasksPublic:
+    def work(ctx: Context) -> TasksPublic:
+        data, count = views.worklist(ctx, due, stratum, claimed, name, episode_id, limit, offset)
+        return TasksPublic(data=data, count=count)
+
+    return await call(work)
 
 
 @router.get("/{task_id}", response_model=TaskDetail)
-def task(task_id: str, ctx: ContextDep) -> TaskDetail:
-    public, schema = views.task_detail(ctx, task_id)
-    return TaskDetail(**public.model_dump(), form_schema=schema)
+async def task(task_id: str, call: CallDep) -> TaskDetail:
+    def work(ctx: Context) -> TaskDetail:
+        public, schema = views.task_detail(ctx, task_id)
+        return TaskDetail(**public.model_dump(), form_schema=schema)
+
+    return await call(work)
 
 
 @router.post("/{task_id}/claim", response_model=TaskPublic)
-def claim(task_id: str, ctx: ContextDep) -> TaskPublic:
-    return _public(ctx, episodes.claim_task(ctx, task_id))
+async def claim(task_id: str, call: CallDep) -> TaskPublic:
+    return await call(lambda ctx: _public(ctx, episodes.claim_task(ctx, task_id)))
 
 
 @router.post("/{task_id}/release", response_model=TaskPublic)
-def release(task_id: str, ctx: ContextDep) -> TaskPublic:
-    return _public(ctx, episodes.release_task(ctx, task_id))
+async def release(task_id: str, call: CallDep) -> TaskPublic:
+    return await call(lambda ctx: _public(ctx, episodes.release_task(ctx, task_id)))
 
 
 @router.post("/{task_id}/complete", response_model=CompletionPublic)
-def complete(task_id: str, body: CompleteTask, ctx: ContextDep) -> CompletionPublic:
-    return completion_public(ctx, episodes.complete_task(ctx, task_id, body.data))
+async def complete(task_id: str, body: CompleteTask, call: CallDep) -> CompletionPublic:
+    return await call(lambda ctx: completion_public(
+        ctx, episodes.complete_task(ctx, task_id, body.data)))
 
 
 def _public(ctx: Context, task: episodes.ReadyTask) -> TaskPublic:

@@ -7,22 +7,22 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from .. import patient_views
-from ..deps import ContextDep
+from ..deps import CallDep
 from ..patient_views import ProgressPage, TodayPage
 
 router = APIRouter(prefix="/api", tags=["pages"])
 
 
 @router.get("/today", response_model=TodayPage)
-def today(ctx: ContextDep) -> TodayPage:
+async def today(call: CallDep) -> TodayPage:
     """The patient's next actions in order, their exercise programme and the last 7 days.
     `episode_id` is null when they have no open episode (`episode_status` says how the last
     one ended)."""
-    return patient_views.today(ctx)
+    return await call(lambda ctx: patient_views.today(ctx))
 
 
 @router.get("/progress", response_model=ProgressPage)
-def progress(ctx: ContextDep) -> ProgressPage:
+async def progress(call: CallDep) -> ProgressPage:
     """Pain and function over time (questionnaires and weekly check-ins) and a summary in
     plain words, judged by the minimal clinically important differences."""
-    return patient_views.progress(ctx)
+    return await call(lambda ctx: patient_views.progress(ctx))

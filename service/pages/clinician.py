@@ -2,7 +2,7 @@
 role the task belongs to, patients included).
 
 Routes parse, call a function, render. Writes carry the page's CSRF token as a form field
-(`PageContextDep`); htmx sends the same forms, so every action also works without script."""
+(checked by `PageCallDep`); htmx sends the same forms, so every action also works without script."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from pathways.errors import FormValidationError
 
 from .. import episodes, views
-from ..deps import PageContextDep
+from ..deps import PageCallDep
 from ..episodes import Context
 from ..errors import NotFoundError
 from ..schemas import TaskPublic
@@ -35,32 +35,44 @@ FIRST_VISIT_FORM = "first_visit"
 # -- worklist
 
 @router.get("/worklist", response_class=HTMLResponse)
-def worklist(request: Request, ctx: PageContextDep, overdue: bool = False,
-             name: str = Query("", max_length=200), stratum: str = Query("", max_length=10),
-             mine: bool = False) -> Response:
-    page = wv.worklist_page(ctx, wv.WorklistFilters(overdue, name, stratum, mine))
-    return render(request, "clinician/worklist.html", page, viewer(request, ctx))
+async def worklist(request: Request, call: PageCallDep, overdue: bool = False,
+                   name: str = Query("", max_length=200), stratum: str = Query("", max_length=10),
+                   mine: bool = False) -> Response:
+    def work(ctx: Context) -> Response:
+        page = wv.worklist_page(ctx, wv.WorklistFilters(overdue, name, stratum, mine))
+        return render(request, "clinician/worklist.html", page, viewer(request, ctx))
+
+    return await call(work)
 
 
 @router.get("/worklist/rows", response_class=HTMLResponse)
-def worklist_rows(request: Request, ctx: PageContextDep, overdue: bool = False,
-                  name: str = Query("", max_length=200),
-                  stratum: str = Query("", max_length=10), mine: bool = False) -> Response:
+async def worklist_rows(request: Request, call: PageCallDep, overdue: bool = False,
+                        name: str = Query("", max_length=200),
+                        stratum: str = Query("", max_length=10), mine: bool = False) -> Response:
     """The sections alone, for htmx: filters change them, and they refresh every 30 s."""
-    page = wv.worklist_page(ctx, wv.WorklistFilters(overdue, name, stratum, mine))
-    return render(request, "clinician/_worklist_sections.html", page, viewer(request, ctx))
+    def work(ctx: Context) -> Response:
+        page = wv.worklist_page(ctx, wv.WorklistFilters(overdue, name, stratum, mine))
+        return render(request, "clinician/_worklist_sections.html", page, viewer(request, ctx))
+
+    return await call(work)
 
 
 @router.post("/tasks/{task_id}/claim", response_class=HTMLResponse)
-def claim(task_id: str, request: Request, ctx: PageContextDep) -> Response:
-    episodes.claim_task(ctx, task_id)
-    return _row_or_worklist(request, ctx, task_id)
+async def claim(task_id: str, request: Request, call: PageCallDep) -> Response:
+    def work(ctx: Context) -> Response:
+        episodes.claim_task(ctx, task_id)
+        return _row_or_worklist(request, ctx, task_id)
+
+    return await call(work)
 
 
 @router.post("/tasks/{task_id}/release", response_class=HTMLResponse)
-def release(task_id: str, request: Request, ctx: PageContextDep) -> Response:
-    episodes.release_task(ctx, task_id)
-    return _row_or_worklist(request, ctx, task_id)
+async def release(task_id: str, request: Request, call: PageCallDep) -> Response:
+    def work(ctx: Context) -> Response:
+        episodes.release_task(ctx, task_id)
+        return _row_or_worklist(request, ctx, task_id)
+
+    return await call(work)
 
 
 def _row_or_worklist(request: Request, ctx: Context, task_id: str) -> Response:
@@ -74,18 +86,24 @@ def _row_or_worklist(request: Request, ctx: Context, task_id: str) -> Response:
 # -- a patient's episode
 
 @router.get("/patients/{episode_id}", response_class=HTMLResponse)
-def patient(episode_id: EpisodeId, request: Request, ctx: PageContextDep,
-            done: str = Query("", max_length=36)) -> Response:
-    summary = cv.patient_summary(ctx, episode_id)
-    saved = cv.completed_task_title(ctx, episode_id, done) if done else None
-    return render(request, "clinician/patient.html", summary, viewer(request, ctx),
-                  saved=saved)
+async def patient(episode_id: EpisodeId, request: Request, call: PageCallDep,
+                  done: str = Query("", max_length=36)) -> Response:
+    def work(ctx: Context) -> Response:
+        summary = cv.patient_summary(ctx, episode_id)
+        saved = cv.completed_task_title(ctx, episode_id, done) if done else None
+        return render(request, "clinician/patient.html", summary, viewer(request, ctx),
+                      saved=saved)
+
+    return await call(work)
 
 
 @router.get("/patients/{episode_id}/diagram.bpmn")
-def patient_diagram(episode_id: EpisodeId, ctx: PageContextDep) -> Response:
-    return Response(cv.episode_diagram(ctx, episode_id), media_type="application/xml",
-                    headers={"Cache-Control": "private, max-age=300"})
+async def patient_diagram(episode_id: EpisodeId, call: PageCallDep) -> Response:
+    def work(ctx: Context) -> Response:
+        return Response(cv.episode_diagram(ctx, episode_id), media_type="application/xml",
+                        headers={"Cache-Control": "private, max-age=300"})
+
+    return await call(work)
 
 
 # -- task forms (every role)
@@ -110,40 +128,49 @@ class TaskFormPage:
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
-def task_form(task_id: str, request: Request, ctx: PageContextDep) -> Response:
-    who = viewer(request, ctx)
-    return render(request, "clinician/task.html", _task_page(ctx, who, task_id)[0], who)
+async def task_form(task_id: str, request: Request, call: PageCallDep) -> Response:
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        return render(request, "clinician/task.html", _task_page(ctx, who, task_id)[0], who)
+
+    return await call(work)
 
 
 @router.post("/tasks/{task_id}", response_class=HTMLResponse)
-def submit_task(task_id: str, request: Request, ctx: PageContextDep) -> Response:
-    who = viewer(request, ctx)
-    page, schema = _task_page(ctx, who, task_id)
-    answers, problems = parse_form(schema, request.state.form_lists)
-    if not problems:
-        try:
-            result = episodes.complete_task(ctx, task_id, answers)
-        except FormValidationError as err:
-            problems = {e.field: e.message for e in err.errors}
-        else:
-            if who.is_clinician:
-                return redirect(f"/patients/{result.episode_id}?done={task_id}")
-            return redirect(home_for(ctx.user) if ctx.user else "/")
-    page = _with_answers(page, schema, request.state.form_lists, answers, problems)
-    if page.checks_guidelines:
-        page = replace(page, warnings=cv.first_visit_notes(ctx, page.episode_id, answers))
-    return render(request, "clinician/task.html", page, who, status_code=422)
+async def submit_task(task_id: str, request: Request, call: PageCallDep) -> Response:
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        page, schema = _task_page(ctx, who, task_id)
+        answers, problems = parse_form(schema, request.state.form_lists)
+        if not problems:
+            try:
+                result = episodes.complete_task(ctx, task_id, answers)
+            except FormValidationError as err:
+                problems = {e.field: e.message for e in err.errors}
+            else:
+                if who.is_clinician:
+                    return redirect(f"/patients/{result.episode_id}?done={task_id}")
+                return redirect(home_for(ctx.user) if ctx.user else "/")
+        page = _with_answers(page, schema, request.state.form_lists, answers, problems)
+        if page.checks_guidelines:
+            page = replace(page, warnings=cv.first_visit_notes(ctx, page.episode_id, answers))
+        return render(request, "clinician/task.html", page, who, status_code=422)
+
+    return await call(work)
 
 
 @router.post("/tasks/{task_id}/warnings", response_class=HTMLResponse)
-def task_warnings(task_id: str, request: Request, ctx: PageContextDep) -> Response:
+async def task_warnings(task_id: str, request: Request, call: PageCallDep) -> Response:
     """NICE NG59 warnings for the answers so far (htmx, on every change): never blocking."""
-    who = viewer(request, ctx)
-    page, schema = _task_page(ctx, who, task_id)
-    answers, _ = parse_form(schema, request.state.form_lists)
-    warnings = cv.first_visit_notes(ctx, page.episode_id, answers) \
-        if page.checks_guidelines else ()
-    return render(request, "clinician/_warnings.html", replace(page, warnings=warnings), who)
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        page, schema = _task_page(ctx, who, task_id)
+        answers, _ = parse_form(schema, request.state.form_lists)
+        warnings = cv.first_visit_notes(ctx, page.episode_id, answers) \
+            if page.checks_guidelines else ()
+        return render(request, "clinician/_warnings.html", replace(page, warnings=warnings), who)
+
+    return await call(work)
 
 
 def _task_page(ctx: Context, who: Viewer,

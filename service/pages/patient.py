@@ -16,7 +16,7 @@ from pathways.education import EducationModule
 from pathways.errors import FormValidationError, TaskNotReadyError
 
 from .. import patient_views, people
-from ..deps import PageContextDep, PageFormDep
+from ..deps import PageCallDep, PageFormDep
 from ..episodes import Context
 from ..markdown import render_markdown
 from ..patient_views import DayView, ProgrammeView
@@ -100,19 +100,25 @@ def _message(request: Request, who: Viewer, status: int, title: str, text: str) 
 
 
 @router.get("/today")
-def today(request: Request, ctx: PageContextDep, sent: str | None = None) -> Response:
-    who = viewer(request, ctx)
-    page = patient_views.today(ctx, SENT.get(sent or "", ""))
-    return render(request, "patient/today.html", page, who)
+async def today(request: Request, call: PageCallDep, sent: str | None = None) -> Response:
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        page = patient_views.today(ctx, SENT.get(sent or "", ""))
+        return render(request, "patient/today.html", page, who)
+
+    return await call(work)
 
 
 @router.get("/progress")
-def progress(request: Request, ctx: PageContextDep) -> Response:
-    who = viewer(request, ctx)
-    page = patient_views.progress(ctx)
-    if page.episode_id is None:
-        return _no_episode(request, ctx, who)
-    return render(request, "patient/progress.html", page, who)
+async def progress(request: Request, call: PageCallDep) -> Response:
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        page = patient_views.progress(ctx)
+        if page.episode_id is None:
+            return _no_episode(request, ctx, who)
+        return render(request, "patient/progress.html", page, who)
+
+    return await call(work)
 
 
 # --------------------------------------------------------------------------- exercise
@@ -129,41 +135,47 @@ def _exercise_page(ctx: Context, episode: Episode, selected: str = "", message: 
 
 
 @router.get("/exercise")
-def exercise(request: Request, ctx: PageContextDep, exercise: str = "",
-             logged: str = "") -> Response:
-    who, episode = _patient(request, ctx)
-    if episode is None:
-        return _no_episode(request, ctx, who)
-    page = _exercise_page(ctx, episode, exercise)
-    done = next((e for e in page.programme.exercises if e.id == logged), None) \
-        if page.programme else None
-    if done is not None:
-        page = replace(page, message=f"Well done: {done.title} (level {done.level}) is logged.")
-    return render(request, "patient/exercise.html", page, who)
+async def exercise(request: Request, call: PageCallDep, exercise: str = "",
+                   logged: str = "") -> Response:
+    def work(ctx: Context) -> Response:
+        who, episode = _patient(request, ctx)
+        if episode is None:
+            return _no_episode(request, ctx, who)
+        page = _exercise_page(ctx, episode, exercise)
+        done = next((e for e in page.programme.exercises if e.id == logged), None) \
+            if page.programme else None
+        if done is not None:
+            page = replace(page, message=f"Well done: {done.title} (level {done.level}) is logged.")
+        return render(request, "patient/exercise.html", page, who)
+
+    return await call(work)
 
 
 @router.post("/exercise")
-def log_exercise(request: Request, ctx: PageContextDep, form: PageFormDep) -> Response:
-    who, episode = _patient(request, ctx)
-    if episode is None:
-        return _no_episode(request, ctx, who)
-    programme = patient_views.programme_view(ctx, episode)
-    levels = {e.id: e.level for e in programme.exercises} if programme else {}
-    values = {k: form.get(k, "") for k in ("exercise", "pain_nrs", "difficulty")}
-    errors = {}
-    if values["exercise"] not in levels:
-        errors["exercise"] = "Choose the exercise you did."
-    if values["pain_nrs"] not in [str(n) for n in range(11)]:
-        errors["pain_nrs"] = "Choose how much pain you had, from 0 to 10."
-    if values["difficulty"] not in dict(DIFFICULTIES):
-        errors["difficulty"] = "Choose how hard it felt."
-    if errors:
-        page = _exercise_page(ctx, episode, values["exercise"], values=values, errors=errors)
-        return render(request, "patient/exercise.html", page, who, status_code=422)
-    people.add_exercise_log(ctx, episode.id or 0, ExerciseLogCreate(
-        exercise=values["exercise"], level=levels[values["exercise"]],
-        pain_nrs=int(values["pain_nrs"]), difficulty=values["difficulty"]))  # type: ignore[arg-type]
-    return redirect(f"/exercise?logged={values['exercise']}")
+async def log_exercise(request: Request, call: PageCallDep, form: PageFormDep) -> Response:
+    def work(ctx: Context) -> Response:
+        who, episode = _patient(request, ctx)
+        if episode is None:
+            return _no_episode(request, ctx, who)
+        programme = patient_views.programme_view(ctx, episode)
+        levels = {e.id: e.level for e in programme.exercises} if programme else {}
+        values = {k: form.get(k, "") for k in ("exercise", "pain_nrs", "difficulty")}
+        errors = {}
+        if values["exercise"] not in levels:
+            errors["exercise"] = "Choose the exercise you did."
+        if values["pain_nrs"] not in [str(n) for n in range(11)]:
+            errors["pain_nrs"] = "Choose how much pain you had, from 0 to 10."
+        if values["difficulty"] not in dict(DIFFICULTIES):
+            errors["difficulty"] = "Choose how hard it felt."
+        if errors:
+            page = _exercise_page(ctx, episode, values["exercise"], values=values, errors=errors)
+            return render(request, "patient/exercise.html", page, who, status_code=422)
+        people.add_exercise_log(ctx, episode.id or 0, ExerciseLogCreate(
+            exercise=values["exercise"], level=levels[values["exercise"]],
+            pain_nrs=int(values["pain_nrs"]), difficulty=values["difficulty"]))  # type: ignore[arg-type]
+        return redirect(f"/exercise?logged={values['exercise']}")
+
+    return await call(work)
 
 
 # --------------------------------------------------------------------------- education
@@ -191,87 +203,99 @@ def _education_page(module: EducationModule, state: str, result: dict[str, objec
 
 
 @router.get("/education/{module}")
-def education(request: Request, module: str, ctx: PageContextDep) -> Response:
-    who, episode = _patient(request, ctx)
-    if episode is None:
-        return _no_episode(request, ctx, who)
-    found, state, result = patient_views.education_state(ctx, episode, module)
-    return render(request, "patient/education.html", _education_page(found, state, result), who)
+async def education(request: Request, module: str, call: PageCallDep) -> Response:
+    def work(ctx: Context) -> Response:
+        who, episode = _patient(request, ctx)
+        if episode is None:
+            return _no_episode(request, ctx, who)
+        found, state, result = patient_views.education_state(ctx, episode, module)
+        return render(request, "patient/education.html", _education_page(found, state, result), who)
+
+    return await call(work)
 
 
 @router.post("/education/{module}")
-def confirm_education(request: Request, module: str, ctx: PageContextDep,
-                      form: PageFormDep) -> Response:
-    who, episode = _patient(request, ctx)
-    if episode is None:
-        return _no_episode(request, ctx, who)
-    found, state, result = patient_views.education_state(ctx, episode, module)
-    if state == "read":
-        return redirect(f"/education/{module}")
-    if state == "later":
-        return _message(request, who, 409, "Not yet", "This module opens after the one you "
-                        "are reading now. You can read it, and confirm it when it is on your "
-                        "Today page.")
-    chosen: list[int | None] = []
-    errors: dict[str, str] = {}
-    for n, question in enumerate(found.check_questions, 1):
-        raw = form.get(f"q{n}", "")
-        value = int(raw) if raw.isdigit() and int(raw) < len(question.options) else None
-        chosen.append(value)
-        if value is None:
-            errors[f"q{n}"] = "Choose an answer."
-    if form.get("confirmed_read") != "yes":
-        errors["confirmed_read"] = "Tick the box to confirm you have read this module."
-    if errors:
-        page = _education_page(found, state, result, chosen, errors)
-        return render(request, "patient/education.html", page, who, status_code=422)
-    answers = [c for c in chosen if c is not None]
-    people.confirm_education(ctx, episode.id or 0, module, EducationConfirm(answers=answers))
-    correct = sum(1 for q, c in zip(found.check_questions, answers, strict=True)
-                  if q.answer == c)
-    page = _education_page(found, "read", {"correct": correct, "total": len(answers)}, chosen,
-                           just_read=True)
-    return render(request, "patient/education.html", page, who)
+async def confirm_education(request: Request, module: str, call: PageCallDep,
+                            form: PageFormDep) -> Response:
+    def work(ctx: Context) -> Response:
+        who, episode = _patient(request, ctx)
+        if episode is None:
+            return _no_episode(request, ctx, who)
+        found, state, result = patient_views.education_state(ctx, episode, module)
+        if state == "read":
+            return redirect(f"/education/{module}")
+        if state == "later":
+            return _message(request, who, 409, "Not yet", "This module opens after the one you "
+                            "are reading now. You can read it, and confirm it when it is on your "
+                            "Today page.")
+        chosen: list[int | None] = []
+        errors: dict[str, str] = {}
+        for n, question in enumerate(found.check_questions, 1):
+            raw = form.get(f"q{n}", "")
+            value = int(raw) if raw.isdigit() and int(raw) < len(question.options) else None
+            chosen.append(value)
+            if value is None:
+                errors[f"q{n}"] = "Choose an answer."
+        if form.get("confirmed_read") != "yes":
+            errors["confirmed_read"] = "Tick the box to confirm you have read this module."
+        if errors:
+            page = _education_page(found, state, result, chosen, errors)
+            return render(request, "patient/education.html", page, who, status_code=422)
+        answers = [c for c in chosen if c is not None]
+        people.confirm_education(ctx, episode.id or 0, module, EducationConfirm(answers=answers))
+        correct = sum(1 for q, c in zip(found.check_questions, answers, strict=True)
+                      if q.answer == c)
+        page = _education_page(found, "read", {"correct": correct, "total": len(answers)}, chosen,
+                               just_read=True)
+        return render(request, "patient/education.html", page, who)
+
+    return await call(work)
 
 
 # --------------------------------------------------------------------------- questionnaires
 
 
 @router.get("/questionnaire/{task_id}")
-def questionnaire(request: Request, task_id: str, ctx: PageContextDep,
-                  step: int | None = None, then: str = "") -> Response:
-    who = viewer(request, ctx)
-    try:
-        opened = patient_views.open_form_task(ctx, task_id)
-    except TaskNotReadyError:
-        return _already_sent(request, who)
-    if opened.task.education_module:
-        return redirect(f"/education/{opened.task.education_module}")
-    page = step_page(ctx, opened, step, then=then)
-    return render(request, "patient/questionnaire.html", page, who)
+async def questionnaire(request: Request, task_id: str, call: PageCallDep,
+                        step: int | None = None, then: str = "") -> Response:
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        try:
+            opened = patient_views.open_form_task(ctx, task_id)
+        except TaskNotReadyError:
+            return _already_sent(request, who)
+        if opened.task.education_module:
+            return redirect(f"/education/{opened.task.education_module}")
+        page = step_page(ctx, opened, step, then=then)
+        return render(request, "patient/questionnaire.html", page, who)
+
+    return await call(work)
 
 
 @router.post("/questionnaire/{task_id}")
-def answer_questionnaire(request: Request, task_id: str, ctx: PageContextDep,
-                         form: PageFormDep) -> Response:
-    who = viewer(request, ctx)
-    try:
-        opened = patient_views.open_form_task(ctx, task_id)
-        if opened.task.education_module:
-            return redirect(f"/education/{opened.task.education_module}")
-        if form.get("action") == "submit":
-            sent = submit_answers(ctx, opened)
-            return redirect(f"/today?sent={sent}")
-    except TaskNotReadyError:
-        return _already_sent(request, who)
-    except FormValidationError as err:
-        page = review_page(ctx, opened, err.errors)
-        return render(request, "patient/questionnaire.html", page, who, status_code=422)
-    posted = getattr(request.state, "form_lists", {})
-    outcome = answer_step(ctx, opened, form, posted)
-    if isinstance(outcome, str):
-        return redirect(outcome)
-    return render(request, "patient/questionnaire.html", outcome, who, status_code=422)
+async def answer_questionnaire(request: Request, task_id: str, call: PageCallDep,
+                               form: PageFormDep) -> Response:
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        try:
+            opened = patient_views.open_form_task(ctx, task_id)
+            if opened.task.education_module:
+                return redirect(f"/education/{opened.task.education_module}")
+            if form.get("action") == "submit":
+                sent = submit_answers(ctx, opened)
+                return redirect(f"/today?sent={sent}")
+        except TaskNotReadyError:
+            return _already_sent(request, who)
+        except FormValidationError as err:
+            page = review_page(ctx, opened, err.errors)
+            return render(request, "patient/questionnaire.html", page, who, status_code=422)
+        posted = getattr(request.state, "form_lists", {})
+        outcome = answer_step(ctx, opened, form, posted)
+        if isinstance(outcome, str):
+            return redirect(outcome)
+        return render(request, "patient/questionnaire.html", outcome, who, status_code=422)
+
+    return await call(work)
 
 
 def _already_sent(request: Request, who: Viewer) -> Response:

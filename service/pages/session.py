@@ -10,7 +10,8 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from .. import auth
 from ..db import transaction
-from ..deps import PageContextDep, PageFormDep
+from ..deps import PageCallDep, PageFormDep
+from ..episodes import Context
 from ..errors import LoginRateLimitedError, NotAuthenticatedError, NotFoundError
 from .common import VENDOR_FILES, home_for, redirect, render
 
@@ -79,10 +80,13 @@ def logout(form: PageFormDep) -> Response:
 
 
 @router.get("/")
-def home(request: Request, ctx: PageContextDep) -> Response:
-    if ctx.user is None:
-        return redirect("/login")
-    return redirect(home_for(ctx.user))
+async def home(request: Request, call: PageCallDep) -> Response:
+    def work(ctx: Context) -> Response:
+        if ctx.user is None:
+            return redirect("/login")
+        return redirect(home_for(ctx.user))
+
+    return await call(work)
 
 
 @router.get("/static/vendor/{name}")
