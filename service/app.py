@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathways.clock import Clock, SystemClock
@@ -29,8 +29,8 @@ from .api import models as models_api
 from .api import summary as summary_api
 from .api import tasks as tasks_api
 from .api import today as today_api
-from .db import create_db_engine
-from .errors import ServiceError, describe
+from .db import create_db_engine, transaction
+from .errors import NotFoundError, ServiceError, describe
 from .models_registry import EngineRegistry
 from .pages.common import error_page, redirect, wants_html
 from .settings import Settings, get_settings
@@ -47,8 +47,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # What is loaded by now (the app, its libraries) lives as long as the process: keep
-        # it out of the collector's full passes, which otherwise walk it again and again.
+        _warm_engines(app)
+        # What is loaded by now (the app, its libraries, the active model) lives as long as
+        # the process: keep it out of the collector's full passes, which otherwise walk it
+        # again and again.
         gc.collect()
         gc.freeze()
         thread = None
@@ -121,3 +123,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app
+
+
+def _warm_engines(app: FastAPI) -> None:
+    """Build the active model's engine at start, so the first requests do not wait for it
+    (parsing and checking a model takes about a second)."""
+    try:
+        with transaction(app.state.db, write=False) as session:
+            app.state.engines.active(session)
+    except (NotFoundError, SQLAlchemyError) as err:  # nothing deployed or migrated yet
+        log.info("no engine built at start: %s", err)

@@ -161,7 +161,8 @@ def patient_episode(ctx: Context) -> Episode | None:
     if active is not None:
         return active
     return ctx.session.exec(mine.where(col(Episode.id).in_(
-        select(ReadyTask.episode_id).where(ReadyTask.role == "patient")))
+        select(ReadyTask.episode_id).where(ReadyTask.patient_id == user.patient_id,
+                                           ReadyTask.role == "patient")))
         .order_by(col(Episode.id).desc())).first()
 
 

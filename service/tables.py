@@ -131,14 +131,15 @@ class Instance(SQLModel, table=True):
 
 
 class ReadyTask(SQLModel, table=True):
-    """Projection of ready tasks, rewritten in the same transaction as the state."""
+    """Projection of ready tasks, rewritten in the same transaction as the state. Indexed by
+    episode and by the two worklist orders (migrations 0003, 0004)."""
 
     __tablename__ = "ready_tasks"
     task_id: str = Field(primary_key=True, max_length=36)
     episode_id: int = Field(foreign_key="episodes.id", index=True)
-    patient_id: int = Field(foreign_key="patients.id", index=True)
-    clinic_id: int = Field(foreign_key="clinics.id", index=True)
-    role: str = Field(max_length=30, index=True)
+    patient_id: int = Field(foreign_key="patients.id")
+    clinic_id: int = Field(foreign_key="clinics.id")
+    role: str = Field(max_length=30)
     name: str = Field(max_length=200)
     title: str = Field(max_length=300)
     form: str | None = Field(default=None, max_length=100)
@@ -146,7 +147,7 @@ class ReadyTask(SQLModel, table=True):
     alert: str | None = Field(default=None, max_length=30)
     stratum: str | None = Field(default=None, max_length=10)
     ready_at: datetime | None = _time(nullable=True)
-    due_at: datetime | None = _time(nullable=True, index=True)
+    due_at: datetime | None = _time(nullable=True)
     claimed_by: int | None = Field(default=None, foreign_key="users.id")
 
 
@@ -194,9 +195,9 @@ class Event(SQLModel, table=True):
     __tablename__ = "events"
     id: int | None = Field(default=None, primary_key=True)
     episode_id: int | None = Field(default=None, foreign_key="episodes.id", index=True)
-    clinic_id: int | None = Field(default=None, foreign_key="clinics.id", index=True)
-    name: str = Field(max_length=100, index=True)
-    at: datetime = _time(index=True)
+    clinic_id: int | None = Field(default=None, foreign_key="clinics.id")
+    name: str = Field(max_length=100)
+    at: datetime = _time()
     element: str | None = Field(default=None, max_length=200)
     actor_id: int | None = Field(default=None, foreign_key="users.id")
     data: dict[str, Any] = _json()
