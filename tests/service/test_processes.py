@@ -1,0 +1,129 @@
+"""Several server processes on one database: SQLite writers from different processes queue
+on the lock file and lose nothing; `carepath serve --workers 2` serves from two processes and
+stops them both.
+
+These run on a SQLite file of their own whatever CAREPATH_TEST_DATABASE says: the lock file is
+SQLite's (PostgreSQL locks rows itself)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from service.db import create_db_engine, transaction
+from service.settings import ROOT, Settings
+
+WRITES_PER_PROCESS = 150
+
+
+def _add_one_at_a_time(url: str, count: int) -> None:
+    """Read the counter, then write it back plus one: a lost update shows in the total."""
+    db = create_db_engine(Settings(database_url=url, mode="test"))
+    for _ in range(count):
+        with transaction(db, write=True) as session:
+            value = session.execute(sa.text("SELECT n FROM counter")).scalar_one()
+            session.execute(sa.text("UPDATE counter SET n = :n"), {"n": value + 1})
+
+
+def test_writers_in_two_processes_queue_and_lose_no_update(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    db = create_db_engine(Settings(database_url=url, mode="test"))
+    with transaction(db, write=True) as session:
+        session.execute(sa.text("CREATE TABLE counter (n INTEGER NOT NULL)"))
+        session.execute(sa.text("INSERT INTO counter VALUES (0)"))
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_add_one_at_a_time, args=(url, WRITES_PER_PROCESS))
+               for _ in range(2)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert [w.exitcode for w in writers] == [0, 0], "a writer failed (database locked?)"
+    with transaction(db, write=False) as session:
+        total = session.execute(sa.text("SELECT n FROM counter")).scalar_one()
+    assert total == 2 * WRITES_PER_PROCESS
+    assert (tmp_path / "shared.sqlite3-writer.lock").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def test_serve_with_two_workers_serves_from_both_and_stops_both(tmp_path: Path) -> None:
+    port = _free_port()
+    env = dict(os.environ, CAREPATH_DATABASE_URL=f"sqlite:///{tmp_path / 'served.sqlite3'}",
+               CAREPATH_MODE="test", CAREPATH_EMBEDDED_WORKER="false")
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--workers", "2", "--port",
+             str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while "all 2 processes are serving" not in log.read_text():
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        workers = [pid for pid in _children(server.pid)
+                   if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+        assert len(workers) == 2, workers
+        # Kept-alive clients, as browsers and the API clients are: each connection is served.
+        clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for _ in range(8)]
+        try:
+            for client in clients:
+                assert client.get("/api/clinics").status_code == 200
+        finally:
+            for client in clients:
+                client.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0, log.read_text()
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or \
+            Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
+
+
+def test_a_write_that_fails_half_way_lets_the_next_writer_in(tmp_path: Path) -> None:
+    """The write lock is taken by a transaction's first statement and given back when it
+    ends, however it ends: an error half-way must not leave the database locked."""
+    import threading
+
+
+    db = create_db_engine(Settings(database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}",
+                                   mode="test"))
+    with transaction(db, write=True) as session:
+        session.execute(sa.text("CREATE TABLE t (n INTEGER)"))
+    with pytest.raises(RuntimeError), transaction(db, write=True) as session:
+        session.execute(sa.text("INSERT INTO t VALUES (1)"))
+        raise RuntimeError("the service function failed")
+
+    def write() -> None:
+        with transaction(db, write=True) as session:
+            session.execute(sa.text("INSERT INTO t VALUES (2)"))
+
+    other = threading.Thread(target=write, daemon=True)
+    other.start()
+    other.join(timeout=30)
+    assert not other.is_alive(), "the failed transaction kept the write lock"
+    with transaction(db, write=False) as session:
+        assert session.execute(sa.text("SELECT n FROM t")).scalars().all() == [2]
