@@ -29,7 +29,7 @@ from .instance import PathwayInstance
 from .models import PathwayModel
 from .sandbox import Limits, Sandbox, SandboxError
 from .script_helpers import HELPERS
-from .workflow import PathwayWorkflow
+from .workflow import PathwayWorkflow, speed_up_joins
 
 STATE_FORMAT = "carepath-state/1"
 
@@ -105,6 +105,9 @@ class PathwayEngine:
             raise ValueError(f"model '{model.name}' has no process to run")
         self.spec = model.spec
         self.model = model
+        speed_up_joins([*model.spec.task_specs.values(),
+                        *(t for sub in model.subprocess_specs.values()
+                          for t in sub.task_specs.values())])
         self.clock: Clock = clock or SystemClock()
         self.sandbox = Sandbox(HELPERS, limits)
         self.script_engine = SandboxScriptEngine(SandboxEnvironment(self.sandbox))

@@ -1,0 +1,77 @@
+"""The fast task walk and parallel-join check give SpiffWorkflow's own answers, at every step
+of every reference case (pathways/workflow.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskIterator, TaskState
+
+from pathways import cases as cases_module
+from pathways import workflow as workflow_module
+from pathways.cases import load_cases, run_case
+from pathways.engine import PathwayEngine
+from pathways.instance import PathwayInstance
+from pathways.models import PathwayModel
+from pathways.workflow import walk
+
+from .conftest import BETTERBACK_DIR
+
+CASES = load_cases(BETTERBACK_DIR)
+QUERIES: list[dict[str, Any]] = [
+    {}, {"state": TaskState.READY}, {"state": TaskState.WAITING},
+    {"state": TaskState.READY, "manual": True}, {"state": TaskState.READY, "manual": False},
+    {"state": TaskState.COMPLETED}, {"state": TaskState.NOT_FINISHED_MASK},
+    {"state": TaskState.PREDICTED_MASK}, {"spec_name": "care_join"},
+]
+
+
+def _ids(tasks: Any) -> list[str]:
+    return [str(task.id) for task in tasks]
+
+
+def _same_walks(instance: PathwayInstance) -> None:
+    workflow = instance.workflow
+    for query in QUERIES:
+        assert _ids(walk(workflow, **query)) == _ids(
+            BpmnTaskIterator(workflow.task_tree, **query)), query
+        assert _ids(walk(workflow, into_subprocesses=False, **query)) == _ids(
+            TaskIterator(workflow.task_tree, **query)), query
+        for sub in workflow.subprocesses.values():
+            assert _ids(walk(sub, **query)) == _ids(BpmnTaskIterator(sub.task_tree, **query))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_the_walk_and_the_join_check_answer_as_spiffworkflow_does(
+        case: dict[str, Any], betterback: PathwayModel,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    checks: list[bool] = []
+    fast_check = workflow_module._parallel_join_check
+
+    def both(spec: Any, my_task: Task) -> bool:
+        fast = fast_check(spec, my_task)
+        assert fast == ParallelGateway._check_threshold_unstructured(spec, my_task)
+        checks.append(fast)
+        return fast
+
+    walks = []
+    round_trip = cases_module._round_trip
+
+    def walking(engine: PathwayEngine,
+                instance: PathwayInstance) -> tuple[PathwayInstance, list[str]]:
+        _same_walks(instance)
+        walks.append(1)
+        return round_trip(engine, instance)
+
+    monkeypatch.setattr(workflow_module, "_parallel_join_check", both)
+    monkeypatch.setattr(cases_module, "_round_trip", walking)
+    steps = list(run_case(betterback, case))
+    assert all(not step.problems for step in steps)
+    assert walks, "no step was checked"
+    if any(s.get("complete") == "first_visit" for s in case["steps"]):
+        # The care branches join at care_join; it is checked after every task meanwhile.
+        assert checks, "the parallel join was never checked"
