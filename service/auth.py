@@ -37,17 +37,22 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 def authenticate(session: Session, settings: Settings, username: str, password: str,
-                 client: str, now: datetime) -> User:
+                 client: str, now: datetime, reader: Session | None = None) -> User:
     """The active user with these credentials, or NotAuthenticatedError; failures are counted
-    per username and client, and too many in the window are refused before checking."""
+    per username and client, and too many in the window are refused before checking.
+
+    `reader`: a read-only snapshot to read the user and the failures from, so that checking
+    the password (argon2: deliberately slow) happens before `session` writes anything, and
+    so outside SQLite's write lock."""
+    reads = reader or session
     window_start = now - timedelta(seconds=settings.login_window_seconds)
-    failures = session.exec(
+    failures = reads.exec(
         select(func.count()).select_from(LoginAttempt).where(
             LoginAttempt.username == username, LoginAttempt.at >= window_start)
     ).one()
     if failures >= settings.login_attempts_per_window:
         raise LoginRateLimitedError(settings.login_window_seconds)
-    user = session.exec(select(User).where(User.username == username)).first()
+    user = reads.exec(select(User).where(User.username == username)).first()
     if user is None or not user.active:
         _verify(_DUMMY_HASH, password)  # same cost whether or not the user exists
         ok = False

@@ -9,6 +9,7 @@ from ..deps import AnonymousCallDep, CallDep
 from ..episodes import Context
 from ..errors import NotAuthenticatedError
 from ..schemas import Credentials, LoginPublic, TokenPublic, UserCreate, UserPublic
+from ..tables import User
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -17,16 +18,23 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _authenticate(ctx: Context, request: Request, body: Credentials) -> User:
+    """Check the credentials on a read-only snapshot (argon2 is slow on purpose: no write
+    lock is held meanwhile); a failed attempt is kept for rate limiting."""
+    try:
+        with ctx.read() as reader:
+            return auth.authenticate(ctx.session, request.app.state.settings, body.username,
+                                     body.password, _client(request), ctx.now, reader=reader)
+    except NotAuthenticatedError:
+        ctx.session.commit()  # keep the failed attempt, though the request fails
+        raise
+
+
 @router.post("/auth/token", response_model=TokenPublic)
 async def token(body: Credentials, request: Request, call: AnonymousCallDep) -> TokenPublic:
     def work(ctx: Context) -> TokenPublic:
+        user = _authenticate(ctx, request, body)
         settings = request.app.state.settings
-        try:
-            user = auth.authenticate(ctx.session, settings, body.username, body.password,
-                                     _client(request), ctx.now)
-        except NotAuthenticatedError:
-            ctx.session.commit()  # keep the failed attempt for rate limiting
-            raise
         return TokenPublic(access_token=auth.issue_token(ctx.session, settings, user, ctx.now),
                            role=user.role)
 
@@ -37,13 +45,8 @@ async def token(body: Credentials, request: Request, call: AnonymousCallDep) -> 
 async def login(body: Credentials, request: Request, response: Response,
                 call: AnonymousCallDep) -> LoginPublic:
     def work(ctx: Context) -> LoginPublic:
+        user = _authenticate(ctx, request, body)
         settings = request.app.state.settings
-        try:
-            user = auth.authenticate(ctx.session, settings, body.username, body.password,
-                                     _client(request), ctx.now)
-        except NotAuthenticatedError:
-            ctx.session.commit()
-            raise
         value = auth.session_cookie(settings, user)
         response.set_cookie(auth.SESSION_COOKIE, value, max_age=settings.session_max_age_seconds,
                             httponly=True, samesite="lax", secure=settings.secure_cookies)

@@ -44,9 +44,10 @@ def login(request: Request, username: Annotated[str, Form()] = "",
     app = request.app
     client = request.client.host if request.client else "unknown"
     try:
-        with transaction(app.state.db, write=True) as session:
+        with transaction(app.state.db, write=True) as session, \
+                transaction(app.state.db, write=False) as reader:  # see auth.authenticate
             user = auth.authenticate(session, app.state.settings, username, password, client,
-                                     app.state.clock.now())
+                                     app.state.clock.now(), reader=reader)
             cookie = auth.session_cookie(app.state.settings, user)
             home = home_for(user)
     except (NotAuthenticatedError, LoginRateLimitedError) as err:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -127,3 +128,44 @@ def test_a_write_that_fails_half_way_lets_the_next_writer_in(tmp_path: Path) -> 
     assert not other.is_alive(), "the failed transaction kept the write lock"
     with transaction(db, write=False) as session:
         assert session.execute(sa.text("SELECT n FROM t")).scalars().all() == [2]
+
+
+def test_checking_a_password_holds_no_write_lock(world: Any,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 is slow on purpose (a third of a second here in production settings): a login
+    must not keep every other writer waiting while it checks the password."""
+    import threading
+
+    from service import auth
+    from service.tables import Clinic
+
+    from .conftest import PASSWORD
+
+    checking, may_finish = threading.Event(), threading.Event()
+    real_verify = auth._verify
+
+    def slow_verify(password_hash: str, password: str) -> bool:
+        checking.set()
+        assert may_finish.wait(timeout=30)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(auth, "_verify", slow_verify)
+    answers: list[int] = []
+    login = threading.Thread(target=lambda: answers.append(world.client().post(
+        "/api/auth/token", json={"username": "physio", "password": PASSWORD}).status_code),
+        daemon=True)
+    login.start()
+    assert checking.wait(timeout=30)
+
+    def write() -> None:
+        with transaction(world.db, write=True) as session:
+            session.add(Clinic(name="Opened during a login"))
+
+    other = threading.Thread(target=write, daemon=True)
+    other.start()
+    other.join(timeout=30)
+    blocked = other.is_alive()
+    may_finish.set()
+    login.join(timeout=30)
+    assert not blocked, "the login held the write lock while checking the password"
+    assert answers == [200]
