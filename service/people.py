@@ -28,8 +28,11 @@ def create_user(ctx: Context, body: UserCreate) -> User:
     return add_user(ctx, body)
 
 
-def add_user(ctx: Context, body: UserCreate) -> User:
-    """Create a user (no access check: for admins, the CLI and the demo)."""
+def add_user(ctx: Context, body: UserCreate, password_hash: str | None = None) -> User:
+    """Create a user (no access check: for admins, the CLI and the demo). The password is
+    hashed before anything is read or written: argon2 is slow on purpose, and a writing
+    transaction on SQLite holds the write lock from its first statement."""
+    password_hash = password_hash or auth.hash_password(body.password)
     if ctx.session.exec(select(User).where(User.username == body.username)).first():
         raise ConflictError(f"the username {body.username!r} is taken; choose another")
     if body.role in access.CLINICIANS and body.clinic_id is None:
@@ -42,7 +45,7 @@ def add_user(ctx: Context, body: UserCreate) -> User:
                                    or ctx.session.get(Patient, body.patient_id) is None):
         raise InvalidRequestError("a patient login needs an existing patient_id",
                                   [{"field": "patient_id", "message": "unknown patient"}])
-    user = User(username=body.username, password_hash=auth.hash_password(body.password),
+    user = User(username=body.username, password_hash=password_hash,
                 role=body.role, full_name=body.full_name, clinic_id=body.clinic_id,
                 patient_id=body.patient_id, created_at=ctx.now)
     ctx.session.add(user)
@@ -54,29 +57,37 @@ def refer(ctx: Context, body: ReferralCreate) -> Episode:
     """A clinician refers a patient of their clinic: patient, optional login, episode."""
     clinician = access.require_role(ctx.user, "physiotherapist", "clinic_lead")
     assert clinician.clinic_id is not None
-    return _new_episode(ctx, clinician.clinic_id, body.display_name, body.birth_year,
-                        body.login.username if body.login else None,
-                        body.login.password if body.login else None, "clinician")
+    login = _hashed(body.login.username, body.login.password) if body.login else None
+    return _new_episode(ctx, clinician.clinic_id, body.display_name, body.birth_year, login,
+                        "clinician")
 
 
 def self_refer(ctx: Context, body: SelfReferralCreate) -> Episode:
     """Anyone may self-refer to a clinic; the first task is the red-flag screen."""
+    login = _hashed(body.login.username, body.login.password)
     if ctx.session.get(Clinic, body.clinic_id) is None:
         raise InvalidRequestError(f"there is no clinic {body.clinic_id}",
                                   [{"field": "clinic_id", "message": "unknown clinic"}])
-    return _new_episode(ctx, body.clinic_id, body.display_name, body.birth_year,
-                        body.login.username, body.login.password, "self")
+    return _new_episode(ctx, body.clinic_id, body.display_name, body.birth_year, login, "self")
+
+
+def _hashed(username: str, password: str) -> tuple[UserCreate, str]:
+    """A patient login and its password hash, made before the referral touches the database
+    (see add_user)."""
+    body = UserCreate(username=username, password=password, role="patient")
+    return body, auth.hash_password(password)
 
 
 def _new_episode(ctx: Context, clinic_id: int, name: str, birth_year: int | None,
-                 username: str | None, password: str | None, source: str) -> Episode:
+                 login: tuple[UserCreate, str] | None, source: str) -> Episode:
     patient = Patient(clinic_id=clinic_id, display_name=name, birth_year=birth_year,
                       created_at=ctx.now)
     ctx.session.add(patient)
     ctx.session.flush()
-    if username and password:
-        add_user(ctx, UserCreate(username=username, password=password, role="patient",
-                                 full_name=name, patient_id=patient.id))
+    if login is not None:
+        body, password_hash = login
+        add_user(ctx, body.model_copy(update={"full_name": name, "patient_id": patient.id}),
+                 password_hash)
     return episodes.start_episode(ctx, patient, source)
 
 
