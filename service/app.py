@@ -29,7 +29,7 @@ from .api import models as models_api
 from .api import summary as summary_api
 from .api import tasks as tasks_api
 from .api import today as today_api
-from .db import create_db_engine, transaction
+from .db import checkpoint_wal, create_db_engine, transaction
 from .errors import NotFoundError, ServiceError, describe
 from .models_registry import EngineRegistry
 from .pages.common import error_page, redirect, wants_html
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         # again and again.
         gc.collect()
         gc.freeze()
+        checkpoints = checkpoint_wal(app.state.db, stop)
         thread = None
         if settings.embedded_worker:
             thread = threading.Thread(
@@ -62,8 +63,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
             thread.start()
         yield
         stop.set()
-        if thread is not None:
-            thread.join(timeout=10)
+        for running in (thread, checkpoints):
+            if running is not None:
+                running.join(timeout=10)
 
     app = FastAPI(title="carepath", version="0.1.0", lifespan=lifespan,
                   description="Care pathways for low back pain: tasks, episodes, models, audit.")

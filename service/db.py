@@ -4,7 +4,9 @@ processes. One transaction per request, owned by its unit of work (deps.Call).""
 from __future__ import annotations
 
 import fcntl
+import logging
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from .settings import Settings
+
+log = logging.getLogger("carepath.db")
 
 WRITE = "carepath_write"
 """Connection info flag: this transaction will write (SQLite: take the write lock at BEGIN)."""
@@ -68,6 +72,8 @@ class WriterLock:
 
 
 _LOCKED = "carepath_writer_locked"
+_CHECKPOINTED_ELSEWHERE: weakref.WeakSet[Engine] = weakref.WeakSet()
+"""SQLite engines whose WAL is checkpointed by a background thread (see checkpoint_wal)."""
 
 
 def _configure_sqlite(engine: Engine, lock: WriterLock) -> None:
@@ -80,6 +86,8 @@ def _configure_sqlite(engine: Engine, lock: WriterLock) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if engine in _CHECKPOINTED_ELSEWHERE:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -123,6 +131,33 @@ def transaction(engine: Engine, write: bool) -> Iterator[Session]:
             lock = connection.info.pop(_LOCKED, None)
             if lock is not None:
                 lock.release()
+
+
+def checkpoint_wal(engine: Engine, stop: threading.Event,
+                   interval_seconds: float = 1.0) -> threading.Thread | None:
+    """Copy SQLite's write-ahead log back into the database on a background thread, instead
+    of in whichever commit finds the log full: that commit holds the write lock meanwhile,
+    and a checkpoint (with its fsync) takes many times a commit. PASSIVE checkpoints wait for
+    no reader or writer. Returns the thread (None for PostgreSQL)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    _CHECKPOINTED_ELSEWHERE.add(engine)
+    engine.dispose()  # connections opened from now on leave checkpoints to this thread
+
+    def run() -> None:
+        while not stop.wait(interval_seconds):
+            try:
+                connection = engine.raw_connection()
+                try:
+                    connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                finally:
+                    connection.close()
+            except sa.exc.SQLAlchemyError as err:  # keep going: the next pass may succeed
+                log.warning("WAL checkpoint failed: %s", err)
+
+    thread = threading.Thread(target=run, name="carepath-wal-checkpoint", daemon=True)
+    thread.start()
+    return thread
 
 
 def is_postgres(session: Session) -> bool:

@@ -169,3 +169,34 @@ def test_checking_a_password_holds_no_write_lock(world: Any,
     login.join(timeout=30)
     assert not blocked, "the login held the write lock while checking the password"
     assert answers == [200]
+
+
+def test_the_write_ahead_log_is_copied_back_by_a_background_thread(tmp_path: Path) -> None:
+    """The server checkpoints SQLite's log on its own thread: no commit (holding the write
+    lock) pays for it, and the log does not grow without end."""
+    import threading
+
+    from service.db import checkpoint_wal
+
+    path = tmp_path / "wal.sqlite3"
+    db = create_db_engine(Settings(database_url=f"sqlite:///{path}", mode="test"))
+    with transaction(db, write=True) as session:
+        session.execute(sa.text("CREATE TABLE t (n INTEGER, filler TEXT)"))
+    stop = threading.Event()
+    thread = checkpoint_wal(db, stop, interval_seconds=0.05)
+    try:
+        with transaction(db, write=False) as session:
+            assert session.execute(sa.text("PRAGMA wal_autocheckpoint")).scalar_one() == 0
+        size = path.stat().st_size
+        for batch in range(20):
+            with transaction(db, write=True) as session:
+                session.execute(sa.text("INSERT INTO t VALUES (:n, :f)"),
+                                [{"n": batch * 100 + i, "f": "x" * 500} for i in range(100)])
+        deadline = time.monotonic() + 20
+        while path.stat().st_size <= size:  # the rows reach the database file itself
+            assert time.monotonic() < deadline, "nothing was checkpointed"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        assert thread is not None
+        thread.join(timeout=10)
