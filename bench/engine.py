@@ -44,6 +44,7 @@ from pathways.instance import PathwayInstance
 from pathways.models import PathwayModel, load_bundle_dir
 from pathways.sandbox import compile_model_code
 from pathways.script_helpers import HELPERS
+from pathways.workflow import PathwaySubWorkflow, PathwayWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "bpmn" / "betterback"
@@ -171,7 +172,12 @@ def run_week(instance: PathwayInstance, clock: ManualClock,
 
 
 def raw_serializer() -> BpmnWorkflowSerializer:
-    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    """SpiffWorkflow's own serializer. A carepath instance's workflow serializes as the plain
+    BpmnWorkflow it extends, and deserializes as one: raw steps run SpiffWorkflow alone."""
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    serializer.registry.typenames[PathwayWorkflow] = "BpmnWorkflow"
+    serializer.registry.typenames[PathwaySubWorkflow] = "BpmnSubWorkflow"
+    return serializer
 
 
 @contextmanager
