@@ -25,8 +25,9 @@ from .clock import use_clock
 from .errors import StepFailedError, TaskNotFoundError, TaskNotReadyError
 from .events import DomainEvent
 from .forms import task_data_part, validate_submission
+from .plaindata import plain_copy
 from .properties import TaskProperties
-from .sandbox import SandboxError, freeze, plain_copy
+from .sandbox import SandboxError, freeze
 
 if TYPE_CHECKING:
     from .engine import PathwayEngine
