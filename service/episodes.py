@@ -124,9 +124,7 @@ def complete_task(ctx: Context, task_id: str, answers: dict[str, Any]) -> Comple
     if not repository.take_ready_task(ctx.session, task_id,
                                       ctx.user.id if ctx.user is not None else None):
         raise _claimed_by_someone_else()
-    repository.record_submission(ctx.session, TaskSubmission(
-        task_id=task_id, episode_id=episode.id or 0, name=task.name, form=task.form,
-        data=answers, submitted_by=ctx.actor_id, submitted_at=ctx.now))
+    repository.record_submission(ctx.session, step.submission)
     kind = _QUESTIONNAIRES.get(task.form or "")
     if kind is not None:
         proms = answers.get("proms", {})
@@ -134,8 +132,7 @@ def complete_task(ctx: Context, task_id: str, answers: dict[str, Any]) -> Comple
             episode_id=episode.id or 0, task_id=task_id,
             kind="registry" if task.name.startswith("registry") else kind,
             answers=answers, scores=prom_scores(proms), submitted_at=ctx.now))
-    before = set(found.ready) - {task_id}
-    new = _record(ctx, episode, before, step.instance, step.events)
+    new = step.record.write(ctx)
     kept = [row for row_id, row in found.ready.items()
             if row_id != task_id and row_id in step.ready_ids]
     for row in kept:
@@ -145,18 +142,25 @@ def complete_task(ctx: Context, task_id: str, answers: dict[str, Any]) -> Comple
 
 @dataclass
 class _Step:
-    """One engine step of an episode, not yet saved."""
+    """One engine step of an episode, and everything it will write, not yet saved."""
 
     found: repository.OpenEpisode
     instance: PathwayInstance
     events: list[DomainEvent]
+    record: _Record
+    submission: dict[str, Any]
 
     @classmethod
     def run(cls, ctx: Context, engine: PathwayEngine, found: repository.OpenEpisode,
             task_id: str, answers: dict[str, Any]) -> _Step:
         instance = engine.restore(found.state)
         events = instance.complete_task(task_id, answers, actor=str(ctx.actor_id))
-        return cls(found, instance, events)
+        task, episode = found.ready[task_id], found.episode
+        record = _Record.of(ctx, episode, set(found.ready) - {task_id}, instance, events)
+        submission = {"task_id": task_id, "episode_id": episode.id, "name": task.name,
+                      "form": task.form, "data": answers, "submitted_by": ctx.actor_id,
+                      "submitted_at": ctx.now}
+        return cls(found, instance, events, record, submission)
 
     @property
     def ready_ids(self) -> set[str]:
@@ -247,25 +251,51 @@ def _save(ctx: Context, episode: Episode, row: Instance, before: set[str],
     _record(ctx, episode, before, instance, events)
 
 
+@dataclass
+class _Record:
+    """What a step writes besides the state (episode status, the ready-task projection, the
+    event log), prepared before the transaction's first write: on SQLite the write lock is
+    held from that statement to the commit."""
+
+    episode: Episode
+    changes: dict[str, Any]
+    before: set[str]
+    current: list[str]
+    new_rows: list[ReadyTask]
+    event_rows: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, ctx: Context, episode: Episode, before: set[str], instance: PathwayInstance,
+           events: list[DomainEvent]) -> _Record:
+        changes: dict[str, Any] = {}
+        for event in events:
+            if event.name == "risk_stratified":
+                changes["stratum"] = event.data.get("stratum")
+            status = changes.get("status", episode.status)
+            if event.name in _STATUS_BY_EVENT and status == "active":
+                changes["status"] = _STATUS_BY_EVENT[event.name]
+            if event.name == "episode_completed":
+                changes["ended_at"] = ctx.now
+                if changes.get("status", episode.status) == "active":
+                    changes["status"] = "completed"
+        changes = {k: v for k, v in changes.items() if getattr(episode, k) != v}
+        tasks = instance.ready_tasks()
+        stratum = changes.get("stratum", episode.stratum)
+        return cls(episode, changes, before, [task.id for task in tasks],
+                   repository.new_ready_rows(episode, stratum, before, tasks),
+                   repository.event_rows(episode, events, ctx.actor_id))
+
+    def write(self, ctx: Context) -> list[ReadyTask]:
+        """Write it all; returns the projection's new rows."""
+        if self.changes:
+            repository.update_episode(ctx.session, self.episode, self.changes)
+        repository.sync_ready_tasks(ctx.session, self.episode.id or 0, self.before,
+                                    self.current, self.new_rows, self.episode.stratum,
+                                    stratum_changed="stratum" in self.changes)
+        repository.append_events(ctx.session, self.event_rows)
+        return self.new_rows
+
+
 def _record(ctx: Context, episode: Episode, before: set[str], instance: PathwayInstance,
             events: list[DomainEvent]) -> list[ReadyTask]:
-    """Episode status, the ready-task projection and the event log after a step; returns
-    the projection's new rows."""
-    changes: dict[str, Any] = {}
-    for event in events:
-        if event.name == "risk_stratified":
-            changes["stratum"] = event.data.get("stratum")
-        status = changes.get("status", episode.status)
-        if event.name in _STATUS_BY_EVENT and status == "active":
-            changes["status"] = _STATUS_BY_EVENT[event.name]
-        if event.name == "episode_completed":
-            changes["ended_at"] = ctx.now
-            if changes.get("status", episode.status) == "active":
-                changes["status"] = "completed"
-    changes = {k: v for k, v in changes.items() if getattr(episode, k) != v}
-    if changes:
-        repository.update_episode(ctx.session, episode, changes)
-    new = repository.sync_ready_tasks(ctx.session, episode, before, instance.ready_tasks(),
-                                      stratum_changed="stratum" in changes)
-    repository.append_events(ctx.session, episode, events, ctx.actor_id)
-    return new
+    return _Record.of(ctx, episode, before, instance, events).write(ctx)

@@ -31,24 +31,31 @@ def event_hash(prev_hash: str, episode_id: int | None, name: str, at: datetime,
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def append_events(session: Session, episode: Episode, events: Sequence[DomainEvent],
-                  actor_id: int | None) -> None:
-    if not events:
+def event_rows(episode: Episode, events: Sequence[DomainEvent],
+               actor_id: int | None) -> list[dict[str, Any]]:
+    """Rows for the event log, all but their place in the hash chain (see append_events):
+    made before a transaction writes, so the write lock is held for less."""
+    rows = []
+    for event in events:
+        data = json.loads(json.dumps(event.data, default=str))  # as it will read back
+        rows.append({"episode_id": episode.id, "clinic_id": episode.clinic_id,
+                     "name": event.name, "at": datetime.fromisoformat(event.at),
+                     "element": event.element, "actor_id": actor_id, "data": data})
+    return rows
+
+
+def append_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append rows from event_rows to the log, each chained to the one before by hash."""
+    if not rows:
         return
     if is_postgres(session):
         session.exec(sa.text("SELECT pg_advisory_xact_lock(:id)").bindparams(id=_EVENT_LOCK))
     connection = session.connection()
-    last = connection.execute(_LAST_HASH).scalar()
-    prev = last or GENESIS
-    rows = []
-    for event in events:
-        at = datetime.fromisoformat(event.at)
-        data = json.loads(json.dumps(event.data, default=str))
-        digest = event_hash(prev, episode.id, event.name, at, event.element, actor_id, data)
-        rows.append({"episode_id": episode.id, "clinic_id": episode.clinic_id,
-                     "name": event.name, "at": at, "element": event.element,
-                     "actor_id": actor_id, "data": data, "prev_hash": prev, "hash": digest})
-        prev = digest
+    prev = connection.execute(_LAST_HASH).scalar() or GENESIS
+    for row in rows:
+        row["prev_hash"] = prev
+        row["hash"] = prev = event_hash(prev, row["episode_id"], row["name"], row["at"],
+                                        row["element"], row["actor_id"], row["data"])
     connection.execute(_INSERT_EVENTS, rows)
 
 
@@ -156,28 +163,35 @@ def take_ready_task(session: Session, task_id: str, claimant: int | None) -> boo
     return bool(result.rowcount == 1)
 
 
-def sync_ready_tasks(session: Session, episode: Episode, before: set[str],
-                     tasks: Sequence[EngineTask], stratum_changed: bool) -> list[ReadyTask]:
-    """Bring the episode's rows of the projection in line with the engine's ready tasks:
-    rows of finished tasks go, new tasks come, rows of tasks still ready (and their claims)
-    stay. `before`: the task ids ready before this step. Returns the new rows."""
-    connection = session.connection()
-    current = [task.id for task in tasks]
-    if before - set(current):
-        connection.execute(sa.delete(_READY).where(_READY.c.episode_id == episode.id,
-                                                   _READY.c.task_id.not_in(current)))
-    if stratum_changed:
-        connection.execute(sa.update(_READY).where(_READY.c.episode_id == episode.id)
-                           .values(stratum=episode.stratum))
-    new = [ReadyTask(
+def new_ready_rows(episode: Episode, stratum: str | None, before: set[str],
+                   tasks: Sequence[EngineTask]) -> list[ReadyTask]:
+    """Projection rows for the engine's ready tasks that were not ready `before`."""
+    return [ReadyTask(
         task_id=task.id, episode_id=episode.id or 0, patient_id=episode.patient_id,
         clinic_id=episode.clinic_id, role=task.role or "", name=task.name, title=task.title,
         form=task.form, education_module=task.education_module, alert=task.alert,
-        stratum=episode.stratum, ready_at=task.ready_at, due_at=task.due_at,
+        stratum=stratum, ready_at=task.ready_at, due_at=task.due_at,
     ) for task in tasks if task.id not in before]
+
+
+def sync_ready_tasks(session: Session, episode_id: int, before: set[str], current: list[str],
+                     new: Sequence[ReadyTask], stratum: str | None,
+                     stratum_changed: bool) -> None:
+    """Bring the episode's rows of the projection in line with the engine's ready tasks
+    (`current`): rows of finished tasks go, `new` rows come (new_ready_rows), rows of tasks
+    still ready (and their claims) stay. `before`: the task ids ready before this step."""
+    connection = session.connection()
+    if before - set(current):
+        connection.execute(sa.delete(_READY).where(_READY.c.episode_id == episode_id,
+                                                   _READY.c.task_id.not_in(current)))
+    if stratum_changed:
+        connection.execute(sa.update(_READY).where(_READY.c.episode_id == episode_id)
+                           .values(stratum=stratum))
     if new:
-        connection.execute(_READY.insert(), [row.model_dump() for row in new])
-    return new
+        connection.execute(_INSERT_READY, [row.model_dump() for row in new])
+
+
+_INSERT_READY = _READY.insert()
 
 
 def due_instances(session: Session, now: datetime, limit: int) -> list[Instance]:
@@ -202,11 +216,12 @@ def update_episode(session: Session, episode: Episode, changes: dict[str, Any]) 
         sa.update(table).where(table.c.id == episode.id).values(**changes))
 
 
-def record_submission(session: Session, submission: TaskSubmission) -> None:
-    """Keep what was submitted to complete a task; the task's drafts are done with."""
+def record_submission(session: Session, submission: dict[str, Any]) -> None:
+    """Keep what was submitted to complete a task (a task_submissions row); the task's
+    drafts are done with."""
     connection = session.connection()
-    connection.execute(_DELETE_DRAFTS, {"task_id": submission.task_id})
-    connection.execute(_INSERT_SUBMISSION, submission.model_dump())
+    connection.execute(_DELETE_DRAFTS, {"task_id": submission["task_id"]})
+    connection.execute(_INSERT_SUBMISSION, submission)
 
 
 _DRAFTS: sa.Table = TaskDraft.__table__  # type: ignore[attr-defined]

@@ -58,9 +58,9 @@ def _postpone(db: Engine, clock: Clock, instance_id: int, reason: str) -> None:
         if episode is not None:
             from pathways.events import DomainEvent
 
-            repository.append_events(session, episode, [DomainEvent(
+            repository.append_events(session, repository.event_rows(episode, [DomainEvent(
                 "timer_step_failed", clock.now().isoformat(), None, None,
-                {"reason": reason, "retry_at": row.next_wake_at.isoformat()})], None)
+                {"reason": reason, "retry_at": row.next_wake_at.isoformat()})], None))
 
 
 def run_forever(db: Engine, clock: Clock, engines: EngineRegistry, interval: float,
