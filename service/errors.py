@@ -35,6 +35,13 @@ class LoginRateLimitedError(ServiceError):
                          "try again")
 
 
+class SelfReferralRateLimitedError(ServiceError):
+    def __init__(self, window_seconds: int) -> None:
+        super().__init__(f"too many self-referrals from this address in the last "
+                         f"{window_seconds // 60} minutes; try again later, or ask your clinic "
+                         "to refer you")
+
+
 class ForbiddenError(ServiceError):
     pass
 
@@ -58,6 +65,7 @@ class InvalidRequestError(ServiceError):
 STATUS: list[tuple[type[Exception], int, str]] = [
     (NotAuthenticatedError, 401, "not_authenticated"),
     (LoginRateLimitedError, 429, "too_many_attempts"),
+    (SelfReferralRateLimitedError, 429, "too_many_self_referrals"),
     (ForbiddenError, 403, "forbidden"),
     (NotFoundError, 404, "not_found"),
     (TaskNotFoundError, 404, "task_not_found"),

@@ -3,13 +3,21 @@ education reading."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel import col, delete, func, select
 
 from pathways.exercises import default_library
 
 from . import access, auth, episodes
 from .episodes import Context
-from .errors import ConflictError, InvalidRequestError, NotFoundError
+from .errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    SelfReferralRateLimitedError,
+)
 from .schemas import (
     EducationConfirm,
     EducationPublic,
@@ -19,7 +27,16 @@ from .schemas import (
     SelfReferralCreate,
     UserCreate,
 )
-from .tables import Clinic, Episode, Event, ExerciseLog, Patient, ReadyTask, User
+from .tables import (
+    Clinic,
+    Episode,
+    Event,
+    ExerciseLog,
+    Patient,
+    ReadyTask,
+    SelfReferral,
+    User,
+)
 from .views import episode_row
 
 
@@ -62,13 +79,35 @@ def refer(ctx: Context, body: ReferralCreate) -> Episode:
                         "clinician")
 
 
-def self_refer(ctx: Context, body: SelfReferralCreate) -> Episode:
-    """Anyone may self-refer to a clinic; the first task is the red-flag screen."""
+def self_refer(ctx: Context, body: SelfReferralCreate,
+               limit: SelfReferralLimit | None = None) -> Episode:
+    """Anyone may self-refer to a clinic; the first task is the red-flag screen. `limit`: how
+    many self-referrals one client address may make in a window (the public endpoint)."""
     login = _hashed(body.login.username, body.login.password)
+    if limit is not None:
+        limit.check_and_count(ctx)
     if ctx.session.get(Clinic, body.clinic_id) is None:
         raise InvalidRequestError(f"there is no clinic {body.clinic_id}",
                                   [{"field": "clinic_id", "message": "unknown clinic"}])
     return _new_episode(ctx, body.clinic_id, body.display_name, body.birth_year, login, "self")
+
+
+@dataclass(frozen=True)
+class SelfReferralLimit:
+    client: str
+    per_window: int
+    window_seconds: int
+
+    def check_and_count(self, ctx: Context) -> None:
+        """Refuse once the client has made `per_window` self-referrals in the window; else
+        count this one (the rows older than the window go)."""
+        start = ctx.now - timedelta(seconds=self.window_seconds)
+        ctx.session.exec(delete(SelfReferral).where(col(SelfReferral.at) < start))
+        recent = ctx.session.exec(select(func.count()).select_from(SelfReferral).where(
+            SelfReferral.client == self.client, col(SelfReferral.at) >= start)).one()
+        if recent >= self.per_window:
+            raise SelfReferralRateLimitedError(self.window_seconds)
+        ctx.session.add(SelfReferral(client=self.client[:100], at=ctx.now))
 
 
 def _hashed(username: str, password: str) -> tuple[UserCreate, str]:

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     token_max_age_seconds: int = 12 * 3600
     login_attempts_per_window: int = 5
     login_window_seconds: int = 300
+    self_referrals_per_window: int = 10
+    """Self-referrals (public: no login needed) accepted from one client address per window."""
+    self_referral_window_seconds: int = 3600
     secure_cookies: bool = False
     """Set true behind HTTPS so cookies carry the Secure flag."""
 

@@ -76,6 +76,16 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime = _time()
 
 
+class SelfReferral(SQLModel, table=True):
+    """Recent self-referrals by client address, for rate limiting the public endpoint."""
+
+    __tablename__ = "self_referrals"
+    __table_args__ = (sa.Index("ix_self_referrals_client_at", "client", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    client: str = Field(max_length=100)
+    at: datetime = _time(index=True)
+
+
 class LoginAttempt(SQLModel, table=True):
     """Failed logins, for rate limiting across processes."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlmodel import select
 
 from .. import people, views
@@ -47,8 +47,15 @@ async def refer(body: ReferralCreate, call: CallDep) -> EpisodePublic:
 
 
 @router.post("/self-referrals", response_model=EpisodePublic, status_code=201)
-async def self_refer(body: SelfReferralCreate, call: CallDep) -> EpisodePublic:
-    return await call(lambda ctx: views.episode_public(ctx, people.self_refer(ctx, body)))
+async def self_refer(body: SelfReferralCreate, request: Request,
+                     call: CallDep) -> EpisodePublic:
+    """Public: anyone may refer themselves; each client address a limited number of times
+    per window (CAREPATH_SELF_REFERRALS_PER_WINDOW)."""
+    settings = request.app.state.settings
+    limit = people.SelfReferralLimit(
+        request.client.host if request.client else "unknown",
+        settings.self_referrals_per_window, settings.self_referral_window_seconds)
+    return await call(lambda ctx: views.episode_public(ctx, people.self_refer(ctx, body, limit)))
 
 
 @router.get("/episodes", response_model=EpisodesPublic)

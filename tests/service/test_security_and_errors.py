@@ -107,6 +107,35 @@ def test_failed_logins_for_one_user_do_not_lock_out_another(world: World) -> Non
                        json={"username": "physio2", "password": PASSWORD}).status_code == 200
 
 
+def test_one_address_can_self_refer_only_so_often_and_a_refused_one_saves_nothing(
+        world: World) -> None:
+    """Self-referral needs no login; one client address gets a limited number per window,
+    then a clear 429 (and no patient, login or episode is made for the refused one)."""
+    limit = world.settings.self_referrals_per_window
+    public = world.client()
+
+    def self_refer(n: int) -> Response:
+        return public.post("/api/self-referrals", json={
+            "clinic_id": world.clinics["north"], "display_name": f"Walk-in {n}",
+            "login": {"username": f"walkin{n}", "password": PASSWORD}})
+
+    for n in range(limit):
+        assert self_refer(n).status_code == 201
+    patients, episodes = world.count(Patient), world.count(Episode)
+    refused = self_refer(limit)
+    assert refused.status_code == 429, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "too_many_self_referrals"
+    assert "ask your clinic to refer you" in error["message"]
+    assert (world.count(Patient), world.count(Episode)) == (patients, episodes)
+    assert world.count(User, username=f"walkin{limit}") == 0
+    # A clinician's referral is not limited by it, and after the window the address may
+    # refer itself again.
+    refer(world, "Referred meanwhile", "referredmeanwhile")
+    world.clock.advance(timedelta(seconds=world.settings.self_referral_window_seconds + 1))
+    assert self_refer(limit + 1).status_code == 201
+
+
 def test_passwords_are_stored_only_as_argon2_hashes(world: World) -> None:
     admin = world.client("admin")
     created = admin.post("/api/users", json={"username": "newlead", "password": PASSWORD,
