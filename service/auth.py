@@ -89,6 +89,10 @@ def user_for_token(session: Session, token: str, now: datetime) -> User | None:
     return User(**{column.name: row[column.name] for column in _USERS.c})
 
 
+def revoke_token(session: Session, token: str) -> None:
+    session.exec(delete(ApiToken).where(col(ApiToken.token_hash) == _token_hash(token)))
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

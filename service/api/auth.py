@@ -57,9 +57,15 @@ async def login(body: Credentials, request: Request, response: Response,
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(response: Response) -> Response:
+async def logout(request: Request, call: AnonymousCallDep) -> Response:
+    """Log out: the session cookie is deleted, and a bearer token sent with this request is
+    revoked on the server (it stops working at once, not when it expires)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+        await call(lambda ctx: auth.revoke_token(ctx.session, token))
+    response = Response(status_code=204)
     response.delete_cookie(auth.SESSION_COOKIE)
-    response.status_code = 204
     return response
 
 

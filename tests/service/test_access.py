@@ -382,10 +382,13 @@ class Scene:
                 select(ModelVersion.id).where(ModelVersion.active == True)).all())  # noqa: E712
         return state
 
-    def tidy(self) -> None:
-        """Undo what an allowed claim leaves behind, so the next caller finds tasks free."""
+    def tidy(self, row: Row, role: str) -> None:
+        """Undo what an allowed claim leaves behind, so the next caller finds tasks free; after
+        logging out (which revokes the bearer token), log the role in again."""
         with transaction(self.world.db, write=True) as session:
             session.exec(update(ReadyTask).values(claimed_by=None))  # type: ignore[call-overload]
+        if row.path == "/api/auth/logout" and ROLES[role] is not None:
+            self.clients[role] = self.world.client(ROLES[role])
 
 
 def _walk_to_specialist_referral(world: World, patients: list[tuple[str, str]]) -> None:
@@ -490,7 +493,7 @@ def test_each_role_gets_what_the_policy_says(scene: Scene, row: Row, role: str) 
             assert scene.world.count(User, username=body["username"]) == 0
     leaked = sorted(name for name in EVERY_PATIENT - SEES[role] if name in response.text)
     assert not leaked, f"{role} was shown {leaked}: {response.text[:500]}"
-    scene.tidy()
+    scene.tidy(row, role)
 
 
 @pytest.mark.parametrize(("role", "patients", "task_roles"), [

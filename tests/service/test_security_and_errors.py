@@ -136,6 +136,16 @@ def test_one_address_can_self_refer_only_so_often_and_a_refused_one_saves_nothin
     assert self_refer(limit + 1).status_code == 201
 
 
+def test_logging_out_revokes_the_bearer_token_at_once(world: World) -> None:
+    client = world.client("physio")
+    other = world.client("physio")  # another device of the same person keeps its token
+    assert client.get("/api/me").status_code == 200
+    assert client.post("/api/auth/logout").status_code == 204
+    refused = client.get("/api/me")
+    assert refused.status_code == 401, refused.text
+    assert other.get("/api/me").status_code == 200
+
+
 def test_passwords_are_stored_only_as_argon2_hashes(world: World) -> None:
     admin = world.client("admin")
     created = admin.post("/api/users", json={"username": "newlead", "password": PASSWORD,
