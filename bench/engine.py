@@ -32,7 +32,6 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 from pathways.cases import START_DATA
@@ -44,7 +43,7 @@ from pathways.instance import PathwayInstance
 from pathways.models import PathwayModel, load_bundle_dir
 from pathways.sandbox import compile_model_code
 from pathways.script_helpers import HELPERS
-from pathways.workflow import PathwaySubWorkflow, PathwayWorkflow
+from pathways.workflow import spiff_serializer
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "bpmn" / "betterback"
@@ -172,12 +171,9 @@ def run_week(instance: PathwayInstance, clock: ManualClock,
 
 
 def raw_serializer() -> BpmnWorkflowSerializer:
-    """SpiffWorkflow's own serializer. A carepath instance's workflow serializes as the plain
-    BpmnWorkflow it extends, and deserializes as one: raw steps run SpiffWorkflow alone."""
-    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
-    serializer.registry.typenames[PathwayWorkflow] = "BpmnWorkflow"
-    serializer.registry.typenames[PathwaySubWorkflow] = "BpmnSubWorkflow"
-    return serializer
+    """SpiffWorkflow's own serializer: raw steps read a carepath workflow back as the plain
+    BpmnWorkflow it extends, and run SpiffWorkflow alone."""
+    return spiff_serializer()
 
 
 @contextmanager

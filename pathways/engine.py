@@ -17,9 +17,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
-from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from . import clock as clock_module
 from . import statecodec
@@ -29,7 +27,7 @@ from .instance import PathwayInstance
 from .models import PathwayModel
 from .sandbox import Limits, Sandbox, SandboxError
 from .script_helpers import HELPERS
-from .workflow import PathwayWorkflow, speed_up_joins
+from .workflow import PathwayWorkflow, speed_up_joins, spiff_serializer
 
 STATE_FORMAT = "carepath-state/1"
 
@@ -92,7 +90,7 @@ class SandboxScriptEngine(PythonScriptEngine):  # type: ignore[misc]
             raise SyntaxError(*error.args)
 
 
-_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+_SERIALIZER = spiff_serializer()
 
 
 class PathwayEngine:

@@ -16,10 +16,12 @@ from collections.abc import Iterable, Iterator
 from types import MethodType
 from typing import Any
 
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -127,3 +129,12 @@ def _parallel_join_check(spec: Any, my_task: Task) -> bool:
         elif up and up[0].state == TaskState.COMPLETED and up[0].task_spec in waiting_inputs:
             waiting_inputs.remove(up[0].task_spec)
     return not waiting_inputs
+
+
+def spiff_serializer() -> BpmnWorkflowSerializer:
+    """SpiffWorkflow's own serializer, writing our workflows as the classes they extend (and
+    reading them back as those): for comparing against SpiffWorkflow alone."""
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    serializer.registry.typenames[PathwayWorkflow] = "BpmnWorkflow"
+    serializer.registry.typenames[PathwaySubWorkflow] = "BpmnSubWorkflow"
+    return serializer

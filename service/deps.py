@@ -18,7 +18,6 @@ from . import auth
 from .db import transaction
 from .episodes import Context
 from .errors import ForbiddenError
-from .models_registry import EngineRegistry
 from .settings import Settings
 from .tables import User
 
@@ -133,4 +132,3 @@ AnonymousCallDep = Annotated[Call, Depends(get_anonymous_call)]
 PageCallDep = Annotated[Call, Depends(get_page_call)]
 PageFormDep = Annotated[dict[str, str], Depends(page_form)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-EnginesDep = EngineRegistry

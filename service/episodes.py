@@ -134,7 +134,7 @@ def complete_task(ctx: Context, task_id: str, answers: dict[str, Any]) -> Comple
             answers=answers, scores=prom_scores(proms), submitted_at=ctx.now))
     new = step.record.write(ctx)
     kept = [row for row_id, row in found.ready.items()
-            if row_id != task_id and row_id in step.ready_ids]
+            if row_id != task_id and row_id in step.record.current]
     for row in kept:
         row.stratum = episode.stratum
     return CompletionResult(episode.id or 0, step.events, kept + new, found.patient_name)
@@ -161,10 +161,6 @@ class _Step:
                       "form": task.form, "data": answers, "submitted_by": ctx.actor_id,
                       "submitted_at": ctx.now}
         return cls(found, instance, events, record, submission)
-
-    @property
-    def ready_ids(self) -> set[str]:
-        return {task.id for task in self.instance.ready_tasks()}
 
     def save(self, ctx: Context) -> bool:
         return repository.save_state(ctx.session, self.found.instance_id, self.found.version,

@@ -110,13 +110,6 @@ def open_episode_of_task(session: Session, task_id: str,
                        first["display_name"], ready)
 
 
-def load_instance_for_update(session: Session, episode_id: int) -> Instance | None:
-    """The instance row, locked for this transaction on PostgreSQL (SQLite locks the whole
-    database for writing transactions already)."""
-    query = select(Instance).where(Instance.episode_id == episode_id).with_for_update()
-    return session.exec(query).first()
-
-
 _SAVE_STATE = (sa.update(_INSTANCES)
                .where(_INSTANCES.c.id == sa.bindparam("instance_id"),
                       _INSTANCES.c.version == sa.bindparam("expected"))

@@ -9,24 +9,19 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from pathways import cases as cases_module
 from pathways.cases import load_cases, run_case
 from pathways.engine import PathwayEngine
 from pathways.instance import PathwayInstance
 from pathways.models import PathwayModel
-from pathways.workflow import PathwaySubWorkflow, PathwayWorkflow
+from pathways.workflow import spiff_serializer
 
 from .conftest import BETTERBACK_DIR
 
 CASES = load_cases(BETTERBACK_DIR)
-SPIFF = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
-# Our subclasses serialise exactly as SpiffWorkflow's own classes do.
-SPIFF.registry.typenames[PathwayWorkflow] = "BpmnWorkflow"
-SPIFF.registry.typenames[PathwaySubWorkflow] = "BpmnSubWorkflow"
+SPIFF = spiff_serializer()
 
 
 def _spiff_state(workflow: BpmnWorkflow) -> dict[str, Any]:

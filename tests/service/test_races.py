@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlmodel import select
 
-from service import repository
 from service.db import transaction
 from service.tables import Episode, Event, Instance, ReadyTask, TaskSubmission
 
@@ -182,7 +181,9 @@ def while_the_episode_is_busy(world: World, live: LiveServer, episode_id: int,
     worker does while it fires a timer), and let it go once every call is waiting for it."""
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         with transaction(world.db, write=True) as session:
-            assert repository.load_instance_for_update(session, episode_id) is not None
+            held = session.exec(select(Instance).where(Instance.episode_id == episode_id)
+                                .with_for_update()).first()  # SQLite: the write lock
+            assert held is not None
             futures = [pool.submit(call) for call in calls]
             deadline = time.monotonic() + 30
             while len(live.server.server_state.tasks) < len(calls) or not _all_waiting(
@@ -197,7 +198,7 @@ def _all_waiting(session: Any, count: int) -> bool:
         waiting: int = session.exec(sa.text(
             "SELECT count(*) FROM pg_locks WHERE NOT granted")).one()[0]
         return waiting >= count
-    time.sleep(0.3)  # SQLite: they queue for the write lock at BEGIN, out of sight
+    time.sleep(0.3)  # SQLite: they queue for the write lock at their first write, unseen
     return True
 
 
