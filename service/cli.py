@@ -50,6 +50,12 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _process_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes from 1 to 64")
+    return int(text)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .app import create_app
     from .bootstrap import prepare
@@ -173,8 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
                                               "worker in embedded mode)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int, choices=range(1, 65), metavar="N",
-                       help="server processes (default CAREPATH_WORKERS or 1)")
+    serve.add_argument("--workers", type=_process_count, metavar="N",
+                       help="server processes, 1 to 64 (default CAREPATH_WORKERS or 1)")
     serve.add_argument("--demo-if-empty", action="store_true",
                        help="load the demo data first when the database has no patients")
     serve.set_defaults(run=_serve)

@@ -200,3 +200,14 @@ def test_the_write_ahead_log_is_copied_back_by_a_background_thread(tmp_path: Pat
         stop.set()
         assert thread is not None
         thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("count", ["0", "65", "two"])
+def test_serve_says_how_many_processes_it_can_run(count: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from service.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--workers", count])
+    assert stopped.value.code == 2
+    assert "is not a number of processes from 1 to 64" in capsys.readouterr().err
