@@ -120,8 +120,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for router in (auth_api.router, episodes_api.router, tasks_api.router, models_api.router,
-                   summary_api.router, today_api.router, *pages.routers()):
+    # Routes are matched in order, router by router: the busiest first (the task list and
+    # completing tasks; then the patient's day).
+    for router in (tasks_api.router, today_api.router, episodes_api.router, auth_api.router,
+                   models_api.router, summary_api.router, *pages.routers()):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -22,10 +23,17 @@ from .settings import Settings
 from .tables import User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_WORKER_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="carepath-call")
-"""The threads units of work run on: a plain executor hands work over in about half the
-time of anyio's thread pool (which FastAPI uses for sync routes)."""
+SLOW_THREADS = 8
+"""Threads for units of work that are slow on purpose or by size (see `Call`)."""
 T = TypeVar("T")
+
+
+@functools.cache
+def _threads(kind: str, count: int) -> ThreadPoolExecutor:
+    """The threads units of work run on, shared by the process's apps. A plain executor hands
+    work over in about half the time of anyio's thread pool (which FastAPI uses for sync
+    routes)."""
+    return ThreadPoolExecutor(max_workers=count, thread_name_prefix=f"carepath-{kind}")
 
 
 def get_settings(request: Request) -> Settings:
@@ -38,16 +46,28 @@ class Call:
     the request's one transaction, with the caller read first; the transaction commits when
     `fn` returns (before the answer is sent) and rolls back if it raises. A route parses,
     hands its service call to `call`, and returns what comes back: one hop to a worker
-    thread per request, whatever the route does."""
+    thread per request, whatever the route does.
+
+    Units of work run on few threads: `settings.threads` per process (default 2). Python
+    runs one thread of a process at a time, so more threads add no speed, only contention:
+    with 32, a writer holding SQLite's write lock kept waiting for a turn while other
+    threads ran engine steps, and every process's writers waited with it (two processes
+    used 1.65 of 2 cores instead of 1.85). Work that takes long without needing Python
+    (argon2 password hashing, in logins and in anything that creates a login) or that is
+    rare and long (checking an uploaded model, verifying the whole event log) runs on
+    threads of its own (`slow`), so it never holds up everyone's task completions."""
 
     def __init__(self, request: Request, csrf_checked: bool = False,
-                 anonymous: bool = False) -> None:
+                 anonymous: bool = False, slow: bool = False) -> None:
         self.request, self.csrf_checked, self.anonymous = request, csrf_checked, anonymous
+        self.slow = slow
 
     async def __call__(self, fn: Callable[[Context], T]) -> T:
         context = contextvars.copy_context()
+        threads = (_threads("slow", SLOW_THREADS) if self.slow
+                   else _threads("call", self.request.app.state.settings.threads))
         return await asyncio.get_running_loop().run_in_executor(
-            _WORKER_THREADS, context.run, self._run, fn)
+            threads, context.run, self._run, fn)
 
     def _run(self, fn: Callable[[Context], T]) -> T:
         with _unit_of_work(self.request, self.csrf_checked, self.anonymous) as ctx:
@@ -58,10 +78,15 @@ async def get_call(request: Request) -> Call:
     return Call(request)
 
 
+async def get_slow_call(request: Request) -> Call:
+    """For routes whose work is slow (see Call)."""
+    return Call(request, slow=True)
+
+
 async def get_anonymous_call(request: Request) -> Call:
     """Without looking at who is calling (logging in, where an old session must not get in
-    the way)."""
-    return Call(request, anonymous=True)
+    the way); on the slow threads, as logging in checks a password."""
+    return Call(request, anonymous=True, slow=True)
 
 
 @contextmanager
@@ -128,6 +153,7 @@ def _caller(request: Request, session: Session, settings: Settings, clock: Clock
 
 
 CallDep = Annotated[Call, Depends(get_call)]
+SlowCallDep = Annotated[Call, Depends(get_slow_call)]
 AnonymousCallDep = Annotated[Call, Depends(get_anonymous_call)]
 PageCallDep = Annotated[Call, Depends(get_page_call)]
 PageFormDep = Annotated[dict[str, str], Depends(page_form)]

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = Field(default=1, ge=1, le=64)
     """Server processes; several share the port (SO_REUSEPORT) and the database."""
+    threads: int = Field(default=2, ge=1, le=64)
+    """Threads per server process running requests' work (see service/deps.py: Python runs
+    one thread at a time, so more add contention, not speed); slow work such as password
+    hashing has threads of its own."""
     reference_bundle: Path = ROOT / "bpmn" / "betterback"
     """Model bundle deployed at first start when no model version exists."""
     embedded_worker: bool = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from .. import access, auth, people
-from ..deps import AnonymousCallDep, CallDep
+from ..deps import AnonymousCallDep, CallDep, SlowCallDep
 from ..episodes import Context
 from ..errors import NotAuthenticatedError
 from ..schemas import Credentials, LoginPublic, TokenPublic, UserCreate, UserPublic
@@ -79,6 +79,6 @@ async def me(call: CallDep) -> UserPublic:
 
 
 @router.post("/users", response_model=UserPublic, status_code=201)
-async def create_user(body: UserCreate, call: CallDep) -> UserPublic:
+async def create_user(body: UserCreate, call: SlowCallDep) -> UserPublic:
     return await call(lambda ctx: UserPublic.model_validate(people.create_user(ctx, body),
                                                             from_attributes=True))

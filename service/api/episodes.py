@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import select
 
 from .. import people, views
-from ..deps import CallDep
+from ..deps import CallDep, SlowCallDep
 from ..episodes import Context
 from ..schemas import (
     ClinicPublic,
@@ -42,13 +42,13 @@ async def clinics(call: CallDep) -> list[ClinicPublic]:
 
 
 @router.post("/referrals", response_model=EpisodePublic, status_code=201)
-async def refer(body: ReferralCreate, call: CallDep) -> EpisodePublic:
+async def refer(body: ReferralCreate, call: SlowCallDep) -> EpisodePublic:
     return await call(lambda ctx: views.episode_public(ctx, people.refer(ctx, body)))
 
 
 @router.post("/self-referrals", response_model=EpisodePublic, status_code=201)
 async def self_refer(body: SelfReferralCreate, request: Request,
-                     call: CallDep) -> EpisodePublic:
+                     call: SlowCallDep) -> EpisodePublic:
     """Public: anyone may refer themselves; each client address a limited number of times
     per window (CAREPATH_SELF_REFERRALS_PER_WINDOW)."""
     settings = request.app.state.settings

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
 from .. import access, models_registry, views
-from ..deps import CallDep
+from ..deps import CallDep, SlowCallDep
 from ..episodes import Context
 from ..errors import NotFoundError
 from ..schemas import (
@@ -40,7 +40,7 @@ async def model_versions(call: CallDep) -> list[ModelVersionPublic]:
 
 
 @router.post("/models", response_model=ModelVersionPublic, status_code=201)
-async def deploy(body: ModelUpload, call: CallDep) -> ModelVersionPublic:
+async def deploy(body: ModelUpload, call: SlowCallDep) -> ModelVersionPublic:
     def work(ctx: Context) -> ModelVersionPublic:
         user = access.require_role(ctx.user, "manager")
         files = {name: text.encode("utf-8") for name, text in body.files.items()}
@@ -62,7 +62,7 @@ async def model_files(version_id: IdPath, call: CallDep) -> dict[str, str]:
 
 
 @router.get("/audit/events", response_model=EventsPublic)
-async def audit_events(call: CallDep, episode_id: IdQuery = None, after_id: AfterId = 0,
+async def audit_events(call: SlowCallDep, episode_id: IdQuery = None, after_id: AfterId = 0,
                        limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> EventsPublic:
     def work(ctx: Context) -> EventsPublic:
         events = views.audit_events(ctx, episode_id, after_id, limit)
@@ -72,5 +72,5 @@ async def audit_events(call: CallDep, episode_id: IdQuery = None, after_id: Afte
 
 
 @router.get("/audit/verify", response_model=VerifyPublic)
-async def verify(call: CallDep) -> VerifyPublic:
+async def verify(call: SlowCallDep) -> VerifyPublic:
     return await call(lambda ctx: views.verify_log(ctx))

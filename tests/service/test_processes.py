@@ -171,6 +171,46 @@ def test_checking_a_password_holds_no_write_lock(world: Any,
     assert answers == [200]
 
 
+def test_a_slow_login_does_not_hold_up_other_requests(world: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests' work runs on few threads (settings.threads); a login, which spends a third
+    of a second in argon2, runs on threads of its own. Here with one thread for requests: a
+    physiotherapist's task list answers while a login is still checking its password."""
+    import threading
+
+    from service import auth
+
+    from .conftest import PASSWORD
+
+    physio = world.client("physio")
+    monkeypatch.setattr(world.app.state.settings, "threads", 1)
+    checking, may_finish = threading.Event(), threading.Event()
+    real_verify = auth._verify
+
+    def slow_verify(password_hash: str, password: str) -> bool:
+        checking.set()
+        assert may_finish.wait(timeout=30)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(auth, "_verify", slow_verify)
+    answers: dict[str, int] = {}
+    login = threading.Thread(target=lambda: answers.update(login=world.client().post(
+        "/api/auth/token", json={"username": "lead", "password": PASSWORD}).status_code),
+        daemon=True)
+    login.start()
+    assert checking.wait(timeout=30)
+    tasks = threading.Thread(
+        target=lambda: answers.update(tasks=physio.get("/api/tasks").status_code), daemon=True)
+    tasks.start()
+    tasks.join(timeout=30)
+    held_up = tasks.is_alive()
+    may_finish.set()
+    login.join(timeout=30)
+    tasks.join(timeout=30)
+    assert not held_up, "the task list waited for a login's password check"
+    assert answers == {"login": 200, "tasks": 200}
+
+
 def test_the_write_ahead_log_is_copied_back_by_a_background_thread(tmp_path: Path) -> None:
     """The server checkpoints SQLite's log on its own thread: no commit (holding the write
     lock) pays for it, and the log does not grow without end."""
