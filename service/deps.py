@@ -48,14 +48,15 @@ class Call:
     hands its service call to `call`, and returns what comes back: one hop to a worker
     thread per request, whatever the route does.
 
-    Units of work run on few threads: `settings.threads` per process (default 2). Python
-    runs one thread of a process at a time, so more threads add no speed, only contention:
-    with 32, a writer holding SQLite's write lock kept waiting for a turn while other
-    threads ran engine steps, and every process's writers waited with it (two processes
-    used 1.65 of 2 cores instead of 1.85). Work that takes long without needing Python
-    (argon2 password hashing, in logins and in anything that creates a login) or that is
-    rare and long (checking an uploaded model, verifying the whole event log) runs on
-    threads of its own (`slow`), so it never holds up everyone's task completions."""
+    Units of work run on few threads: `settings.unit_threads` per process (1 on SQLite).
+    Python runs one thread of a process at a time, so more threads add no speed, only
+    contention: with 32, a writer holding SQLite's write lock kept waiting for a turn while
+    other threads ran engine steps, and every process's writers waited with it (two
+    processes used 1.6 of 2 cores instead of 1.85-1.9). Work that takes long without
+    needing Python (argon2 password hashing, in logins and in anything that creates a
+    login) or that is rare and long (checking an uploaded model, reading or verifying the
+    event log) runs on threads of its own (`slow`), so it never holds up everyone's task
+    completions."""
 
     def __init__(self, request: Request, csrf_checked: bool = False,
                  anonymous: bool = False, slow: bool = False) -> None:
@@ -65,7 +66,7 @@ class Call:
     async def __call__(self, fn: Callable[[Context], T]) -> T:
         context = contextvars.copy_context()
         threads = (_threads("slow", SLOW_THREADS) if self.slow
-                   else _threads("call", self.request.app.state.settings.threads))
+                   else _threads("call", self.request.app.state.settings.unit_threads))
         return await asyncio.get_running_loop().run_in_executor(
             threads, context.run, self._run, fn)
 

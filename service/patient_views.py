@@ -1,5 +1,6 @@
 """Read side of the patient's pages and their JSON twins: today's next actions, the exercise
-programme and its week, education modules, and progress over time.
+programme and its week, education modules (progress over time: patient_progress.py; the
+questionnaire pages' tasks and drafts: patient_forms.py).
 
 A patient sees one episode: their latest active one or, after discharge, the latest that still
 asks something of them (the registry questionnaires months later). Every value here is a
@@ -17,18 +18,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from pathways.education import EducationModule, default_catalogue
-from pathways.errors import TaskNotReadyError
 from pathways.exercises import describe_programme
-from pathways.instruments import (
-    DISABILITY_MCID_POINTS,
-    PAIN_MCID_POINTS,
-    PSEQ_MCID_POINTS,
-    PSFS_MCID_POINTS,
-    disability_improved,
-    pain_improved,
-    pseq_improved,
-    psfs_improved,
-)
 from pathways.models import PathwayModel
 
 from . import access, views
@@ -39,10 +29,8 @@ from .tables import (
     Episode,
     Event,
     ExerciseLog,
-    QuestionnaireResponse,
     ReadyTask,
     TaskDraft,
-    TaskSubmission,
 )
 
 PROGRAMME_EVENTS = ("exercise_started", "exercise_level_changed", "exercise_week_completed",
@@ -126,25 +114,6 @@ class TodayPage:
     notices: list[str]
     """Safety messages that matter more than any task."""
     message: str = ""
-
-
-@dataclass(frozen=True)
-class ProgressRow:
-    at: datetime
-    label: str
-    kind: str
-    """baseline, follow_up, registry, check_in."""
-    pain: float | None
-    disability: float | None
-    psfs: float | None
-    pseq: float | None
-
-
-@dataclass(frozen=True)
-class ProgressPage:
-    episode_id: int | None
-    rows: list[ProgressRow]
-    summary: list[str]
 
 
 # --------------------------------------------------------------------------- the episode
@@ -425,140 +394,3 @@ def _known_module(module_id: str) -> EducationModule:
     if module is None:
         raise NotFoundError(f"there is no education module {module_id!r}")
     return module
-
-
-# --------------------------------------------------------------------------- progress
-
-
-def progress(ctx: Context) -> ProgressPage:
-    episode = patient_episode(ctx)
-    if episode is None:
-        return ProgressPage(None, [], [])
-    responses = ctx.session.exec(select(QuestionnaireResponse).where(
-        QuestionnaireResponse.episode_id == episode.id)
-        .order_by(col(QuestionnaireResponse.submitted_at), col(QuestionnaireResponse.id))).all()
-    names = dict(ctx.session.exec(select(TaskSubmission.task_id, TaskSubmission.name).where(
-        TaskSubmission.episode_id == episode.id)).all())
-    rows = [ProgressRow(r.submitted_at, _questionnaire_label(r.kind, names.get(r.task_id, "")),
-                        r.kind, *(_number(r.scores.get(k)) for k in
-                                  ("pain", "disability", "psfs", "pseq"))) for r in responses]
-    check_ins = ctx.session.exec(select(Event).where(
-        Event.episode_id == episode.id, Event.name == "exercise_week_completed")).all()
-    rows += [ProgressRow(e.at, f"Week {e.data.get('programme_week')} check-in", "check_in",
-                         _number(e.data.get("week_pain_nrs")), None, None, None)
-             for e in check_ins]
-    rows.sort(key=lambda r: (r.at, r.kind != "baseline"))
-    return ProgressPage(episode.id, rows, progress_summary(
-        [r for r in rows if r.kind != "check_in"]))
-
-
-def _questionnaire_label(kind: str, task_name: str) -> str:
-    if kind == "baseline":
-        return "When you started"
-    if task_name.startswith("follow_up_") and task_name.endswith("w"):
-        return f"{task_name[len('follow_up_'):-1]}-week follow-up"
-    return "Follow-up questionnaire" if kind == "follow_up" else "Later questionnaire"
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
-        else None
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
-
-
-def _points(value: float) -> str:
-    return f"{_fmt(value)} point" + ("" if _fmt(value) == "1" else "s")
-
-
-def progress_summary(rows: list[ProgressRow]) -> list[str]:
-    """Baseline against the latest questionnaire, one sentence a measure, judged by the MCIDs
-    in pathways.instruments (domain.md section 5)."""
-    if not rows:
-        return ["Your progress will show here once you have filled in your first "
-                "questionnaires."]
-    if len(rows) == 1:
-        return ["You will see how you are doing here after your first follow-up "
-                "questionnaire."]
-    first, last = rows[0], rows[-1]
-    sentences = []
-    measures = [
-        ("pain", "Your pain", "out of 10", -1, pain_improved, f"{PAIN_MCID_POINTS} points"),
-        ("disability", "Your day-to-day limitation score", "out of 100", -1,
-         disability_improved, f"{DISABILITY_MCID_POINTS} points"),
-        ("psfs", "Your score for the activities you chose", "out of 10", 1, psfs_improved,
-         f"{PSFS_MCID_POINTS:g} points"),
-        ("pseq", "Your confidence in doing things despite pain", "out of 60", 1, pseq_improved,
-         f"{PSEQ_MCID_POINTS} points"),
-    ]
-    for key, subject, scale, better, improved, mcid in measures:
-        before, after = getattr(first, key), getattr(last, key)
-        if before is None or after is None:
-            continue
-        change = after - before
-        span = f"({_fmt(before)} → {_fmt(after)} {scale})"
-        direction = "gone up" if change > 0 else "gone down"
-        if change == 0:
-            sentences.append(f"{subject} is the same as when you started {span}.")
-        elif improved(before, after):
-            sentences.append(f"{subject} has {direction} by {_points(abs(change))} since "
-                             f"you started {span}: a meaningful improvement.")
-        elif change * better > 0:
-            sentences.append(f"{subject} has {direction} by {_points(abs(change))} since "
-                             f"you started {span}. That is a small change; about {mcid} is "
-                             "usually when people notice a real difference.")
-        else:
-            sentences.append(f"{subject} has {direction} by {_points(abs(change))} since "
-                             f"you started {span}, which is worse. Tell your physiotherapist "
-                             "if this worries you.")
-    return sentences
-
-
-# --------------------------------------------------------------------------- questionnaires
-
-
-@dataclass(frozen=True)
-class FormTask:
-    """A patient's open task with a form, as the questionnaire pages need it."""
-
-    task: TaskPublic
-    schema: dict[str, Any]
-    episode: Episode
-
-
-def open_form_task(ctx: Context, task_id: str) -> FormTask:
-    """The caller's open patient task; TaskNotReadyError (409) when it was already done, 404
-    when it is not theirs or does not exist."""
-    access.require_role(ctx.user, "patient")
-    if ctx.session.get(ReadyTask, task_id) is None:
-        done = ctx.session.get(TaskSubmission, task_id)
-        episode = ctx.session.get(Episode, done.episode_id) if done else None
-        if episode is not None and access.can_see_episode(access.require_user(ctx.user),
-                                                          episode):
-            raise TaskNotReadyError(task_id, "COMPLETED")
-    task, schema = views.task_detail(ctx, task_id)
-    episode = views.episode_row(ctx, task.episode_id)
-    return FormTask(task, schema or {}, episode)
-
-
-def load_draft(ctx: Context, task_id: str) -> dict[str, Any]:
-    draft = ctx.session.get(TaskDraft, (task_id, ctx.actor_id))
-    return dict(draft.data or {}) if draft else {}
-
-
-def save_draft(ctx: Context, task_id: str, data: dict[str, Any]) -> None:
-    """Keep the answers so far (the whole answer tree, replaced each step)."""
-    draft = ctx.session.get(TaskDraft, (task_id, ctx.actor_id))
-    if draft is None:
-        draft = TaskDraft(task_id=task_id, user_id=ctx.actor_id or 0)
-    draft.data = data
-    draft.updated_at = ctx.now
-    ctx.session.add(draft)
-
-
-def delete_draft(ctx: Context, task_id: str) -> None:
-    draft = ctx.session.get(TaskDraft, (task_id, ctx.actor_id))
-    if draft is not None:
-        ctx.session.delete(draft)

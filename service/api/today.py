@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .. import patient_views
+from .. import patient_progress, patient_views
 from ..deps import CallDep
-from ..patient_views import ProgressPage, TodayPage
+from ..patient_progress import ProgressPage
+from ..patient_views import TodayPage
 
 router = APIRouter(prefix="/api", tags=["pages"])
 
@@ -25,4 +26,4 @@ async def today(call: CallDep) -> TodayPage:
 async def progress(call: CallDep) -> ProgressPage:
     """Pain and function over time (questionnaires and weekly check-ins) and a summary in
     plain words, judged by the minimal clinically important differences."""
-    return await call(lambda ctx: patient_views.progress(ctx))
+    return await call(lambda ctx: patient_progress.progress(ctx))

@@ -1,5 +1,5 @@
 """Read side of a patient's page for clinicians: the episode summary (header, timeline in
-plain words, charts, adherence, education, pathway position) and its diagram.
+plain words (timeline.py), charts, adherence, education, pathway position) and its diagram.
 
 Each returns a small frozen dataclass; the summary is also the JSON twin's response. The
 worklist's read side is in worklist_views.py."""
@@ -37,12 +37,12 @@ from ..tables import (
     ReadyTask,
     TaskSubmission,
 )
+from .timeline import TimelineItem, timeline, words
 from .worklist_views import (
     Badge,
     episode_alerts,
     patient_names,
     people_tasks,
-    user_names,
     when,
 )
 
@@ -66,15 +66,6 @@ class Header:
     """Exercise weeks completed; None when no exercise programme has started."""
     programme_weeks: int | None
     last_scores: tuple[Score, ...]
-
-
-@dataclass(frozen=True)
-class TimelineItem:
-    at: datetime
-    at_text: str
-    name: str
-    sentence: str
-    by: str | None
 
 
 @dataclass(frozen=True)
@@ -202,7 +193,7 @@ def patient_summary(ctx: Context, episode_id: int) -> PatientSummary:
     return PatientSummary(
         header=header, alerts=episode_alerts(ctx, {episode_id})[episode_id],
         guideline_warnings=_guideline_warnings(events), open_tasks=_open_tasks(ctx, episode_id),
-        timeline=_timeline(ctx, events, set(people_tasks(model))),
+        timeline=timeline(ctx, events, set(people_tasks(model))),
         charts=_charts([(s.submitted_at, s.scores or {}) for s in scores]),
         adherence=tuple(weeks), education=_education(ctx, episode_id),
         position=_position(ctx, episode, engine))
@@ -252,7 +243,7 @@ def _position(ctx: Context, episode: Episode, engine: PathwayEngine) -> Position
     progress = engine.restore(row.state).progress()
     names = {t.bpmn_id: ("Waiting: " if isinstance(getattr(t, "event_definition", None),
                                                   TimerEventDefinition) else "")
-             + str(t.bpmn_name or _words(t.bpmn_id))
+             + str(t.bpmn_name or words(t.bpmn_id))
              for spec in engine.model.all_specs() for t in spec.task_specs.values() if t.bpmn_id}
     return Position(progress.done, progress.current,
                     tuple(str(names.get(i) or i) for i in progress.current))
@@ -268,8 +259,8 @@ def _adherence(events: Iterable[Event], planned: int) -> list[AdherenceWeek]:
         weeks.append(AdherenceWeek(
             week=int(data.get("programme_week") or len(weeks) + 1), sessions_done=done,
             sessions_planned=planned, percent=round(100 * min(done, planned) / planned)
-            if planned else 0, pain=data.get("week_pain_nrs"), difficulty=_words(
-                data.get("difficulty")), progression=_words(data.get("progression"))))
+            if planned else 0, pain=data.get("week_pain_nrs"), difficulty=words(
+                data.get("difficulty")), progression=words(data.get("progression"))))
     return weeks
 
 
@@ -282,7 +273,7 @@ def _education(ctx: Context, episode_id: int) -> tuple[EducationItem, ...]:
         try:
             return catalogue.get(module).title
         except EducationError:
-            return _words(module) or module
+            return words(module) or module
 
     items = []
     for module in [*reading.assigned, *[m for m in read if m not in reading.assigned]]:
@@ -332,104 +323,6 @@ def _verdict(baseline: float, value: float, mcid: float, better: str,
         return "meaningfully better"
     worse = value - baseline if better == "lower" else baseline - value
     return "meaningfully worse" if worse >= mcid else "no meaningful change"
-
-
-# -- timeline
-
-def _words(value: Any) -> str | None:
-    return str(value).replace("_", " ") if value not in (None, "") else None
-
-
-def _scores_text(scores: Mapping[str, Any] | None) -> str:
-    parts = [f"{label} {scores[key]:g}" for key, label in (
-        ("pain", "pain"), ("disability", "disability"), ("pseq", "PSEQ"))
-        if scores and isinstance(scores.get(key), int | float)]
-    return ", ".join(parts) or "no scores"
-
-
-def _module_title(module: Any) -> str:
-    try:
-        return default_catalogue().get(str(module)).title
-    except EducationError:
-        return _words(module) or "a module"
-
-
-SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "episode_started": lambda d: f"Referred ({_words((d.get('referral') or {}).get('source'))})",
-    "red_flag_screened": lambda d: "Safety questions answered: "
-    + (", ".join(_words(k) or "" for k, v in (d.get("red_flags") or {}).items() if v)
-       or "no red flags"),
-    "red_flag_raised": lambda d: f"Red flag raised: {_words(d.get('red_flag_outcome'))}",
-    "red_flag_reviewed": lambda d: f"Red flag reviewed: {_words(d.get('red_flag_decision'))}",
-    "baseline_recorded": lambda d: f"Baseline recorded: {_scores_text(d.get('baseline'))}",
-    "risk_stratified": lambda d: f"Risk stratified: {d.get('stratum')}",
-    "first_visit_recorded": lambda d: "First visit recorded: "
-    f"{_words(d.get('working_diagnosis')) or 'no diagnosis given'}",
-    "education_assigned": lambda d: f"{len(d.get('education_modules') or [])} education "
-    "modules assigned",
-    "education_completed": lambda d: f"Read \u201c{_module_title(d.get('module_read'))}\u201d"
-    + (f" ({(d.get('education_check') or {}).get('correct')} of "
-       f"{(d.get('education_check') or {}).get('total')} check answers right)"
-       if d.get("education_check") else ""),
-    "exercise_started": lambda d: f"Exercise programme started "
-    f"({len(d.get('exercise_programme') or [])} exercises)",
-    "exercise_week_completed": lambda d: f"Exercise week {d.get('programme_week')}: "
-    f"{d.get('sessions_done')} sessions, pain {d.get('week_pain_nrs')}, "
-    f"{_words(d.get('difficulty'))}",
-    "exercise_level_changed": lambda d: f"Exercise level changed: {_words(d.get('progression'))}",
-    "exercise_alert_reviewed": lambda d: f"Exercise alert reviewed: "
-    f"{_words(d.get('alert_action'))}",
-    "exercise_completed": lambda d: f"Exercise programme finished after "
-    f"{d.get('programme_week')} weeks",
-    "pi_session_delivered": lambda d: "Psychologically informed session: "
-    + (", ".join(_words(t) or "" for t in d.get("session_topics") or []) or "no topics noted"),
-    "follow_up_due": lambda d: f"{d.get('follow_up_week')}-week follow-up due",
-    "follow_up_completed": lambda d: f"{d.get('follow_up_week')}-week follow-up: "
-    f"{_scores_text(d.get('follow_up_scores'))}"
-    + ("; improved" if (d.get("improvement") or {}).get("any_improved") else
-       "; not improved"),
-    "escalation_reviewed": lambda d: f"Not improving, reviewed: "
-    f"{_words(d.get('escalation_decision'))}",
-    "programme_changed": lambda d: f"Programme changed: {_words(d.get('escalation_decision'))}",
-    "episode_escalated": lambda d: "Left the pathway: " + (
-        _words(d.get("escalation_decision") or d.get("red_flag_decision")
-               or d.get("emergency_action") or d.get("red_flag_outcome")) or "escalated")
-    + (f" ({d['referred_to']})" if d.get("referred_to") else ""),
-    "episode_discharged": lambda d: f"Discharged: {_words(d.get('discharge_outcome'))}",
-    "registry_questionnaire_completed": lambda d: f"Registry questionnaire "
-    f"({d.get('registry_month_done')} months): {_scores_text(d.get('registry_scores'))}",
-    "episode_completed": lambda d: "Pathway complete",
-    "task_completed": lambda d: f"{d.get('title')} done" + (" (late)" if d.get("overdue")
-                                                            else ""),
-}
-"""Event name -> a sentence for people. Unknown events are shown by name."""
-HIDDEN = {"timer_fired"}
-"""Engine bookkeeping the events around it already say in words."""
-
-
-def _timeline(ctx: Context, events: list[Event],
-              people_tasks: set[str]) -> tuple[TimelineItem, ...]:
-    """Events as sentences, oldest first. "By" names the person only for what a person did:
-    a referral, or a task of theirs (the steps the engine runs after it are not theirs)."""
-    names = user_names(ctx, {e.actor_id for e in events if e.actor_id})
-    items = []
-    for index, event in enumerate(events):
-        following = events[index + 1] if index + 1 < len(events) else None
-        if event.name in HIDDEN or (
-                event.name == "task_completed" and following is not None
-                and following.element == event.element and following.name in SENTENCES):
-            continue  # the task's own event says it better
-        describe = SENTENCES.get(event.name)
-        try:
-            sentence = describe(event.data or {}) if describe else (
-                _words(event.name) or event.name).capitalize()
-        except (TypeError, ValueError, AttributeError):
-            sentence = (_words(event.name) or event.name).capitalize()
-        by_person = event.name == "episode_started" or event.element in people_tasks
-        items.append(TimelineItem(event.at, when(event.at), event.name, sentence,
-                                  names.get(event.actor_id) if event.actor_id and by_person
-                                  else None))
-    return tuple(items)
 
 
 # -- diagram

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pathways.education import EducationModule
 from pathways.errors import FormValidationError, TaskNotReadyError
 
-from .. import patient_views, people
+from .. import patient_forms, patient_progress, patient_views, people
 from ..deps import PageCallDep, PageFormDep
 from ..episodes import Context
 from ..markdown import render_markdown
@@ -113,7 +113,7 @@ async def today(request: Request, call: PageCallDep, sent: str | None = None) ->
 async def progress(request: Request, call: PageCallDep) -> Response:
     def work(ctx: Context) -> Response:
         who = viewer(request, ctx)
-        page = patient_views.progress(ctx)
+        page = patient_progress.progress(ctx)
         if page.episode_id is None:
             return _no_episode(request, ctx, who)
         return render(request, "patient/progress.html", page, who)
@@ -261,7 +261,7 @@ async def questionnaire(request: Request, task_id: str, call: PageCallDep,
     def work(ctx: Context) -> Response:
         who = viewer(request, ctx)
         try:
-            opened = patient_views.open_form_task(ctx, task_id)
+            opened = patient_forms.open_form_task(ctx, task_id)
         except TaskNotReadyError:
             return _already_sent(request, who)
         if opened.task.education_module:
@@ -278,7 +278,7 @@ async def answer_questionnaire(request: Request, task_id: str, call: PageCallDep
     def work(ctx: Context) -> Response:
         who = viewer(request, ctx)
         try:
-            opened = patient_views.open_form_task(ctx, task_id)
+            opened = patient_forms.open_form_task(ctx, task_id)
             if opened.task.education_module:
                 return redirect(f"/education/{opened.task.education_module}")
             if form.get("action") == "submit":

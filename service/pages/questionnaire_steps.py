@@ -9,7 +9,7 @@ from typing import Any
 from pathways.errors import FieldError, FormValidationError
 from pathways.forms import validate_submission
 
-from .. import episodes, patient_views
+from .. import episodes, patient_forms, patient_views
 from ..episodes import Context
 from .forms import FormField, fields_for, parse_form, store_at, value_at
 
@@ -164,7 +164,7 @@ def _as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _hint(ctx: Context, opened: patient_views.FormTask, f: FormField) -> str:
+def _hint(ctx: Context, opened: patient_forms.FormTask, f: FormField) -> str:
     hint = _by_prefix(HINTS, f.name) or ""
     if f.name == "sessions_done":
         programme = patient_views.programme_view(ctx, opened.episode)
@@ -173,9 +173,9 @@ def _hint(ctx: Context, opened: patient_views.FormTask, f: FormField) -> str:
     return hint
 
 
-def step_page(ctx: Context, opened: patient_views.FormTask, step: int | None,
+def step_page(ctx: Context, opened: patient_forms.FormTask, step: int | None,
               then: str = "", error: str = "", raw: str | None = None) -> QuestionPage:
-    data = patient_views.load_draft(ctx, opened.task.task_id)
+    data = patient_forms.load_draft(ctx, opened.task.task_id)
     fields = fields_for(opened.schema, data)
     if step is None:  # carry on after the last answer given
         answered = [n for n, f in enumerate(fields, 1) if f.value is not None]
@@ -192,10 +192,10 @@ def step_page(ctx: Context, opened: patient_views.FormTask, step: int | None,
                         "review" if then == "review" else "")
 
 
-def review_page(ctx: Context, opened: patient_views.FormTask,
+def review_page(ctx: Context, opened: patient_forms.FormTask,
                 errors: list[FieldError]) -> QuestionPage:
     """The last step: every answer with a link to change it, and problems found on sending."""
-    fields = fields_for(opened.schema, patient_views.load_draft(ctx, opened.task.task_id))
+    fields = fields_for(opened.schema, patient_forms.load_draft(ctx, opened.task.task_id))
     problems: list[ReviewItem] = []
     for error in errors:
         step = next((n for n, f in enumerate(fields, 1) if f.name == error.field
@@ -212,11 +212,11 @@ def review_page(ctx: Context, opened: patient_views.FormTask,
                         None, review=review, problems=problems)
 
 
-def answer_step(ctx: Context, opened: patient_views.FormTask, form: dict[str, str],
+def answer_step(ctx: Context, opened: patient_forms.FormTask, form: dict[str, str],
                 posted: dict[str, list[Any]]) -> str | QuestionPage:
     """Keep one answer in the draft; the next address, or the same step with a message."""
     task_id = opened.task.task_id
-    data = patient_views.load_draft(ctx, task_id)
+    data = patient_forms.load_draft(ctx, task_id)
     fields = fields_for(opened.schema, data)
     step = int(form["step"]) if form.get("step", "").isdigit() else 1
     step = min(max(step, 1), len(fields))
@@ -228,7 +228,7 @@ def answer_step(ctx: Context, opened: patient_views.FormTask, form: dict[str, st
         return step_page(ctx, opened, step, form.get("then", ""), problem, " ".join(values))
     if not problem:
         store_at(data, f.name, value)
-        patient_views.save_draft(ctx, task_id, data)
+        patient_forms.save_draft(ctx, task_id, data)
     if going_back:
         return f"/questionnaire/{task_id}?step={max(1, step - 1)}"
     following = len(fields) + 1 if form.get("then") == "review" else step + 1
@@ -260,17 +260,17 @@ def _parse(schema: dict[str, Any], f: FormField, values: list[str]) -> tuple[Any
     return value, ""
 
 
-def submit_answers(ctx: Context, opened: patient_views.FormTask) -> str:
+def submit_answers(ctx: Context, opened: patient_forms.FormTask) -> str:
     """Complete the task with the draft; returns the key of the thank-you message."""
     task = opened.task
-    data = patient_views.load_draft(ctx, task.task_id)
+    data = patient_forms.load_draft(ctx, task.task_id)
     missing = [FieldError(f.name, "please answer this question")
                for f in fields_for(opened.schema, data) if f.required and f.value is None]
     if missing:
         raise FormValidationError(task.form, missing)
     validate_submission(task.form, opened.schema, data)  # before anything is written
     result = episodes.complete_task(ctx, task.task_id, data)
-    patient_views.delete_draft(ctx, task.task_id)
+    patient_forms.delete_draft(ctx, task.task_id)
     events = {event.name: event.data for event in result.events}
     if task.form == "red_flag_screen":
         return "safety_flag" if "red_flag_raised" in events else "safety"

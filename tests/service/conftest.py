@@ -151,8 +151,10 @@ def make_world() -> Iterator[World]:
     url = database_url()
     if url.startswith("postgresql"):
         _reset_postgres(url)
+    # threads=8: requests to one live server run at the same time here (the default on
+    # SQLite, one thread, would queue them), so the race tests race inside one process too.
     settings = Settings(database_url=url, mode="test", embedded_worker=False,
-                        login_attempts_per_window=5)
+                        login_attempts_per_window=5, threads=8)
     clock = ManualClock()
     db = create_db_engine(settings)
     prepare(db, settings, clock)

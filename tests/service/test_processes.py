@@ -211,6 +211,18 @@ def test_a_slow_login_does_not_hold_up_other_requests(world: Any,
     assert answers == {"login": 200, "tasks": 200}
 
 
+@pytest.mark.parametrize(("url", "threads", "expected"), [
+    ("sqlite:///var/x.sqlite3", None, 1),
+    ("postgresql+psycopg://u@h/db", None, 4),
+    ("sqlite:///var/x.sqlite3", 3, 3),
+])
+def test_requests_run_on_one_thread_per_process_on_sqlite(url: str, threads: int | None,
+                                                          expected: int) -> None:
+    """SQLite writes one transaction at a time; PostgreSQL's statements wait on the network.
+    CAREPATH_THREADS overrides either."""
+    assert Settings(database_url=url, threads=threads).unit_threads == expected
+
+
 def test_the_write_ahead_log_is_copied_back_by_a_background_thread(tmp_path: Path) -> None:
     """The server checkpoints SQLite's log on its own thread: no commit (holding the write
     lock) pays for it, and the log does not grow without end."""

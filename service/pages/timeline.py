@@ -1,0 +1,120 @@
+"""A patient's event log told in sentences, for the clinician's patient page: what happened
+and who did it, oldest first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pathways.education import EducationError, default_catalogue
+
+from ..episodes import Context
+from ..tables import Event
+from .worklist_views import user_names, when
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    at_text: str
+    name: str
+    sentence: str
+    by: str | None
+
+
+def words(value: Any) -> str | None:
+    return str(value).replace("_", " ") if value not in (None, "") else None
+
+
+def _scores_text(scores: Mapping[str, Any] | None) -> str:
+    parts = [f"{label} {scores[key]:g}" for key, label in (
+        ("pain", "pain"), ("disability", "disability"), ("pseq", "PSEQ"))
+        if scores and isinstance(scores.get(key), int | float)]
+    return ", ".join(parts) or "no scores"
+
+
+def _module_title(module: Any) -> str:
+    try:
+        return default_catalogue().get(str(module)).title
+    except EducationError:
+        return words(module) or "a module"
+
+
+SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "episode_started": lambda d: f"Referred ({words((d.get('referral') or {}).get('source'))})",
+    "red_flag_screened": lambda d: "Safety questions answered: "
+    + (", ".join(words(k) or "" for k, v in (d.get("red_flags") or {}).items() if v)
+       or "no red flags"),
+    "red_flag_raised": lambda d: f"Red flag raised: {words(d.get('red_flag_outcome'))}",
+    "red_flag_reviewed": lambda d: f"Red flag reviewed: {words(d.get('red_flag_decision'))}",
+    "baseline_recorded": lambda d: f"Baseline recorded: {_scores_text(d.get('baseline'))}",
+    "risk_stratified": lambda d: f"Risk stratified: {d.get('stratum')}",
+    "first_visit_recorded": lambda d: "First visit recorded: "
+    f"{words(d.get('working_diagnosis')) or 'no diagnosis given'}",
+    "education_assigned": lambda d: f"{len(d.get('education_modules') or [])} education "
+    "modules assigned",
+    "education_completed": lambda d: f"Read \u201c{_module_title(d.get('module_read'))}\u201d"
+    + (f" ({(d.get('education_check') or {}).get('correct')} of "
+       f"{(d.get('education_check') or {}).get('total')} check answers right)"
+       if d.get("education_check") else ""),
+    "exercise_started": lambda d: f"Exercise programme started "
+    f"({len(d.get('exercise_programme') or [])} exercises)",
+    "exercise_week_completed": lambda d: f"Exercise week {d.get('programme_week')}: "
+    f"{d.get('sessions_done')} sessions, pain {d.get('week_pain_nrs')}, "
+    f"{words(d.get('difficulty'))}",
+    "exercise_level_changed": lambda d: f"Exercise level changed: {words(d.get('progression'))}",
+    "exercise_alert_reviewed": lambda d: f"Exercise alert reviewed: "
+    f"{words(d.get('alert_action'))}",
+    "exercise_completed": lambda d: f"Exercise programme finished after "
+    f"{d.get('programme_week')} weeks",
+    "pi_session_delivered": lambda d: "Psychologically informed session: "
+    + (", ".join(words(t) or "" for t in d.get("session_topics") or []) or "no topics noted"),
+    "follow_up_due": lambda d: f"{d.get('follow_up_week')}-week follow-up due",
+    "follow_up_completed": lambda d: f"{d.get('follow_up_week')}-week follow-up: "
+    f"{_scores_text(d.get('follow_up_scores'))}"
+    + ("; improved" if (d.get("improvement") or {}).get("any_improved") else
+       "; not improved"),
+    "escalation_reviewed": lambda d: f"Not improving, reviewed: "
+    f"{words(d.get('escalation_decision'))}",
+    "programme_changed": lambda d: f"Programme changed: {words(d.get('escalation_decision'))}",
+    "episode_escalated": lambda d: "Left the pathway: " + (
+        words(d.get("escalation_decision") or d.get("red_flag_decision")
+               or d.get("emergency_action") or d.get("red_flag_outcome")) or "escalated")
+    + (f" ({d['referred_to']})" if d.get("referred_to") else ""),
+    "episode_discharged": lambda d: f"Discharged: {words(d.get('discharge_outcome'))}",
+    "registry_questionnaire_completed": lambda d: f"Registry questionnaire "
+    f"({d.get('registry_month_done')} months): {_scores_text(d.get('registry_scores'))}",
+    "episode_completed": lambda d: "Pathway complete",
+    "task_completed": lambda d: f"{d.get('title')} done" + (" (late)" if d.get("overdue")
+                                                            else ""),
+}
+"""Event name -> a sentence for people. Unknown events are shown by name."""
+HIDDEN = {"timer_fired"}
+"""Engine bookkeeping the events around it already say in words."""
+
+
+def timeline(ctx: Context, events: list[Event],
+              people_tasks: set[str]) -> tuple[TimelineItem, ...]:
+    """Events as sentences, oldest first. "By" names the person only for what a person did:
+    a referral, or a task of theirs (the steps the engine runs after it are not theirs)."""
+    names = user_names(ctx, {e.actor_id for e in events if e.actor_id})
+    items = []
+    for index, event in enumerate(events):
+        following = events[index + 1] if index + 1 < len(events) else None
+        if event.name in HIDDEN or (
+                event.name == "task_completed" and following is not None
+                and following.element == event.element and following.name in SENTENCES):
+            continue  # the task's own event says it better
+        describe = SENTENCES.get(event.name)
+        try:
+            sentence = describe(event.data or {}) if describe else (
+                words(event.name) or event.name).capitalize()
+        except (TypeError, ValueError, AttributeError):
+            sentence = (words(event.name) or event.name).capitalize()
+        by_person = event.name == "episode_started" or event.element in people_tasks
+        items.append(TimelineItem(event.at, when(event.at), event.name, sentence,
+                                  names.get(event.actor_id) if event.actor_id and by_person
+                                  else None))
+    return tuple(items)
