@@ -43,7 +43,7 @@ from pathways.instance import PathwayInstance
 from pathways.models import PathwayModel, load_bundle_dir
 from pathways.sandbox import compile_model_code
 from pathways.script_helpers import HELPERS
-from pathways.workflow import spiff_serializer
+from pathways.workflow import quiet_state_changes, spiff_serializer
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "bpmn" / "betterback"
@@ -193,7 +193,17 @@ def ready_named(workflow: BpmnWorkflow, name: str) -> Any:
 
 def raw_step(serializer: BpmnWorkflowSerializer, text: str, engine: PythonScriptEngine,
              answers: Mapping[str, Any]) -> tuple[str, list[float]]:
-    """deserialize_json, run weekly_check_in, do_engine_steps, serialize_json: (json, phases)."""
+    """deserialize_json, run weekly_check_in, do_engine_steps, serialize_json: (json, phases).
+    SpiffWorkflow as shipped: without the state-change shortcut carepath installs."""
+    quiet_state_changes(enabled=False)
+    try:
+        return _raw_step(serializer, text, engine, answers)
+    finally:
+        quiet_state_changes()
+
+
+def _raw_step(serializer: BpmnWorkflowSerializer, text: str, engine: PythonScriptEngine,
+              answers: Mapping[str, Any]) -> tuple[str, list[float]]:
     t0 = time.perf_counter()
     workflow = serializer.deserialize_json(text)
     workflow.script_engine = engine

@@ -27,7 +27,7 @@ from .instance import PathwayInstance
 from .models import PathwayModel
 from .sandbox import Limits, Sandbox, SandboxError
 from .script_helpers import HELPERS
-from .workflow import PathwayWorkflow, speed_up_joins, spiff_serializer
+from .workflow import PathwayWorkflow, quiet_state_changes, speed_up_joins, spiff_serializer
 
 STATE_FORMAT = "carepath-state/1"
 
@@ -99,6 +99,7 @@ class PathwayEngine:
     def __init__(self, model: PathwayModel, clock: Clock | None = None,
                  limits: Limits | None = None) -> None:
         clock_module.install()
+        quiet_state_changes()
         if model.spec is None:
             raise ValueError(f"model '{model.name}' has no process to run")
         self.spec = model.spec

@@ -3,6 +3,7 @@ of every reference case (pathways/workflow.py)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -75,3 +76,22 @@ def test_the_walk_and_the_join_check_answer_as_spiffworkflow_does(
     if any(s.get("complete") == "first_visit" for s in case["steps"]):
         # The care branches join at care_join; it is checked after every task meanwhile.
         assert checks, "the parallel join was never checked"
+
+
+def test_state_changes_skip_only_the_log_record_nobody_reads(
+        betterback: PathwayModel, caplog: pytest.LogCaptureFixture) -> None:
+    """With SpiffWorkflow's task logger off, a state change sets the state and its time and
+    builds no log record; with it on, SpiffWorkflow's own method runs and logs as shipped."""
+    instance = PathwayEngine(betterback).start({"referral": {"source": "clinician"}})
+    assert Task._set_state is workflow_module._set_state
+    task = next(t for t in instance.workflow.tasks.values() if t.state == TaskState.FUTURE)
+    before = task.last_state_change
+    with caplog.at_level(logging.WARNING, logger="spiff.task"):
+        task._set_state(TaskState.WAITING)
+    assert task.state == TaskState.WAITING and task.last_state_change >= before
+    assert not caplog.records
+    with caplog.at_level(logging.INFO, logger="spiff.task"):
+        task._set_state(TaskState.FUTURE)
+    assert task.state == TaskState.FUTURE
+    assert [r.getMessage() for r in caplog.records] == ["State changed to FUTURE"]
+    assert caplog.records[0].task_id == task.id  # SpiffWorkflow's extras, as shipped
