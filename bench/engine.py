@@ -16,12 +16,9 @@ on a shared machine: compare runs, not single values.
 
 from __future__ import annotations
 
-import gc
-import math
 import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,20 +27,19 @@ from typing import Any
 import yaml
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
-from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from bench.raw_spiff import bound, raw_finished_programme, raw_serializer, raw_step, raw_week
+from bench.stats import BenchError, Row, column, kb, phases, sample, table, timing, us
 from pathways.cases import START_DATA
-from pathways.clock import ManualClock, use_clock
+from pathways.clock import ManualClock
 from pathways.education import default_catalogue
-from pathways.engine import PathwayEngine, instance_names
+from pathways.engine import PathwayEngine
 from pathways.events import DomainEvent
 from pathways.instance import PathwayInstance
 from pathways.models import PathwayModel, load_bundle_dir
 from pathways.sandbox import compile_model_code
 from pathways.script_helpers import HELPERS
-from pathways.workflow import quiet_state_changes, spiff_serializer
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "bpmn" / "betterback"
@@ -53,8 +49,8 @@ SIZE_WEEKS = (0, 12, 52)
 WEEK = timedelta(days=7)
 
 STEP_SAMPLES = 150
-"""Samples per step series (after WARMUP); each series also stops at STEP_BUDGET_S."""
-WARMUP = 10
+"""Samples per step series (after 10 warm-up runs); each series also stops at
+STEP_BUDGET_S."""
 STEP_BUDGET_S = 15.0
 EVAL_SAMPLES = 3000
 EVAL_BUDGET_S = 5.0
@@ -65,10 +61,6 @@ STATE_LIMIT_BYTES = 8 * 1024
 STATE_GROWTH_LIMIT = 1.2
 
 STEP_TASKS = ("red_flag_screen", "intake_questionnaires", "first_visit", "weekly_check_in")
-
-
-class BenchError(Exception):
-    """The pathway did not go where the benchmark expects: the numbers would mean nothing."""
 
 
 @dataclass(frozen=True)
@@ -167,140 +159,9 @@ def run_week(instance: PathwayInstance, clock: ManualClock,
         events += complete(instance, name, data)
 
 
-# -- raw SpiffWorkflow
-
-
-def raw_serializer() -> BpmnWorkflowSerializer:
-    """SpiffWorkflow's own serializer: raw steps read a carepath workflow back as the plain
-    BpmnWorkflow it extends, and run SpiffWorkflow alone."""
-    return spiff_serializer()
-
-
-@contextmanager
-def bound(clock: ManualClock, settings: Mapping[str, Any]) -> Iterator[None]:
-    """What carepath binds around every step: the injected clock and the `settings` name.
-    The model's scripts read settings[...], so a raw step needs them too."""
-    with use_clock(clock), instance_names({"settings": settings}):
-        yield
-
-
-def ready_named(workflow: BpmnWorkflow, name: str) -> Any:
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
-        if task.task_spec.bpmn_id == name:
-            return task
-    return None
-
-
-def raw_step(serializer: BpmnWorkflowSerializer, text: str, engine: PythonScriptEngine,
-             answers: Mapping[str, Any]) -> tuple[str, list[float]]:
-    """deserialize_json, run weekly_check_in, do_engine_steps, serialize_json: (json, phases).
-    SpiffWorkflow as shipped: without the state-change shortcut carepath installs."""
-    quiet_state_changes(enabled=False)
-    try:
-        return _raw_step(serializer, text, engine, answers)
-    finally:
-        quiet_state_changes()
-
-
-def _raw_step(serializer: BpmnWorkflowSerializer, text: str, engine: PythonScriptEngine,
-              answers: Mapping[str, Any]) -> tuple[str, list[float]]:
-    t0 = time.perf_counter()
-    workflow = serializer.deserialize_json(text)
-    workflow.script_engine = engine
-    t1 = time.perf_counter()
-    task = ready_named(workflow, "weekly_check_in")
-    if task is None:
-        raise BenchError("weekly_check_in is not READY in the raw workflow")
-    task.data.update(answers)
-    task.run()
-    workflow.do_engine_steps()
-    t2 = time.perf_counter()
-    out: str = serializer.serialize_json(workflow)
-    t3 = time.perf_counter()
-    return out, [t3 - t0, t1 - t0, t2 - t1, t3 - t2]
-
-
-def raw_week(workflow: BpmnWorkflow, clock: ManualClock, settings: Mapping[str, Any],
-             answers: Answers) -> None:
-    """SpiffWorkflow alone: no cycle restarts, no pruning. Its timers fire only strictly
-    after their due time, so this clock moves 7 days and 1 second a week."""
-    clock.advance(WEEK + timedelta(seconds=1))
-    with bound(clock, settings):
-        workflow.refresh_timers()
-        workflow.do_engine_steps()
-        while True:
-            tasks = [t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
-                     if t.task_spec.bpmn_id != "discharge"]
-            if not tasks:
-                return
-            task, name = tasks[0], tasks[0].task_spec.bpmn_id
-            if name == "weekly_check_in":
-                task.data.update(answers.by_task[name])
-            elif name.startswith("follow_up_"):
-                task.data.update(answers.follow_up)
-            elif name == "exercise_alert_review":
-                task.data.update(answers.alert_review)
-            else:
-                raise BenchError(f"unexpected ready task {name} in the raw workflow")
-            task.run()
-            workflow.do_engine_steps()
-
-
-def raw_finished_programme(workflow: BpmnWorkflow) -> bool:
-    done = any(t.task_spec.bpmn_id == "finish_exercise" and t.state == TaskState.COMPLETED
-               for t in workflow.tasks.values())
-    return done and ready_named(workflow, "discharge") is not None
-
-
-# -- statistics and formatting
-
-
-def sample(fn: Callable[[], list[float]], count: int, budget_s: float,
-           warmup: int = WARMUP) -> list[list[float]]:
-    """Run fn (which returns [total, phase...] seconds) warmup + count times, or until the
-    budget is spent; returns the per-sample lists after warmup."""
-    for _ in range(warmup):
-        fn()
-    gc.collect()
-    results: list[list[float]] = []
-    deadline = time.perf_counter() + budget_s
-    while len(results) < count and time.perf_counter() < deadline:
-        results.append(fn())
-    return results
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def column(results: list[list[float]], index: int) -> list[float]:
-    return [r[index] for r in results]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f} ms"
-
-
-def kb(size: int) -> str:
-    return f"{size:,} B ({size / 1024:.1f} KiB)"
-
-
-def timing(results: list[list[float]]) -> str:
-    totals = column(results, 0)
-    return f"median {ms(statistics.median(totals))}, p95 {ms(p95(totals))}"
-
-
-def phases(results: list[list[float]], names: tuple[str, ...]) -> str:
-    parts = [f"{name} {ms(statistics.median(column(results, i + 1)))}"
-             for i, name in enumerate(names)]
-    return "phase medians: " + ", ".join(parts)
-
-
 # -- the measures
 
 
-Row = tuple[str, str, str]
 
 
 def measure_steps(model: PathwayModel, answers: Answers) -> tuple[list[Row], float, float]:
@@ -495,26 +356,13 @@ def measure_sandbox(model: PathwayModel) -> list[Row]:
     compiles = sample(compile_once, COMPILE_SAMPLES, EVAL_BUDGET_S)
     totals, compile_totals = column(results, 0), column(compiles, 0)
     return [
-        ("sandbox evaluate(\"stratum == 'high'\")", _us(totals),
+        ("sandbox evaluate(\"stratum == 'high'\")", us(totals),
          f"n={len(totals)}; engine.sandbox.evaluate with {{'stratum': 'low'}}: cached "
          "compile (compile_model_code is lru_cached) + guarded globals + eval"),
-        ("sandbox compile of that expression, uncached", _us(compile_totals),
+        ("sandbox compile of that expression, uncached", us(compile_totals),
          f"n={len(compile_totals)}; RestrictedPython compile_restricted_eval with the "
          "sandbox policy: paid once per distinct expression (cache of 4096)"),
     ]
-
-
-def _us(values: list[float]) -> str:
-    return f"median {statistics.median(values) * 1e6:.1f} µs, p95 {p95(values) * 1e6:.1f} µs"
-
-
-def table(rows: list[Row]) -> str:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
-
-    lines = ["| measure | value | note |", "|---|---|---|"]
-    lines += [f"| {cell(m)} | {cell(v)} | {cell(n)} |" for m, v, n in rows]
-    return "\n".join(lines)
 
 
 def main() -> None:

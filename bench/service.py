@@ -61,12 +61,10 @@ import argparse
 import cProfile
 import gc
 import http.client
-import io
 import json
 import pstats
 import random
 import shutil
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -77,18 +75,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.engine import BenchError, Row, load_answers, ms, p95, table
+from bench.engine import load_answers
 from bench.load import Request, run_load
+from bench.profiles import profile_report
+from bench.references import References, ServiceCall
 from bench.service_setup import (
     WORKLIST_SIZES,
     Patients,
     Server,
     Setup,
-    copy_state,
     insert_patients,
     running_server,
     setup,
 )
+from bench.stats import BenchError, Row, ms, p95, table
 from bench.worklist import WorklistInProcess, login, worklists
 
 HTTP_WARMUP = 20
@@ -185,84 +185,7 @@ def concurrent(server: Server, patients: Patients, data: dict[str, Any], clients
     return Completions(result.latencies, result.elapsed, cpu, result.errors)
 
 
-# -- the same completion without HTTP, and without the service
-
-
-class References:
-    """The raw engine step of the weekly_check_in state, and that step inside a one-row
-    stdlib sqlite3 transaction (WAL, synchronous=NORMAL as the service sets)."""
-
-    def __init__(self, s: Setup, data: dict[str, Any]) -> None:
-        template = s.templates["weekly_check_in"]
-        self.state = copy_state(template, template.pattern, 1).state
-        self.engine, self.data = s.engine, data
-        self.task_id = self.engine.restore(self.state).ready_tasks()[0].id
-        self.conn = sqlite3.connect(s.tmp / "one-row.sqlite3", isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("CREATE TABLE instance (id INTEGER PRIMARY KEY, state TEXT NOT NULL)")
-        self.conn.execute("INSERT INTO instance VALUES (1, ?)", (self.state,))
-        if len(self._step(self.state)) < 1000:
-            raise BenchError("the raw step returned no state")
-
-    def _step(self, text: str) -> str:
-        instance = self.engine.restore(text)
-        instance.complete_task(self.task_id, self.data, actor="patient")
-        return instance.state_json()
-
-    def raw(self) -> float:
-        t0 = time.perf_counter()
-        self._step(self.state)
-        return time.perf_counter() - t0
-
-    def row(self) -> float:
-        conn = self.conn
-        t0 = time.perf_counter()
-        conn.execute("BEGIN IMMEDIATE")
-        (text,) = conn.execute("SELECT state FROM instance WHERE id = 1").fetchone()
-        new = self._step(text)
-        conn.execute("UPDATE instance SET state = ? WHERE id = 1", (new,))
-        conn.execute("COMMIT")
-        elapsed = time.perf_counter() - t0
-        conn.execute("UPDATE instance SET state = ? WHERE id = 1", (self.state,))  # untimed
-        return elapsed
-
-
-class ServiceCall:
-    """The service's work for one completion without HTTP: what the route's unit of work does
-    on its worker thread (the request's transaction, the caller read from a snapshot, the
-    service function, the answer built), plus the JSON of the answer."""
-
-    def __init__(self, s: Setup, data: dict[str, Any]) -> None:
-        from service import auth, episodes
-        from service.api.tasks import completion_public
-        from service.db import transaction
-
-        self.s, self.data = s, data
-        self._auth, self._episodes, self._public = auth, episodes, completion_public
-        self._transaction = transaction
-        self.statements = 0
-        self.calls = 0
-        sa.event.listen(s.db, "before_cursor_execute", self._count)
-
-    def _count(self, *_: Any) -> None:
-        self.statements += 1
-
-    def __call__(self, task_id: str, token: str) -> float:
-        s = self.s
-        t0 = time.perf_counter()
-        with self._transaction(s.db, write=True) as session, \
-                self._transaction(s.db, write=False) as snapshot:
-            ctx = self._episodes.Context(session=session, clock=s.clock, engines=s.engines,
-                                         db=s.db, snapshot=snapshot)
-            ctx.user = self._auth.user_for_token(snapshot, token, s.clock.now())
-            result = self._public(ctx, self._episodes.complete_task(ctx, task_id, self.data))
-        result.model_dump_json()
-        elapsed = time.perf_counter() - t0
-        self.calls += 1
-        if "exercise_week_completed" not in result.events:
-            raise BenchError(f"in-process completion: {result.events}")
-        return elapsed
+# -- the same completion without HTTP, and without the service (bench/references.py)
 
 
 @dataclass
@@ -340,45 +263,6 @@ def failures(result: Completions) -> str:
 
 
 # -- profiles
-
-
-def profile_report(stats: pstats.Stats, title: str, count: int, top: int = 25) -> str:
-    buffer = io.StringIO()
-    stats.stream = buffer  # type: ignore[attr-defined]
-    stats.sort_stats("cumulative").print_stats(top)
-    groups: dict[str, float] = {}
-    raw_stats: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
-    for (filename, _line, name), (_cc, _nc, tottime, _ct, _callers) in raw_stats.items():
-        group = _group(filename, name)
-        groups[group] = groups.get(group, 0.0) + tottime
-    total = sum(groups.values()) or 1.0
-    parts = [f"{name} {ms(value / count)} ({value / total:.0%})"
-             for name, value in sorted(groups.items(), key=lambda kv: -kv[1])]
-    return (f"### {title}: own time per completion by package (n={count})\n\n"
-            + ", ".join(parts) + "\n\n```\n" + buffer.getvalue().strip() + "\n```\n")
-
-
-_GROUPS = (("SpiffWorkflow", "SpiffWorkflow"), ("RestrictedPython", "RestrictedPython"),
-           ("/pathways/", "pathways"), ("/service/", "service"), ("sqlmodel", "sqlmodel"),
-           ("sqlalchemy", "sqlalchemy"), ("sqlite3", "sqlite3"), ("pydantic", "pydantic"),
-           ("fastapi", "fastapi"), ("starlette", "starlette"), ("uvicorn", "uvicorn"),
-           ("h11", "h11"), ("anyio", "anyio"), ("asyncio", "asyncio"), ("json", "json"),
-           ("jsonschema", "jsonschema"), ("threading", "threading"))
-
-
-def _group(filename: str, name: str) -> str:
-    if "epoll" in name or "select" in name:
-        return "waiting for I/O (idle)"
-    if "sqlite3.Cursor" in name or "sqlite3.Connection" in name:
-        return "sqlite3 (C)"
-    if "acquire" in name or "wait" in name:
-        return "waiting for a lock/thread"
-    for needle, group in _GROUPS:
-        if needle in filename:
-            return group
-    if filename.startswith("~") or filename.startswith("<"):
-        return "builtins"
-    return "other"
 
 
 def _profiles(s: Setup, patients: Patients, data: dict[str, Any]) -> None:

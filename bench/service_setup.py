@@ -30,7 +30,8 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bench.engine import BenchError, complete, load_answers, read_education
+from bench.engine import complete, load_answers, read_education
+from bench.stats import BenchError
 from pathways.clock import ManualClock
 from pathways.engine import PathwayEngine
 from pathways.instance import PathwayInstance

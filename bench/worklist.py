@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from bench.engine import BenchError
 from bench.service_setup import Server, Setup
+from bench.stats import BenchError
 
 WORKLIST_SAMPLES = 200
 WORKLIST_BUDGET_S = 8.0

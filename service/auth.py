@@ -102,8 +102,10 @@ def _cookie_serializer(settings: Settings) -> URLSafeTimedSerializer:
 
 
 def session_cookie(settings: Settings, user: User) -> str:
-    """Signed cookie value: the user id and a per-session CSRF secret."""
-    return _cookie_serializer(settings).dumps({"uid": user.id, "csrf": secrets.token_urlsafe(16)})
+    """Signed cookie value: the user id, their session generation and a per-session CSRF
+    secret."""
+    return _cookie_serializer(settings).dumps({"uid": user.id, "gen": user.session_generation,
+                                               "csrf": secrets.token_urlsafe(16)})
 
 
 def read_session_cookie(settings: Settings, value: str) -> dict[str, object] | None:
@@ -112,6 +114,23 @@ def read_session_cookie(settings: Settings, value: str) -> dict[str, object] | N
     except BadSignature:
         return None
     return data if isinstance(data, dict) else None
+
+
+def user_for_cookie(session: Session, cookie: dict[str, object]) -> User | None:
+    """The active user a (verified) session cookie belongs to, unless they have logged out
+    since it was issued (see `end_cookie_sessions`)."""
+    user = session.get(User, cookie.get("uid"))
+    if user is None or not user.active or cookie.get("gen", 0) != user.session_generation:
+        return None
+    return user
+
+
+def end_cookie_sessions(session: Session, user_id: int) -> None:
+    """Logging out: every session cookie issued to the user so far stops working, on every
+    device (the server keeps no list of cookies; each carries the generation it was issued
+    in)."""
+    session.exec(sa.update(User).where(col(User.id) == user_id)  # type: ignore[call-overload]
+                 .values(session_generation=User.session_generation + 1))
 
 
 def csrf_token(cookie: dict[str, object]) -> str:

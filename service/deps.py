@@ -143,8 +143,8 @@ def _caller(request: Request, session: Session, settings: Settings, clock: Clock
     cookie = auth.read_session_cookie(settings, cookie_value)
     if cookie is None:
         return None
-    user = session.get(User, cookie.get("uid"))
-    if user is None or not user.active:
+    user = auth.user_for_cookie(session, cookie)
+    if user is None:
         return None
     request.state.session_cookie = cookie
     if write and not auth.csrf_matches(cookie, request.headers.get("x-csrf-token")):

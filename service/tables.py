@@ -63,6 +63,9 @@ class User(SQLModel, table=True):
     patient_id: int | None = Field(default=None, foreign_key="patients.id", index=True)
     active: bool = True
     created_at: datetime = _time()
+    session_generation: int = 0
+    """Signed into each session cookie; logging out counts it up, which ends every cookie
+    session of this user at once (cookies are not stored on the server)."""
 
 
 class ApiToken(SQLModel, table=True):

@@ -58,12 +58,20 @@ async def login(body: Credentials, request: Request, response: Response,
 
 @router.post("/auth/logout", status_code=204)
 async def logout(request: Request, call: AnonymousCallDep) -> Response:
-    """Log out: the session cookie is deleted, and a bearer token sent with this request is
-    revoked on the server (it stops working at once, not when it expires)."""
+    """Log out on the server: a bearer token sent with this request is revoked (it stops
+    working at once, not when it expires); a session cookie sent with its CSRF token ends
+    the user's cookie sessions on every device, as the pages' logout does. The cookie is
+    deleted either way."""
     header = request.headers.get("authorization", "")
+    settings = request.app.state.settings
+    cookie = auth.read_session_cookie(settings, request.cookies.get(auth.SESSION_COOKIE, ""))
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
         await call(lambda ctx: auth.revoke_token(ctx.session, token))
+    elif cookie is not None and auth.csrf_matches(cookie, request.headers.get("x-csrf-token")):
+        user_id = cookie.get("uid")
+        if isinstance(user_id, int):
+            await call(lambda ctx: auth.end_cookie_sessions(ctx.session, user_id))
     response = Response(status_code=204)
     response.delete_cookie(auth.SESSION_COOKIE)
     return response

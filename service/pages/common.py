@@ -108,8 +108,8 @@ def _cookie_viewer(request: Request) -> Viewer | None:
     from ..db import transaction
 
     with transaction(request.app.state.db, write=False) as session:
-        user = session.get(User, cookie.get("uid"))
-        if user is None or not user.active:
+        user = auth.user_for_cookie(session, cookie)
+        if user is None:
             return None
         return Viewer(id=user.id or 0, name=user.full_name or user.username, role=user.role,
                       csrf_token=auth.csrf_token(cookie))

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from .. import auth
 from ..db import transaction
-from ..deps import PageCallDep, PageFormDep
+from ..deps import PageCallDep
 from ..episodes import Context
 from ..errors import LoginRateLimitedError, NotAuthenticatedError, NotFoundError
 from .common import VENDOR_FILES, home_for, redirect, render
@@ -74,7 +74,15 @@ def _record_failure(request: Request, username: str, client: str) -> None:
 
 
 @router.post("/logout")
-def logout(form: PageFormDep) -> Response:
+async def logout(call: PageCallDep) -> Response:
+    """Log out: the user's session cookies stop working on the server, on every device (and
+    this browser's is deleted)."""
+
+    def work(ctx: Context) -> None:
+        if ctx.user is not None:
+            auth.end_cookie_sessions(ctx.session, ctx.user.id or 0)
+
+    await call(work)
     response = redirect("/login")
     response.delete_cookie(auth.SESSION_COOKIE)
     return response

@@ -260,15 +260,18 @@ class Scene:
     sessions: dict[str, str] = field(default_factory=dict)
 
     def log_in_to_pages(self) -> None:
-        for role, username in ROLES.items():
-            client = TestClient(self.world.app, raise_server_exceptions=False,
-                                follow_redirects=False)
-            if username is not None:
-                response = client.post("/login", data={"username": username,
-                                                        "password": PASSWORD})
-                assert response.status_code == 303, response.text
-                self.sessions[role] = client.cookies[auth.SESSION_COOKIE]
-            self.pages[role] = client
+        for role in ROLES:
+            self.log_in_to_page(role)
+
+    def log_in_to_page(self, role: str) -> None:
+        client = TestClient(self.world.app, raise_server_exceptions=False,
+                            follow_redirects=False)
+        username = ROLES[role]
+        if username is not None:
+            response = client.post("/login", data={"username": username, "password": PASSWORD})
+            assert response.status_code == 303, response.text
+            self.sessions[role] = client.cookies[auth.SESSION_COOKIE]
+        self.pages[role] = client
 
     def client(self, row: Row, role: str) -> TestClient:
         client = (self.pages if row.via == "page" else self.clients)[role]
@@ -384,11 +387,14 @@ class Scene:
 
     def tidy(self, row: Row, role: str) -> None:
         """Undo what an allowed claim leaves behind, so the next caller finds tasks free; after
-        logging out (which revokes the bearer token), log the role in again."""
+        logging out (which revokes the bearer token, or ends the cookie sessions), log the
+        role in again."""
         with transaction(self.world.db, write=True) as session:
             session.exec(update(ReadyTask).values(claimed_by=None))  # type: ignore[call-overload]
         if row.path == "/api/auth/logout" and ROLES[role] is not None:
             self.clients[role] = self.world.client(ROLES[role])
+        if row.path == "/logout":
+            self.log_in_to_page(role)
 
 
 def _walk_to_specialist_referral(world: World, patients: list[tuple[str, str]]) -> None:

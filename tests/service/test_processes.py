@@ -13,7 +13,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +110,6 @@ def test_serve_with_two_workers_serves_from_both_and_stops_both(tmp_path: Path) 
 def test_a_write_that_fails_half_way_lets_the_next_writer_in(tmp_path: Path) -> None:
     """The write lock is taken by a transaction's first statement and given back when it
     ends, however it ends: an error half-way must not leave the database locked."""
-    import threading
-
 
     db = create_db_engine(Settings(database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}",
                                    mode="test"))
@@ -130,60 +131,15 @@ def test_a_write_that_fails_half_way_lets_the_next_writer_in(tmp_path: Path) -> 
         assert session.execute(sa.text("SELECT n FROM t")).scalars().all() == [2]
 
 
-def test_checking_a_password_holds_no_write_lock(world: Any,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2 is slow on purpose (a third of a second here in production settings): a login
-    must not keep every other writer waiting while it checks the password."""
-    import threading
-
-    from service import auth
-    from service.tables import Clinic
-
-    from .conftest import PASSWORD
-
-    checking, may_finish = threading.Event(), threading.Event()
-    real_verify = auth._verify
-
-    def slow_verify(password_hash: str, password: str) -> bool:
-        checking.set()
-        assert may_finish.wait(timeout=30)
-        return real_verify(password_hash, password)
-
-    monkeypatch.setattr(auth, "_verify", slow_verify)
-    answers: list[int] = []
-    login = threading.Thread(target=lambda: answers.append(world.client().post(
-        "/api/auth/token", json={"username": "physio", "password": PASSWORD}).status_code),
-        daemon=True)
-    login.start()
-    assert checking.wait(timeout=30)
-
-    def write() -> None:
-        with transaction(world.db, write=True) as session:
-            session.add(Clinic(name="Opened during a login"))
-
-    other = threading.Thread(target=write, daemon=True)
-    other.start()
-    other.join(timeout=30)
-    blocked = other.is_alive()
-    may_finish.set()
-    login.join(timeout=30)
-    assert not blocked, "the login held the write lock while checking the password"
-    assert answers == [200]
-
-
-def test_a_slow_login_does_not_hold_up_other_requests(world: Any,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """Requests' work runs on few threads (settings.threads); a login, which spends a third
-    of a second in argon2, runs on threads of its own. Here with one thread for requests: a
-    physiotherapist's task list answers while a login is still checking its password."""
-    import threading
-
+@contextmanager
+def _login_checking_its_password(world: Any, monkeypatch: pytest.MonkeyPatch,
+                                 username: str) -> Iterator[dict[str, int]]:
+    """A login (POST /api/auth/token) on a thread of its own, held inside argon2's password
+    check until the block ends; then yields {"login": its status}."""
     from service import auth
 
     from .conftest import PASSWORD
 
-    physio = world.client("physio")
-    monkeypatch.setattr(world.app.state.settings, "threads", 1)
     checking, may_finish = threading.Event(), threading.Event()
     real_verify = auth._verify
 
@@ -195,17 +151,50 @@ def test_a_slow_login_does_not_hold_up_other_requests(world: Any,
     monkeypatch.setattr(auth, "_verify", slow_verify)
     answers: dict[str, int] = {}
     login = threading.Thread(target=lambda: answers.update(login=world.client().post(
-        "/api/auth/token", json={"username": "lead", "password": PASSWORD}).status_code),
+        "/api/auth/token", json={"username": username, "password": PASSWORD}).status_code),
         daemon=True)
     login.start()
     assert checking.wait(timeout=30)
-    tasks = threading.Thread(
-        target=lambda: answers.update(tasks=physio.get("/api/tasks").status_code), daemon=True)
-    tasks.start()
-    tasks.join(timeout=30)
-    held_up = tasks.is_alive()
-    may_finish.set()
-    login.join(timeout=30)
+    try:
+        yield answers
+    finally:
+        may_finish.set()
+        login.join(timeout=30)
+
+
+def test_checking_a_password_holds_no_write_lock(world: Any,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 is slow on purpose (a third of a second here in production settings): a login
+    must not keep every other writer waiting while it checks the password."""
+    from service.tables import Clinic
+
+    def write() -> None:
+        with transaction(world.db, write=True) as session:
+            session.add(Clinic(name="Opened during a login"))
+
+    with _login_checking_its_password(world, monkeypatch, "physio") as answers:
+        other = threading.Thread(target=write, daemon=True)
+        other.start()
+        other.join(timeout=30)
+        blocked = other.is_alive()
+    assert not blocked, "the login held the write lock while checking the password"
+    assert answers == {"login": 200}
+
+
+def test_a_slow_login_does_not_hold_up_other_requests(world: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests' work runs on few threads (settings.threads); a login, which spends a third
+    of a second in argon2, runs on threads of its own. Here with one thread for requests: a
+    physiotherapist's task list answers while a login is still checking its password."""
+    physio = world.client("physio")
+    monkeypatch.setattr(world.app.state.settings, "threads", 1)
+    with _login_checking_its_password(world, monkeypatch, "lead") as answers:
+        tasks = threading.Thread(
+            target=lambda: answers.update(tasks=physio.get("/api/tasks").status_code),
+            daemon=True)
+        tasks.start()
+        tasks.join(timeout=30)
+        held_up = tasks.is_alive()
     tasks.join(timeout=30)
     assert not held_up, "the task list waited for a login's password check"
     assert answers == {"login": 200, "tasks": 200}
@@ -226,8 +215,6 @@ def test_requests_run_on_one_thread_per_process_on_sqlite(url: str, threads: int
 def test_the_write_ahead_log_is_copied_back_by_a_background_thread(tmp_path: Path) -> None:
     """The server checkpoints SQLite's log on its own thread: no commit (holding the write
     lock) pays for it, and the log does not grow without end."""
-    import threading
-
     from service.db import checkpoint_wal
 
     path = tmp_path / "wal.sqlite3"

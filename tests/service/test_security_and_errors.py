@@ -146,6 +146,52 @@ def test_logging_out_revokes_the_bearer_token_at_once(world: World) -> None:
     assert other.get("/api/me").status_code == 200
 
 
+def _page_csrf(client: TestClient) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text)
+    assert found, "the page has no logout form: log in first"
+    return found.group(1)
+
+
+def test_logging_out_of_the_pages_ends_the_session_on_the_server(world: World) -> None:
+    """A copied session cookie is refused once its owner has logged out, and so is the one on
+    their other device; logging in again works."""
+    from .conftest import page_login
+
+    browser, other_device = page_login(world, "physio"), page_login(world, "physio")
+    copied = browser.cookies.get("carepath_session")
+    assert browser.get("/worklist").status_code == 200
+    out = browser.post("/logout", data={"csrf_token": _page_csrf(browser)},
+                       follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    thief = TestClient(world.app, raise_server_exceptions=False)
+    thief.cookies.set("carepath_session", copied)
+    refused = thief.get("/worklist", follow_redirects=False)
+    assert refused.status_code == 303, refused.text
+    assert refused.headers["location"].startswith("/login")
+    assert thief.get("/api/me").status_code == 401
+    assert other_device.get("/worklist", follow_redirects=False).status_code == 303
+    again = page_login(world, "physio")
+    assert again.get("/worklist").status_code == 200
+
+
+def test_logging_out_through_the_api_ends_a_cookie_session_only_with_its_csrf_token(
+        world: World) -> None:
+    client = TestClient(world.app, raise_server_exceptions=False)
+    login = client.post("/api/auth/login", json={"username": "physio", "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    cookie = client.cookies.get("carepath_session")
+    # Without the token (a cross-site form could send the cookie) nothing ends.
+    forged = TestClient(world.app, raise_server_exceptions=False)
+    forged.cookies.set("carepath_session", cookie)
+    assert forged.post("/api/auth/logout").status_code == 204
+    client.cookies.set("carepath_session", cookie)
+    assert client.get("/api/me").status_code == 200
+    out = client.post("/api/auth/logout", headers={"X-CSRF-Token": login.json()["csrf_token"]})
+    assert out.status_code == 204
+    client.cookies.set("carepath_session", cookie)
+    assert client.get("/api/me").status_code == 401
+
+
 def test_passwords_are_stored_only_as_argon2_hashes(world: World) -> None:
     admin = world.client("admin")
     created = admin.post("/api/users", json={"username": "newlead", "password": PASSWORD,

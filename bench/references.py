@@ -1,0 +1,91 @@
+"""The references a completion over HTTP is measured against (bench/service.py): the raw
+engine step of the same state, that step inside a one-row SQLite transaction, and the
+service's own work for a completion without HTTP."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from bench.service_setup import Setup, copy_state
+from bench.stats import BenchError
+
+
+class References:
+    """The raw engine step of the weekly_check_in state, and that step inside a one-row
+    stdlib sqlite3 transaction (WAL, synchronous=NORMAL as the service sets)."""
+
+    def __init__(self, s: Setup, data: dict[str, Any]) -> None:
+        template = s.templates["weekly_check_in"]
+        self.state = copy_state(template, template.pattern, 1).state
+        self.engine, self.data = s.engine, data
+        self.task_id = self.engine.restore(self.state).ready_tasks()[0].id
+        self.conn = sqlite3.connect(s.tmp / "one-row.sqlite3", isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("CREATE TABLE instance (id INTEGER PRIMARY KEY, state TEXT NOT NULL)")
+        self.conn.execute("INSERT INTO instance VALUES (1, ?)", (self.state,))
+        if len(self._step(self.state)) < 1000:
+            raise BenchError("the raw step returned no state")
+
+    def _step(self, text: str) -> str:
+        instance = self.engine.restore(text)
+        instance.complete_task(self.task_id, self.data, actor="patient")
+        return instance.state_json()
+
+    def raw(self) -> float:
+        t0 = time.perf_counter()
+        self._step(self.state)
+        return time.perf_counter() - t0
+
+    def row(self) -> float:
+        conn = self.conn
+        t0 = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        (text,) = conn.execute("SELECT state FROM instance WHERE id = 1").fetchone()
+        new = self._step(text)
+        conn.execute("UPDATE instance SET state = ? WHERE id = 1", (new,))
+        conn.execute("COMMIT")
+        elapsed = time.perf_counter() - t0
+        conn.execute("UPDATE instance SET state = ? WHERE id = 1", (self.state,))  # untimed
+        return elapsed
+
+
+class ServiceCall:
+    """The service's work for one completion without HTTP: what the route's unit of work does
+    on its worker thread (the request's transaction, the caller read from a snapshot, the
+    service function, the answer built), plus the JSON of the answer."""
+
+    def __init__(self, s: Setup, data: dict[str, Any]) -> None:
+        from service import auth, episodes
+        from service.api.tasks import completion_public
+        from service.db import transaction
+
+        self.s, self.data = s, data
+        self._auth, self._episodes, self._public = auth, episodes, completion_public
+        self._transaction = transaction
+        self.statements = 0
+        self.calls = 0
+        sa.event.listen(s.db, "before_cursor_execute", self._count)
+
+    def _count(self, *_: Any) -> None:
+        self.statements += 1
+
+    def __call__(self, task_id: str, token: str) -> float:
+        s = self.s
+        t0 = time.perf_counter()
+        with self._transaction(s.db, write=True) as session, \
+                self._transaction(s.db, write=False) as snapshot:
+            ctx = self._episodes.Context(session=session, clock=s.clock, engines=s.engines,
+                                         db=s.db, snapshot=snapshot)
+            ctx.user = self._auth.user_for_token(snapshot, token, s.clock.now())
+            result = self._public(ctx, self._episodes.complete_task(ctx, task_id, self.data))
+        result.model_dump_json()
+        elapsed = time.perf_counter() - t0
+        self.calls += 1
+        if "exercise_week_completed" not in result.events:
+            raise BenchError(f"in-process completion: {result.events}")
+        return elapsed
