@@ -36,6 +36,7 @@ from pathways.clock import ManualClock
 from pathways.engine import PathwayEngine
 from pathways.instance import PathwayInstance
 from pathways.instance import ReadyTask as EngineTask
+from service import serving
 from service.serving import serve_processes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -299,7 +300,6 @@ def make_app() -> Any:
 
 def serve() -> None:
     """The server process: what `carepath serve` runs, configured from BENCH_* variables."""
-    import uvicorn
 
     port, workers = int(os.environ["BENCH_PORT"]), int(os.environ["BENCH_WORKERS"])
     profile = os.environ.get("BENCH_PROFILE")
@@ -312,7 +312,7 @@ def serve() -> None:
     if profiler is not None:
         profiler.enable()  # the event-loop thread: HTTP, routing, body and response handling
     try:
-        uvicorn.run(app, host=HOST, port=port, log_level="warning")
+        serving.serve(app, HOST, port)  # as `carepath serve`
     finally:
         if profiler is not None and profile:
             profiler.disable()

@@ -21,11 +21,13 @@ from typing import Any
 import uvicorn
 
 LOG_LEVEL = "warning"
+"""uvicorn's own log: warnings and errors. Its access log (one INFO line per request) is off
+altogether: at this level nothing would show it, yet each request would still format it."""
 
 
 def serve(app: Any, host: str, port: int) -> None:
     """One process: the app object itself."""
-    uvicorn.run(app, host=host, port=port, log_level=LOG_LEVEL)
+    uvicorn.run(app, host=host, port=port, log_level=LOG_LEVEL, access_log=False)
 
 
 def serve_processes(factory: str, host: str, port: int, processes: int) -> int:
@@ -89,7 +91,8 @@ def _child(factory: str, host: str, port: int, ready: Any) -> None:
     sock.bind((host, port))
     sock.listen(2048)
     sock.set_inheritable(True)
-    _Server(uvicorn.Config(app, log_level=LOG_LEVEL), ready).run(sockets=[sock])
+    _Server(uvicorn.Config(app, log_level=LOG_LEVEL, access_log=False),
+            ready).run(sockets=[sock])
 
 
 def _load(factory: str) -> Callable[[], Any]:
