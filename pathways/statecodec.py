@@ -34,7 +34,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
-from .workflow import PathwaySubWorkflow, PathwayWorkflow
+from .workflow import PathwaySubWorkflow, PathwayWorkflow, TaskTable
 
 SpecNames = Callable[[str | None], list[str]]
 """Sorted task-spec names of a process (None: the top process, else a subprocess spec name)."""
@@ -196,7 +196,7 @@ def _decode_flow(flow: Any, compact: dict[str, Any], names: list[str],
             top.event_manager.add_task(task)
         tasks.append(task)
         lookup[task.id] = task
-    flow.tasks = lookup
+    flow.tasks = TaskTable(lookup)
     flow.task_tree = tasks[0]
     flow.success = compact["success"]
     flow.completed = compact.get("completed", False)

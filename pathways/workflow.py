@@ -6,7 +6,9 @@ completed task: once for the waiting tasks after every task that completes, once
 unstructured join, once per engine-step round. On a pathway of 50 tasks that walk is most of
 an engine step. These subclasses answer the common queries (state, manual, spec name) with a
 plain depth-first walk that visits the same tasks in the same order, and fall back to
-SpiffWorkflow's iterator for anything else. A waiting parallel join is checked after every
+SpiffWorkflow's iterator for anything else; lists asked for while the tree keeps its shape
+come from a remembered order (`TaskTable` counts the changes of shape). A waiting parallel
+join is checked after every
 completed task too: `speed_up_joins` gives it the same check with cheaper ancestor tests.
 And SpiffWorkflow describes every task state change for its log even when nothing logs it:
 `quiet_state_changes` skips that description while its logger is off.
@@ -42,12 +44,7 @@ def walk(workflow: Any, first: Task | None = None, state: int = TaskState.ANY_MA
     subprocess when only finished states are asked for. Unlike there, it has no depth limit
     (SpiffWorkflow stops at depth 1000 and silently misses what lies deeper; cycle anchors
     keep our trees shallow)."""
-    if state & TaskState.PREDICTED_MASK:
-        min_state = TaskState.MAYBE
-    elif state & TaskState.DEFINITE_MASK:
-        min_state = TaskState.FUTURE
-    else:
-        min_state = TaskState.COMPLETED
+    min_state = _lowest_state_leading_to(state)
     subprocesses = workflow.top_workflow.subprocesses if into_subprocesses else {}
     finished_only = state <= TaskState.FINISHED_MASK
     stack = [first or workflow.task_tree]
@@ -68,8 +65,125 @@ def walk(workflow: Any, first: Task | None = None, state: int = TaskState.ANY_MA
             yield task
 
 
+def _lowest_state_leading_to(state: int) -> int:
+    """Below a task in a lower state no task of `state` can be (nothing definite follows a
+    predicted task): the walk does not descend there."""
+    lowest: int = (TaskState.MAYBE if state & TaskState.PREDICTED_MASK
+                   else TaskState.FUTURE if state & TaskState.DEFINITE_MASK
+                   else TaskState.COMPLETED)
+    return lowest
+
+
+class TaskTable(dict):  # type: ignore[type-arg]
+    """A workflow's tasks by id, counting additions and removals. A task tree changes shape
+    only when a task is added to or removed from its workflow's table (SpiffWorkflow appends
+    to a parent's children as it adds the child, and removes it as it drops it), so an
+    order worked out for one count stays right until the count moves."""
+
+    changes = 0
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.changes += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self.changes += 1
+        super().__delitem__(key)
+
+    def pop(self, *args: Any) -> Any:
+        self.changes += 1
+        return super().pop(*args)
+
+    def clear(self) -> None:
+        self.changes += 1
+        super().clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.changes += 1
+        super().update(*args, **kwargs)
+
+    def setdefault(self, *args: Any) -> Any:
+        self.changes += 1
+        return super().setdefault(*args)
+
+    def popitem(self) -> Any:
+        self.changes += 1
+        return super().popitem()
+
+
+class _Preorder:
+    """The whole tree in walk order, and for each task where its subtree ends: a walk that
+    does not descend below a task jumps there. Valid for one TaskTable count."""
+
+    __slots__ = ("table", "changes", "root", "tasks", "ends")
+
+    def __init__(self, workflow: Any) -> None:
+        self.table, self.changes = workflow.tasks, workflow.tasks.changes
+        self.root = workflow.task_tree
+        lookup = self.table.__getitem__
+        self.tasks: list[Task] = []
+        self.ends: list[int] = []
+        stack: list[Any] = [self.root]
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        while stack:
+            item = pop()
+            if item.__class__ is int:  # a marker: the subtree of the task at this position is done
+                self.ends[item] = len(self.tasks)
+                continue
+            position = len(self.tasks)
+            self.tasks.append(item)
+            self.ends.append(position + 1)
+            if item._children:
+                push(position)
+                extend(map(lookup, reversed(item._children)))
+
+    def valid_for(self, workflow: Any) -> bool:
+        table = workflow.tasks
+        return (table is self.table and table.changes == self.changes
+                and workflow.task_tree is self.root)
+
+
 class _FastQueries:
-    """The two overrides both workflow classes share."""
+    """The overrides both workflow classes share."""
+
+    tasks: TaskTable
+    top_workflow: Any
+    _preorder: _Preorder | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tasks = TaskTable(self.tasks)
+
+    def get_tasks(self, first_task: Task | None = None, **kwargs: Any) -> list[Task]:
+        """As SpiffWorkflow's (a list of what the walk yields), from a remembered order while
+        the tree keeps its shape: SpiffWorkflow asks this about a dozen times per completed
+        task, most of them between two changes of shape. Not with called processes running
+        (the walk then also goes into them)."""
+        table = self.tasks
+        if (first_task is None and kwargs.keys() <= _FAST_KEYS
+                and isinstance(table, TaskTable) and not self.top_workflow.subprocesses):
+            return self._listed(**kwargs)
+        return list(self.get_tasks_iterator(first_task, **kwargs))
+
+    def _listed(self, state: int = TaskState.ANY_MASK, manual: bool | None = None,
+                spec_name: str | None = None) -> list[Task]:
+        order = self._preorder
+        if order is None or not order.valid_for(self):
+            order = self._preorder = _Preorder(self)
+        tasks, ends = order.tasks, order.ends
+        min_state = _lowest_state_leading_to(state)
+        found = []
+        index, count = 0, len(tasks)
+        while index < count:
+            task = tasks[index]
+            task_state = task._state
+            if task_state & state:
+                spec = task.task_spec
+                if (manual is None or spec.manual == manual) and (
+                        spec_name is None or spec.name == spec_name):
+                    found.append(task)
+            index = index + 1 if task_state >= min_state else ends[index]
+        return found
 
     def get_tasks_iterator(self, first_task: Task | None = None, **kwargs: Any) -> Any:
         if kwargs.keys() <= _FAST_KEYS:

@@ -40,6 +40,9 @@ def _same_walks(instance: PathwayInstance) -> None:
     for query in QUERIES:
         assert _ids(walk(workflow, **query)) == _ids(
             BpmnTaskIterator(workflow.task_tree, **query)), query
+        for _ in range(2):  # the second from the remembered order
+            assert _ids(workflow.get_tasks(**query)) == _ids(
+                BpmnTaskIterator(workflow.task_tree, **query)), query
         assert _ids(walk(workflow, into_subprocesses=False, **query)) == _ids(
             TaskIterator(workflow.task_tree, **query)), query
         for sub in workflow.subprocesses.values():
@@ -59,6 +62,18 @@ def test_the_walk_and_the_join_check_answer_as_spiffworkflow_does(
         checks.append(fast)
         return fast
 
+    listed: list[int] = []
+    remembered = workflow_module._FastQueries.get_tasks
+
+    def get_tasks(self: Any, first_task: Task | None = None, **kwargs: Any) -> list[Task]:
+        # Every list SpiffWorkflow asks for mid-step, from the remembered order or not,
+        # against SpiffWorkflow's own iterator.
+        tasks = remembered(self, first_task, **kwargs)
+        start = first_task or self.task_tree
+        assert _ids(tasks) == _ids(BpmnTaskIterator(start, **kwargs)), kwargs
+        listed.append(1)
+        return tasks
+
     walks = []
     round_trip = cases_module._round_trip
 
@@ -69,10 +84,11 @@ def test_the_walk_and_the_join_check_answer_as_spiffworkflow_does(
         return round_trip(engine, instance)
 
     monkeypatch.setattr(workflow_module, "_parallel_join_check", both)
+    monkeypatch.setattr(workflow_module._FastQueries, "get_tasks", get_tasks)
     monkeypatch.setattr(cases_module, "_round_trip", walking)
     steps = list(run_case(betterback, case))
     assert all(not step.problems for step in steps)
-    assert walks, "no step was checked"
+    assert walks and listed, "no step was checked"
     if any(s.get("complete") == "first_visit" for s in case["steps"]):
         # The care branches join at care_join; it is checked after every task meanwhile.
         assert checks, "the parallel join was never checked"
