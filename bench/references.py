@@ -10,31 +10,56 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.raw_spiff import bound, raw_serializer, raw_step
 from bench.service_setup import Setup, copy_state
 from bench.stats import BenchError
 
 
 class References:
     """The raw engine step of the weekly_check_in state, and that step inside a one-row
-    stdlib sqlite3 transaction (WAL, synchronous=NORMAL as the service sets)."""
+    stdlib sqlite3 transaction (WAL, synchronous=NORMAL as the service sets); and, for the
+    other reading of "raw engine", SpiffWorkflow alone (bench/raw_spiff.py: its own
+    serializer, the spec embedded) in the same one-row transaction."""
 
     def __init__(self, s: Setup, data: dict[str, Any]) -> None:
         template = s.templates["weekly_check_in"]
         self.state = copy_state(template, template.pattern, 1).state
-        self.engine, self.data = s.engine, data
-        self.task_id = self.engine.restore(self.state).ready_tasks()[0].id
+        self.engine, self.data, self.clock = s.engine, data, s.clock
+        restored = self.engine.restore(self.state)
+        self.task_id = restored.ready_tasks()[0].id
+        self.settings = restored.settings
+        self.serializer = raw_serializer()
+        self.spiff_state = self.serializer.serialize_json(restored.workflow)
         self.conn = sqlite3.connect(s.tmp / "one-row.sqlite3", isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("CREATE TABLE instance (id INTEGER PRIMARY KEY, state TEXT NOT NULL)")
         self.conn.execute("INSERT INTO instance VALUES (1, ?)", (self.state,))
-        if len(self._step(self.state)) < 1000:
+        self.conn.execute("INSERT INTO instance VALUES (2, ?)", (self.spiff_state,))
+        if len(self._step(self.state)) < 1000 or len(self._spiff_step(self.spiff_state)) < 1000:
             raise BenchError("the raw step returned no state")
 
     def _step(self, text: str) -> str:
         instance = self.engine.restore(text)
         instance.complete_task(self.task_id, self.data, actor="patient")
         return instance.state_json()
+
+    def _spiff_step(self, text: str) -> str:
+        with bound(self.clock, self.settings):
+            out, _ = raw_step(self.serializer, text, self.engine.script_engine, self.data)
+        return out
+
+    def spiff_row(self) -> float:
+        conn = self.conn
+        t0 = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        (text,) = conn.execute("SELECT state FROM instance WHERE id = 2").fetchone()
+        new = self._spiff_step(text)
+        conn.execute("UPDATE instance SET state = ? WHERE id = 2", (new,))
+        conn.execute("COMMIT")
+        elapsed = time.perf_counter() - t0
+        conn.execute("UPDATE instance SET state = ? WHERE id = 2", (self.spiff_state,))
+        return elapsed
 
     def raw(self) -> float:
         t0 = time.perf_counter()
