@@ -3,10 +3,16 @@ per completion grouped by package."""
 
 from __future__ import annotations
 
+import cProfile
 import io
 import pstats
 from typing import Any
 
+import sqlalchemy as sa
+
+from bench.completions import sequential
+from bench.references import ServiceCall
+from bench.service_setup import Patients, Setup, running_server
 from bench.stats import ms
 
 
@@ -47,3 +53,25 @@ def _group(filename: str, name: str) -> str:
     if filename.startswith("~") or filename.startswith("<"):
         return "builtins"
     return "other"
+
+
+def print_profiles(s: Setup, patients: Patients, data: dict[str, Any], count: int) -> None:
+    """cProfile of in-process completions, and of the server's event-loop thread."""
+    call = ServiceCall(s, data)
+    todo = patients.take(count)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for task_id, token in todo:
+        call(task_id, token)
+    profiler.disable()
+    sa.event.remove(s.db, "before_cursor_execute", call._count)
+    print(profile_report(pstats.Stats(profiler),
+                         "in-process completion (route, service, ORM, engine)",
+                         count))
+    path = s.tmp / "server.prof"
+    with running_server(s, profile=path) as server:
+        sequential(server, patients, data, count)
+    print(profile_report(pstats.Stats(str(path)),
+                         "server event-loop thread (uvicorn, starlette, FastAPI; the "
+                         "dependency and the route run in worker threads, not here)",
+                         count))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,33 +50,29 @@ class References:
             out, _ = raw_step(self.serializer, text, self.engine.script_engine, self.data)
         return out
 
-    def spiff_row(self) -> float:
-        conn = self.conn
-        t0 = time.perf_counter()
-        conn.execute("BEGIN IMMEDIATE")
-        (text,) = conn.execute("SELECT state FROM instance WHERE id = 2").fetchone()
-        new = self._spiff_step(text)
-        conn.execute("UPDATE instance SET state = ? WHERE id = 2", (new,))
-        conn.execute("COMMIT")
-        elapsed = time.perf_counter() - t0
-        conn.execute("UPDATE instance SET state = ? WHERE id = 2", (self.spiff_state,))
-        return elapsed
-
     def raw(self) -> float:
         t0 = time.perf_counter()
         self._step(self.state)
         return time.perf_counter() - t0
 
     def row(self) -> float:
+        return self._in_one_row(1, self._step, self.state)
+
+    def spiff_row(self) -> float:
+        return self._in_one_row(2, self._spiff_step, self.spiff_state)
+
+    def _in_one_row(self, row_id: int, step: Callable[[str], str], original: str) -> float:
+        """BEGIN IMMEDIATE, SELECT the state, step, UPDATE, COMMIT: timed; then the original
+        state is put back, untimed, for the next sample."""
         conn = self.conn
         t0 = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
-        (text,) = conn.execute("SELECT state FROM instance WHERE id = 1").fetchone()
-        new = self._step(text)
-        conn.execute("UPDATE instance SET state = ? WHERE id = 1", (new,))
+        (text,) = conn.execute("SELECT state FROM instance WHERE id = ?", (row_id,)).fetchone()
+        new = step(text)
+        conn.execute("UPDATE instance SET state = ? WHERE id = ?", (new, row_id))
         conn.execute("COMMIT")
         elapsed = time.perf_counter() - t0
-        conn.execute("UPDATE instance SET state = ? WHERE id = 1", (self.state,))  # untimed
+        conn.execute("UPDATE instance SET state = ? WHERE id = ?", (original, row_id))
         return elapsed
 
 

@@ -61,11 +61,7 @@ on a shared machine: compare runs, not single values.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import gc
-import http.client
-import json
-import pstats
 import random
 import shutil
 import statistics
@@ -78,9 +74,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.completions import Completions, body_of, complete_http, concurrent, connection
 from bench.engine import load_answers
-from bench.load import Request, run_load
-from bench.profiles import profile_report
+from bench.profiles import print_profiles
 from bench.references import References, ServiceCall
 from bench.service_setup import (
     WORKLIST_SIZES,
@@ -91,7 +87,7 @@ from bench.service_setup import (
     running_server,
     setup,
 )
-from bench.stats import BenchError, Row, ms, p95, table
+from bench.stats import Row, ms, p95, table
 from bench.worklist import WorklistInProcess, login, worklists
 
 HTTP_WARMUP = 20
@@ -117,77 +113,6 @@ FLAT_LIMIT = 1.5
 HTTP_RATIO_GOAL = 1.5
 
 
-# -- completions over HTTP
-
-
-@dataclass
-class Completions:
-    latencies: list[float]
-    elapsed: float
-    server_cpu: float | None
-    errors: list[str]
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
-
-
-COMPLETED_MARKER = b'"exercise_week_completed"'
-"""Every completion answer must list this event (the weekly check-in completes the week)."""
-
-
-def _complete_http(conn: http.client.HTTPConnection, task_id: str, token: str,
-                   body: bytes) -> float:
-    """One completion on a kept-alive stdlib connection (a light client: it shares the
-    machine with the server)."""
-    t0 = time.perf_counter()
-    conn.request("POST", f"/api/tasks/{task_id}/complete", body,
-                 {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    response = conn.getresponse()
-    answer = response.read()
-    elapsed = time.perf_counter() - t0
-    if response.status != 200:
-        raise BenchError(f"complete {task_id}: {response.status} {answer[:300]!r}")
-    if COMPLETED_MARKER not in answer:
-        raise BenchError(f"complete {task_id} did not complete the week: {answer[:300]!r}")
-    return elapsed
-
-
-def _connection(server: Server) -> http.client.HTTPConnection:
-    host, port = server.url.removeprefix("http://").split(":")
-    return http.client.HTTPConnection(host, int(port), timeout=60)
-
-
-def _body(data: dict[str, Any]) -> bytes:
-    return json.dumps({"data": data}).encode()
-
-
-def sequential(server: Server, patients: Patients, data: dict[str, Any],
-               count: int) -> list[float]:
-    conn = _connection(server)
-    try:
-        return [_complete_http(conn, task_id, token, _body(data))
-                for task_id, token in patients.take(count)]
-    finally:
-        conn.close()
-
-
-def concurrent(server: Server, patients: Patients, data: dict[str, Any], clients: int,
-               window_s: float, per_client: int) -> Completions:
-    """`clients` kept-alive connections completing tasks as fast as answers come, for a
-    window; the load generator is one asyncio thread (bench/load.py)."""
-    body = _body(data)
-    work = [[Request("POST", f"/api/tasks/{task_id}/complete", token, body)
-             for task_id, token in patients.take(per_client)] for _ in range(clients)]
-    host, port = server.url.removeprefix("http://").split(":")
-    gc.collect()
-    cpu0 = server.cpu_seconds()
-    result = run_load(host, int(port), work, COMPLETED_MARKER, window_s)
-    cpu1 = server.cpu_seconds()
-    cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
-    return Completions(result.latencies, result.elapsed, cpu, result.errors)
-
-
 # -- the same completion without HTTP, and without the service (bench/references.py)
 
 
@@ -208,10 +133,10 @@ def paired(s: Setup, server: Server, patients: Patients, data: dict[str, Any], c
     SpiffWorkflow alone in one row, in a shuffled order) so that a busy neighbour on a shared
     machine slows all five alike."""
     refs, call = References(s, data), ServiceCall(s, data)
-    body = _body(data)
-    with closing(_connection(server)) as client:
+    body = body_of(data)
+    with closing(connection(server)) as client:
         for task_id, token in patients.take(HTTP_WARMUP):
-            _complete_http(client, task_id, token, body)
+            complete_http(client, task_id, token, body)
         for task_id, token in patients.take(10):
             call(task_id, token)
             refs.raw()
@@ -231,7 +156,7 @@ def paired(s: Setup, server: Server, patients: Patients, data: dict[str, Any], c
             shuffle(order)  # no series always follows another (e.g. the server's commit)
             for which in order:
                 if which == 0:
-                    out.http.append(_complete_http(client, *todo_http[i], body))
+                    out.http.append(complete_http(client, *todo_http[i], body))
                 elif which == 1:
                     out.raw.append(refs.raw())
                 elif which == 2:
@@ -271,28 +196,6 @@ def failures(result: Completions) -> str:
 
 
 # -- profiles
-
-
-def _profiles(s: Setup, patients: Patients, data: dict[str, Any]) -> None:
-    """cProfile of in-process completions, and of the server's event-loop thread."""
-    call = ServiceCall(s, data)
-    todo = patients.take(PROFILE_SAMPLES)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for task_id, token in todo:
-        call(task_id, token)
-    profiler.disable()
-    sa.event.remove(s.db, "before_cursor_execute", call._count)
-    print(profile_report(pstats.Stats(profiler),
-                         "in-process completion (route, service, ORM, engine)",
-                         PROFILE_SAMPLES))
-    path = s.tmp / "server.prof"
-    with running_server(s, profile=path) as server:
-        sequential(server, patients, data, PROFILE_SAMPLES)
-    print(profile_report(pstats.Stats(str(path)),
-                         "server event-loop thread (uvicorn, starlette, FastAPI; the "
-                         "dependency and the route run in worker threads, not here)",
-                         PROFILE_SAMPLES))
 
 
 # -- main
@@ -425,7 +328,7 @@ def _run(tmp: Path, started: float, profile: bool) -> None:
           f"{ratio:.2f})")
     if profile:
         print()
-        _profiles(s, patients, data)
+        print_profiles(s, patients, data, PROFILE_SAMPLES)
 
 
 if __name__ == "__main__":
