@@ -16,7 +16,7 @@ from sqlmodel import Session, col, delete, func, select
 
 from .errors import LoginRateLimitedError, NotAuthenticatedError
 from .settings import Settings
-from .tables import ApiToken, LoginAttempt, User
+from .tables import ApiToken, LoginAttempt, User, from_row
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("carepath-timing-equaliser")
@@ -86,7 +86,7 @@ def user_for_token(session: Session, token: str, now: datetime) -> User | None:
         _USER_FOR_TOKEN, {"token_hash": _token_hash(token)}).mappings().first()
     if row is None or row["token_expires_at"] < now or not row["active"]:
         return None
-    return User(**{column.name: row[column.name] for column in _USERS.c})
+    return from_row(User, {column.name: row[column.name] for column in _USERS.c})
 
 
 def revoke_token(session: Session, token: str) -> None:

@@ -17,7 +17,16 @@ from pathways.events import DomainEvent
 from pathways.instance import ReadyTask as EngineTask
 
 from .db import is_postgres
-from .tables import Episode, Event, Instance, Patient, ReadyTask, TaskDraft, TaskSubmission
+from .tables import (
+    Episode,
+    Event,
+    Instance,
+    Patient,
+    ReadyTask,
+    TaskDraft,
+    TaskSubmission,
+    from_row,
+)
 
 GENESIS = "0" * 64
 _EVENT_LOCK = 7_311_001
@@ -100,12 +109,12 @@ def open_episode_of_task(session: Session, task_id: str,
     lock already covers the database)."""
     query = _OPEN_EPISODE.with_for_update(of=_INSTANCES) if lock else _OPEN_EPISODE
     rows = session.connection().execute(query, {"task_id": task_id}).mappings().all()
-    ready = {row["task_id"]: ReadyTask(**{c.name: row[c.name] for c in _READY.c})
+    ready = {row["task_id"]: from_row(ReadyTask, {c.name: row[c.name] for c in _READY.c})
              for row in rows}
     if task_id not in ready:
         return None
     first = rows[0]
-    episode = Episode(**{name: first[f"ep_{name}"] for name in _EPISODE_COLUMNS})
+    episode = from_row(Episode, {name: first[f"ep_{name}"] for name in _EPISODE_COLUMNS})
     return OpenEpisode(episode, first["instance_id"], first["version"], first["state"],
                        first["display_name"], ready)
 
