@@ -68,7 +68,7 @@ async def logout(request: Request, call: AnonymousCallDep) -> Response:
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
         await call(lambda ctx: auth.revoke_token(ctx.session, token))
-    elif cookie is not None and auth.csrf_matches(cookie, request.headers.get("x-csrf-token")):
+    if cookie is not None and auth.csrf_matches(cookie, request.headers.get("x-csrf-token")):
         user_id = cookie.get("uid")
         if isinstance(user_id, int):
             await call(lambda ctx: auth.end_cookie_sessions(ctx.session, user_id))
