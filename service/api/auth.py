@@ -65,13 +65,18 @@ async def logout(request: Request, call: AnonymousCallDep) -> Response:
     header = request.headers.get("authorization", "")
     settings = request.app.state.settings
     cookie = auth.read_session_cookie(settings, request.cookies.get(auth.SESSION_COOKIE, ""))
-    if header.lower().startswith("bearer "):
-        token = header[7:].strip()
-        await call(lambda ctx: auth.revoke_token(ctx.session, token))
-    if cookie is not None and auth.csrf_matches(cookie, request.headers.get("x-csrf-token")):
-        user_id = cookie.get("uid")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    user_id = (cookie.get("uid") if cookie is not None
+               and auth.csrf_matches(cookie, request.headers.get("x-csrf-token")) else None)
+
+    def work(ctx: Context) -> None:
+        if token is not None:
+            auth.revoke_token(ctx.session, token)
         if isinstance(user_id, int):
-            await call(lambda ctx: auth.end_cookie_sessions(ctx.session, user_id))
+            auth.end_cookie_sessions(ctx.session, user_id)
+
+    if token is not None or user_id is not None:
+        await call(work)
     response = Response(status_code=204)
     response.delete_cookie(auth.SESSION_COOKIE)
     return response
