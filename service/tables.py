@@ -240,17 +240,11 @@ def from_row(model: type[M], values: Mapping[str, Any]) -> M:
     SQLAlchemy builds the objects it loads: no validation and no attribute events (the
     values are the database's already), about a fifteenth of the constructor's cost on the
     hot read paths. It belongs to no session, like an object made with the constructor."""
-    if not _mappers_configured:
-        _configure_mappers()
     instance: M = manager_of_class(model).new_instance()
     instance.__dict__.update(values)
     return instance
 
 
-_mappers_configured = False
-
-
-def _configure_mappers() -> None:
-    global _mappers_configured
-    sa.orm.configure_mappers()  # attribute access needs it; SQLAlchemy does it at first query
-    _mappers_configured = True
+# Attribute access on objects from `from_row` needs the mappers configured, which SQLAlchemy
+# otherwise does at the first query: do it once, now that every table is defined.
+sa.orm.configure_mappers()
