@@ -241,6 +241,24 @@ def test_the_write_ahead_log_is_copied_back_by_a_background_thread(tmp_path: Pat
         thread.join(timeout=10)
 
 
+def test_young_objects_are_collected_less_often_while_serving(tmp_path: Path) -> None:
+    """An engine step makes many short-lived objects: while the app serves, the youngest
+    generation is collected every GC_YOUNG_THRESHOLD allocations; afterwards as before."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from service.app import GC_YOUNG_THRESHOLD, create_app
+
+    before = gc.get_threshold()
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'gc.sqlite3'}",
+                              mode="test", embedded_worker=False))
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+    assert gc.get_threshold() == before
+
+
 @pytest.mark.parametrize("count", ["0", "65", "two"])
 def test_serve_says_how_many_processes_it_can_run(count: str,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
