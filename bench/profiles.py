@@ -8,8 +8,6 @@ import io
 import pstats
 from typing import Any
 
-import sqlalchemy as sa
-
 from bench.completions import sequential
 from bench.references import ServiceCall
 from bench.service_setup import Patients, Setup, running_server
@@ -64,7 +62,7 @@ def print_profiles(s: Setup, patients: Patients, data: dict[str, Any], count: in
     for task_id, token in todo:
         call(task_id, token)
     profiler.disable()
-    sa.event.remove(s.db, "before_cursor_execute", call._count)
+    call.stop_counting()
     print(profile_report(pstats.Stats(profiler),
                          "in-process completion (route, service, ORM, engine)",
                          count))

@@ -91,10 +91,21 @@ class ServiceCall:
         self._transaction = transaction
         self.statements = 0
         self.calls = 0
-        sa.event.listen(s.db, "before_cursor_execute", self._count)
+        # Counted by SQLite itself: the busiest statements bypass SQLAlchemy's events
+        # (service/statements.py). BEGIN, COMMIT and the connections' PRAGMAs are not counted.
+        s.db.dispose()
+        sa.event.listen(s.db, "connect", self._trace)
 
-    def _count(self, *_: Any) -> None:
-        self.statements += 1
+    def _trace(self, dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(self._count)
+
+    def _count(self, sql: str) -> None:
+        if not sql.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+            self.statements += 1
+
+    def stop_counting(self) -> None:
+        sa.event.remove(self.s.db, "connect", self._trace)
+        self.s.db.dispose()
 
     def __call__(self, task_id: str, token: str) -> float:
         s = self.s

@@ -72,8 +72,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from bench.completions import Completions, body_of, complete_http, concurrent, connection
 from bench.engine import load_answers
 from bench.profiles import print_profiles
@@ -167,7 +165,7 @@ def paired(s: Setup, server: Server, patients: Patients, data: dict[str, Any], c
                     out.inproc.append(call(*todo_call[i]))
         cpu1 = server.cpu_seconds()
     refs.conn.close()
-    sa.event.remove(s.db, "before_cursor_execute", call._count)
+    call.stop_counting()
     if cpu0 is not None and cpu1 is not None:
         out.server_cpu = cpu1 - cpu0
     out.statements = call.statements / max(call.calls, 1)

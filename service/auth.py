@@ -16,6 +16,7 @@ from sqlmodel import Session, col, delete, func, select
 
 from .errors import LoginRateLimitedError, NotAuthenticatedError
 from .settings import Settings
+from .statements import Prepared
 from .tables import ApiToken, LoginAttempt, User, from_row
 
 _hasher = PasswordHasher()
@@ -74,16 +75,16 @@ def issue_token(session: Session, settings: Settings, user: User, now: datetime)
 
 _USERS: sa.Table = User.__table__  # type: ignore[attr-defined]
 _TOKENS: sa.Table = ApiToken.__table__  # type: ignore[attr-defined]
-_USER_FOR_TOKEN = (sa.select(_USERS, _TOKENS.c.expires_at.label("token_expires_at"))
-                   .join(_TOKENS, _TOKENS.c.user_id == _USERS.c.id)
-                   .where(_TOKENS.c.token_hash == sa.bindparam("token_hash")))
+_USER_FOR_TOKEN = Prepared(
+    sa.select(_USERS, _TOKENS.c.expires_at.label("token_expires_at"))
+    .join(_TOKENS, _TOKENS.c.user_id == _USERS.c.id)
+    .where(_TOKENS.c.token_hash == sa.bindparam("token_hash")))
 
 
 def user_for_token(session: Session, token: str, now: datetime) -> User | None:
     """The user a bearer token belongs to, if it is current (read on every API request:
     one plain query, the user object not tied to a session)."""
-    row = session.connection().execute(
-        _USER_FOR_TOKEN, {"token_hash": _token_hash(token)}).mappings().first()
+    row = _USER_FOR_TOKEN.first(session, {"token_hash": _token_hash(token)})
     if row is None or row["token_expires_at"] < now or not row["active"]:
         return None
     return from_row(User, {column.name: row[column.name] for column in _USERS.c})

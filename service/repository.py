@@ -17,6 +17,7 @@ from pathways.events import DomainEvent
 from pathways.instance import ReadyTask as EngineTask
 
 from .db import is_postgres
+from .statements import Prepared
 from .tables import (
     Episode,
     Event,
@@ -59,20 +60,21 @@ def append_events(session: Session, rows: list[dict[str, Any]]) -> None:
         return
     if is_postgres(session):
         session.exec(sa.text("SELECT pg_advisory_xact_lock(:id)").bindparams(id=_EVENT_LOCK))
-    connection = session.connection()
-    prev = connection.execute(_LAST_HASH).scalar() or GENESIS
+    last = _LAST_HASH.first(session, {})
+    prev = last["hash"] if last is not None else GENESIS
     for row in rows:
         row["prev_hash"] = prev
         row["hash"] = prev = event_hash(prev, row["episode_id"], row["name"], row["at"],
                                         row["element"], row["actor_id"], row["data"])
-    connection.execute(_INSERT_EVENTS, rows)
+    _INSERT_EVENTS.execute_many(session, rows)
 
 
 _EVENTS: sa.Table = Event.__table__  # type: ignore[attr-defined]
 _INSTANCES: sa.Table = Instance.__table__  # type: ignore[attr-defined]
 _READY: sa.Table = ReadyTask.__table__  # type: ignore[attr-defined]
-_LAST_HASH = sa.select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
-_INSERT_EVENTS = _EVENTS.insert()
+_LAST_HASH = Prepared(sa.select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1))
+_INSERT_EVENTS = Prepared(_EVENTS.insert(), columns=[
+    "episode_id", "clinic_id", "name", "at", "element", "actor_id", "data", "prev_hash", "hash"])
 
 
 @dataclass
@@ -91,7 +93,7 @@ class OpenEpisode:
 _EPISODES: sa.Table = Episode.__table__  # type: ignore[attr-defined]
 _PATIENTS: sa.Table = Patient.__table__  # type: ignore[attr-defined]
 _EPISODE_COLUMNS = [c.name for c in _EPISODES.c]
-_OPEN_EPISODE = (
+_OPEN_EPISODE_QUERY = (
     sa.select(_READY, *[c.label(f"ep_{c.name}") for c in _EPISODES.c],
               _INSTANCES.c.id.label("instance_id"), _INSTANCES.c.version, _INSTANCES.c.state,
               _PATIENTS.c.display_name)
@@ -100,6 +102,8 @@ _OPEN_EPISODE = (
     .join(_PATIENTS, _PATIENTS.c.id == _EPISODES.c.patient_id)
     .where(_READY.c.episode_id == sa.select(_READY.c.episode_id)
            .where(_READY.c.task_id == sa.bindparam("task_id")).scalar_subquery()))
+_OPEN_EPISODE = Prepared(_OPEN_EPISODE_QUERY)
+_OPEN_EPISODE_LOCKED = Prepared(_OPEN_EPISODE_QUERY.with_for_update(of=_INSTANCES))
 
 
 def open_episode_of_task(session: Session, task_id: str,
@@ -107,8 +111,8 @@ def open_episode_of_task(session: Session, task_id: str,
     """The episode a ready task belongs to, its instance, and its ready tasks, in one query;
     None if the task is not open. `lock`: hold the instance row (PostgreSQL; SQLite's write
     lock already covers the database)."""
-    query = _OPEN_EPISODE.with_for_update(of=_INSTANCES) if lock else _OPEN_EPISODE
-    rows = session.connection().execute(query, {"task_id": task_id}).mappings().all()
+    query = _OPEN_EPISODE_LOCKED if lock else _OPEN_EPISODE
+    rows = query.all(session, {"task_id": task_id})
     ready = {row["task_id"]: from_row(ReadyTask, {c.name: row[c.name] for c in _READY.c})
              for row in rows}
     if task_id not in ready:
@@ -119,21 +123,22 @@ def open_episode_of_task(session: Session, task_id: str,
                        first["display_name"], ready)
 
 
-_SAVE_STATE = (sa.update(_INSTANCES)
-               .where(_INSTANCES.c.id == sa.bindparam("instance_id"),
-                      _INSTANCES.c.version == sa.bindparam("expected"))
-               .values(state=sa.bindparam("state"), version=sa.bindparam("expected") + 1,
-                       next_wake_at=sa.bindparam("next_wake_at"),
-                       status=sa.bindparam("status")))
+_SAVE_STATE = Prepared(sa.update(_INSTANCES)
+                       .where(_INSTANCES.c.id == sa.bindparam("instance_id"),
+                              _INSTANCES.c.version == sa.bindparam("expected"))
+                       .values(state=sa.bindparam("state"),
+                               version=sa.bindparam("expected") + 1,
+                               next_wake_at=sa.bindparam("next_wake_at"),
+                               status=sa.bindparam("status")))
 
 
 def save_state(session: Session, instance_id: int, version: int, state: str,
                next_wake_at: datetime | None, completed: bool) -> bool:
     """Write the new state if nobody else did since `version` was read (optimistic lock)."""
-    result = session.connection().execute(_SAVE_STATE, {
+    cursor = _SAVE_STATE.execute(session, {
         "instance_id": instance_id, "expected": version, "state": state,
         "next_wake_at": next_wake_at, "status": "completed" if completed else "running"})
-    return bool(result.rowcount == 1)
+    return bool(cursor.rowcount == 1)
 
 
 def save_instance(session: Session, instance: Instance, state: str,
@@ -149,20 +154,20 @@ def save_instance(session: Session, instance: Instance, state: str,
     return True
 
 
-_TAKE_TASK = sa.delete(_READY).where(_READY.c.task_id == sa.bindparam("task_id"))
-_TAKE_UNCLAIMED_TASK = _TAKE_TASK.where(sa.or_(_READY.c.claimed_by.is_(None),
-                                               _READY.c.claimed_by == sa.bindparam("claimant")))
+_TAKE_TASK_QUERY = sa.delete(_READY).where(_READY.c.task_id == sa.bindparam("task_id"))
+_TAKE_TASK = Prepared(_TAKE_TASK_QUERY)
+_TAKE_UNCLAIMED_TASK = Prepared(_TAKE_TASK_QUERY.where(
+    sa.or_(_READY.c.claimed_by.is_(None), _READY.c.claimed_by == sa.bindparam("claimant"))))
 
 
 def take_ready_task(session: Session, task_id: str, claimant: int | None) -> bool:
     """Remove a task being completed from the projection, unless someone other than
     `claimant` has claimed it (None: whoever holds it)."""
     if claimant is None:
-        result = session.connection().execute(_TAKE_TASK, {"task_id": task_id})
+        cursor = _TAKE_TASK.execute(session, {"task_id": task_id})
     else:
-        result = session.connection().execute(_TAKE_UNCLAIMED_TASK,
-                                              {"task_id": task_id, "claimant": claimant})
-    return bool(result.rowcount == 1)
+        cursor = _TAKE_UNCLAIMED_TASK.execute(session, {"task_id": task_id, "claimant": claimant})
+    return bool(cursor.rowcount == 1)
 
 
 def new_ready_rows(episode: Episode, stratum: str | None, before: set[str],
@@ -190,10 +195,10 @@ def sync_ready_tasks(session: Session, episode_id: int, before: set[str], curren
         connection.execute(sa.update(_READY).where(_READY.c.episode_id == episode_id)
                            .values(stratum=stratum))
     if new:
-        connection.execute(_INSERT_READY, [row.model_dump() for row in new])
+        _INSERT_READY.execute_many(session, [row.model_dump() for row in new])
 
 
-_INSERT_READY = _READY.insert()
+_INSERT_READY = Prepared(_READY.insert(), columns=[column.name for column in _READY.c])
 
 
 def due_instances(session: Session, now: datetime, limit: int) -> list[Instance]:
@@ -221,12 +226,13 @@ def update_episode(session: Session, episode: Episode, changes: dict[str, Any]) 
 def record_submission(session: Session, submission: dict[str, Any]) -> None:
     """Keep what was submitted to complete a task (a task_submissions row); the task's
     drafts are done with."""
-    connection = session.connection()
-    connection.execute(_DELETE_DRAFTS, {"task_id": submission["task_id"]})
-    connection.execute(_INSERT_SUBMISSION, submission)
+    _DELETE_DRAFTS.execute(session, {"task_id": submission["task_id"]})
+    _INSERT_SUBMISSION.execute(session, submission)
 
 
 _DRAFTS: sa.Table = TaskDraft.__table__  # type: ignore[attr-defined]
 _SUBMISSIONS: sa.Table = TaskSubmission.__table__  # type: ignore[attr-defined]
-_DELETE_DRAFTS = sa.delete(_DRAFTS).where(_DRAFTS.c.task_id == sa.bindparam("task_id"))
-_INSERT_SUBMISSION = _SUBMISSIONS.insert()
+_DELETE_DRAFTS = Prepared(sa.delete(_DRAFTS)
+                          .where(_DRAFTS.c.task_id == sa.bindparam("task_id")))
+_INSERT_SUBMISSION = Prepared(_SUBMISSIONS.insert(),
+                              columns=[column.name for column in _SUBMISSIONS.c])
