@@ -48,11 +48,12 @@ class Call:
     hands its service call to `call`, and returns what comes back: one hop to a worker
     thread per request, whatever the route does.
 
-    Units of work run on few threads: `settings.unit_threads` per process (1 on SQLite).
-    Python runs one thread of a process at a time, so more threads add no speed, only
-    contention: with 32, a writer holding SQLite's write lock kept waiting for a turn while
-    other threads ran engine steps, and every process's writers waited with it (two
-    processes used 1.6 of 2 cores instead of 1.85-1.9). Work that takes long without
+    Units of work run on few threads: `settings.unit_threads` per process; with 0 (the
+    default on SQLite) on the event loop itself, with no hand-over at all. Python runs one
+    thread of a process at a time, so more threads add no speed, only contention: with 32,
+    a writer holding SQLite's write lock kept waiting for a turn while other threads ran
+    engine steps, and every process's writers waited with it (two processes used 1.6 of 2
+    cores instead of 1.85-1.9). Work that takes long without
     needing Python (argon2 password hashing, in logins and in anything that creates a
     login) or that is rare and long (checking an uploaded model, reading or verifying the
     event log) runs on threads of its own (`slow`), so it never holds up everyone's task
@@ -64,9 +65,11 @@ class Call:
         self.slow = slow
 
     async def __call__(self, fn: Callable[[Context], T]) -> T:
+        count = SLOW_THREADS if self.slow else self.request.app.state.settings.unit_threads
+        if count == 0:
+            return self._run(fn)
         context = contextvars.copy_context()
-        threads = (_threads("slow", SLOW_THREADS) if self.slow
-                   else _threads("call", self.request.app.state.settings.unit_threads))
+        threads = _threads("slow" if self.slow else "call", count)
         return await asyncio.get_running_loop().run_in_executor(
             threads, context.run, self._run, fn)
 

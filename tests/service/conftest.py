@@ -151,10 +151,11 @@ def make_world() -> Iterator[World]:
     url = database_url()
     if url.startswith("postgresql"):
         _reset_postgres(url)
-    # threads=8: requests to one live server run at the same time here (the default on
-    # SQLite, one thread, would queue them), so the race tests race inside one process too.
+    # Requests' work runs as in production: on SQLite on the event loop (each TestClient
+    # request has a loop of its own, so requests from several threads still overlap); the
+    # live server gives it threads (see live_server).
     settings = Settings(database_url=url, mode="test", embedded_worker=False,
-                        login_attempts_per_window=5, threads=8)
+                        login_attempts_per_window=5)
     clock = ManualClock()
     db = create_db_engine(settings)
     prepare(db, settings, clock)
@@ -212,7 +213,10 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(world: World) -> Iterator[LiveServer]:
-    """The app served by uvicorn on loopback, for tests with real concurrent requests."""
+    """The app served by uvicorn on loopback, for tests with real concurrent requests. Its
+    work runs on 8 threads (SQLite's default runs it on the one event loop, which would
+    queue the requests), so the race tests race inside one process too."""
+    world.settings.threads = 8
     port = free_port()
     config = uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning",
                             workers=1)

@@ -181,13 +181,15 @@ def test_checking_a_password_holds_no_write_lock(world: Any,
     assert answers == {"login": 200}
 
 
-def test_a_slow_login_does_not_hold_up_other_requests(world: Any,
+@pytest.mark.parametrize("threads", [0, 1])
+def test_a_slow_login_does_not_hold_up_other_requests(world: Any, threads: int,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """Requests' work runs on few threads (settings.threads); a login, which spends a third
-    of a second in argon2, runs on threads of its own. Here with one thread for requests: a
-    physiotherapist's task list answers while a login is still checking its password."""
+    """Requests' work runs on few threads (settings.threads), or with 0 on the event loop; a
+    login, which spends a third of a second in argon2, runs on threads of its own. Here
+    with one thread for requests, or none: a physiotherapist's task list answers while a
+    login is still checking its password."""
     physio = world.client("physio")
-    monkeypatch.setattr(world.app.state.settings, "threads", 1)
+    monkeypatch.setattr(world.app.state.settings, "threads", threads)
     with _login_checking_its_password(world, monkeypatch, "lead") as answers:
         tasks = threading.Thread(
             target=lambda: answers.update(tasks=physio.get("/api/tasks").status_code),
@@ -201,14 +203,15 @@ def test_a_slow_login_does_not_hold_up_other_requests(world: Any,
 
 
 @pytest.mark.parametrize(("url", "threads", "expected"), [
-    ("sqlite:///var/x.sqlite3", None, 1),
+    ("sqlite:///var/x.sqlite3", None, 0),
     ("postgresql+psycopg://u@h/db", None, 4),
     ("sqlite:///var/x.sqlite3", 3, 3),
 ])
-def test_requests_run_on_one_thread_per_process_on_sqlite(url: str, threads: int | None,
-                                                          expected: int) -> None:
-    """SQLite writes one transaction at a time; PostgreSQL's statements wait on the network.
-    CAREPATH_THREADS overrides either."""
+def test_requests_run_on_the_event_loop_on_sqlite(url: str, threads: int | None,
+                                                  expected: int) -> None:
+    """SQLite writes one transaction at a time: its work runs on the event loop, with no
+    hand-over to a thread; PostgreSQL's statements wait on the network. CAREPATH_THREADS
+    overrides either."""
     assert Settings(database_url=url, threads=threads).unit_threads == expected
 
 
