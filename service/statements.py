@@ -9,7 +9,9 @@ conversions SQLAlchemy applies) and calls the DBAPI cursor of the session's conn
 inside the session's transaction. The transaction itself (its BEGIN, SQLite's write lock,
 the commit) stays with the session: `session.connection()` begins it as usual.
 
-For statements with fixed shape only: no expanding IN lists, no per-call options.
+For statements with fixed shape only: no expanding IN lists, no per-call options. They do
+not pass through SQLAlchemy's execution events, so `echo` and `before_cursor_execute`
+listeners do not see them (bench/references.py counts statements with SQLite's own trace).
 """
 
 from __future__ import annotations
