@@ -35,7 +35,7 @@ from bench.stats import BenchError
 from pathways.clock import ManualClock
 from pathways.engine import PathwayEngine
 from pathways.instance import PathwayInstance
-from pathways.instance import ReadyTask as EngineTask
+from pathways.task_views import ReadyTask as EngineTask
 from service import serving
 from service.serving import serve_processes
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -28,51 +27,13 @@ from .forms import task_data_part, validate_submission
 from .plaindata import plain_copy
 from .properties import TaskProperties
 from .sandbox import SandboxError, freeze
+from .task_views import Progress, ReadyTask, WaitingTimer
 
 if TYPE_CHECKING:
     from .engine import PathwayEngine
 
 _READY_AT = "carepath_ready_at"
 _DUE_AT = "carepath_due_at"
-
-
-@dataclass(frozen=True)
-class ReadyTask:
-    """A task a person can do now."""
-
-    id: str
-    name: str
-    """BPMN element id, e.g. 'first_visit'."""
-    title: str
-    role: str | None
-    form: str | None
-    form_schema: dict[str, Any] | None
-    ready_at: datetime | None
-    due_at: datetime | None
-    education_module: str | None
-    alert: str | None
-    process: str
-
-    def is_overdue(self, now: datetime) -> bool:
-        return self.due_at is not None and self.due_at < now
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where an instance is, as BPMN element ids (for highlighting a diagram)."""
-
-    done: tuple[str, ...]
-    """Elements finished in the saved state (a restarted cycle keeps only its latest pass)."""
-    current: tuple[str, ...]
-    """Elements ready, waiting (timers) or running (call activities, subprocesses)."""
-
-
-@dataclass(frozen=True)
-class WaitingTimer:
-    task_id: str
-    name: str
-    title: str
-    due_at: datetime
 
 
 class PathwayInstance:

@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from pathways.events import DomainEvent
-from pathways.instance import ReadyTask as EngineTask
+from pathways.task_views import ReadyTask as EngineTask
 
 from .db import is_postgres
 from .statements import Prepared
