@@ -70,6 +70,6 @@ def print_profiles(s: Setup, patients: Patients, data: dict[str, Any], count: in
     with running_server(s, profile=path) as server:
         sequential(server, patients, data, count)
     print(profile_report(pstats.Stats(str(path)),
-                         "server event-loop thread (uvicorn, starlette, FastAPI; the "
-                         "dependency and the route run in worker threads, not here)",
+                         "server event-loop thread (uvicorn, starlette, FastAPI, and on "
+                         "SQLite the route's unit of work too: it runs on the event loop)",
                          count))

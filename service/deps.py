@@ -45,8 +45,8 @@ class Call:
     """One request's unit of work: `await call(fn)` runs `fn(ctx)` on a worker thread inside
     the request's one transaction, with the caller read first; the transaction commits when
     `fn` returns (before the answer is sent) and rolls back if it raises. A route parses,
-    hands its service call to `call`, and returns what comes back: one hop to a worker
-    thread per request, whatever the route does.
+    hands its service call to `call`, and returns what comes back: at most one hop to a
+    worker thread per request, whatever the route does.
 
     Units of work run on few threads: `settings.unit_threads` per process; with 0 (the
     default on SQLite) on the event loop itself, with no hand-over at all. Python runs one
