@@ -1,9 +1,9 @@
-"""Tests for pathways.education: the shipped modules and the strict front-matter loader."""
+"""Tests for pathways.education: the shipped modules, lookups and answer checks in the
+catalogue, and which directory the catalogue is loaded from."""
 
 from __future__ import annotations
 
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,8 @@ from pathways.education import (
     default_catalogue,
     load_module,
 )
+
+from .education_support import valid_front, write_module
 
 ALL_IDS = {
     "understanding-back-pain",
@@ -52,27 +54,6 @@ EXPECTED_BY_STRATUM = {
     ],
 }
 
-VALID_FRONT_MATTER = """\
-id: {id}
-title: A test module
-audience: patient
-strata: [low, high]
-order: 1
-reading_minutes: 2
-summary: A module used only by the tests.
-check_questions:
-  - question: Is this a test?
-    options: ["No", "Yes"]
-    answer: 1
-    explanation: It is a test.
-  - question: Pick the first option.
-    options: [first, second, third]
-    answer: 0
-    explanation: The first option is index 0.
-"""
-
-BODY = "# A test module\n\nSome words for the body of the lesson.\n"
-
 
 @pytest.fixture(autouse=True)
 def _fresh_default_catalogue() -> None:
@@ -82,16 +63,6 @@ def _fresh_default_catalogue() -> None:
 @pytest.fixture(scope="module")
 def catalogue() -> EducationCatalogue:
     return EducationCatalogue.load(DEFAULT_DIRECTORY)
-
-
-def write_module(directory: Path, module_id: str, front: str, body: str = BODY) -> Path:
-    path = directory / f"{module_id}.md"
-    path.write_text(f"---\n{front}---\n\n{body}", encoding="utf-8")
-    return path
-
-
-def valid_front(module_id: str = "test-module") -> str:
-    return VALID_FRONT_MATTER.format(id=module_id)
 
 
 # ------------------------------------------------------------------ shipped modules
@@ -217,158 +188,6 @@ def test_check_answers_out_of_range(catalogue: EducationCatalogue) -> None:
 def test_check_answers_unknown_module(catalogue: EducationCatalogue) -> None:
     with pytest.raises(EducationError, match="unknown education module 'nope'"):
         catalogue.check_answers("nope", [0, 0])
-
-
-# ------------------------------------------------------------------ malformed files
-
-
-def test_valid_temp_module_loads(tmp_path: Path) -> None:
-    path = write_module(tmp_path, "test-module", valid_front())
-    module = load_module(path)
-    assert module.id == "test-module"
-    assert module.strata == ("low", "high")
-    assert module.check_questions[0].options == ("No", "Yes")
-    assert module.body_markdown == BODY.strip()
-
-
-def test_missing_field(tmp_path: Path) -> None:
-    front = valid_front().replace("order: 1\n", "")
-    path = write_module(tmp_path, "test-module", front)
-    with pytest.raises(EducationError, match=r"missing required field\(s\) 'order'") as info:
-        load_module(path)
-    assert "test-module.md" in str(info.value)
-
-
-def test_unknown_field(tmp_path: Path) -> None:
-    path = write_module(tmp_path, "test-module", valid_front() + "colour: blue\n")
-    with pytest.raises(EducationError, match="unknown field.*'colour'"):
-        load_module(path)
-
-
-def test_bad_stratum(tmp_path: Path) -> None:
-    front = valid_front().replace("strata: [low, high]", "strata: [low, severe]")
-    path = write_module(tmp_path, "test-module", front)
-    with pytest.raises(EducationError, match="field 'strata': unknown stratum 'severe'") as info:
-        load_module(path)
-    assert "test-module.md" in str(info.value)
-
-
-def test_answer_out_of_range(tmp_path: Path) -> None:
-    front = valid_front().replace("answer: 0", "answer: 3")
-    path = write_module(tmp_path, "test-module", front)
-    with pytest.raises(
-        EducationError, match=r"field 'check_questions\[1\]\.answer': index 3 is out of range"
-    ) as info:
-        load_module(path)
-    assert "test-module.md" in str(info.value)
-
-
-def test_python_object_tag_rejected(tmp_path: Path) -> None:
-    front = valid_front().replace(
-        "summary: A module used only by the tests.",
-        "summary: !!python/object/apply:os.system ['echo pwned']",
-    )
-    path = write_module(tmp_path, "test-module", front)
-    with pytest.raises(EducationError, match="not valid safe YAML") as info:
-        load_module(path)
-    assert "test-module.md" in str(info.value)
-
-
-def test_python_object_new_tag_rejected(tmp_path: Path) -> None:
-    front = valid_front() + "extra: !!python/object:pathlib.Path {}\n"
-    path = write_module(tmp_path, "test-module", front)
-    with pytest.raises(EducationError, match="safe YAML"):
-        load_module(path)
-
-
-def test_id_must_match_file_name(tmp_path: Path) -> None:
-    path = write_module(tmp_path, "other-name", valid_front("test-module"))
-    with pytest.raises(EducationError, match="field 'id'.*does not match the file name"):
-        load_module(path)
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "message"),
-    [
-        ("order: 1", "order: first", "field 'order': must be an integer"),
-        ("order: 1", "order: true", "field 'order': must be an integer"),
-        ("reading_minutes: 2", "reading_minutes: 0", "field 'reading_minutes': must be >= 1"),
-        ("title: A test module", "title: ''", "field 'title': must be a non-empty string"),
-        ("audience: patient", "audience: robot", "field 'audience': unknown audience"),
-        ("strata: [low, high]", "strata: low", "field 'strata': must be a non-empty list"),
-        ("strata: [low, high]", "strata: [low, low]", "more than once"),
-        ('options: ["No", "Yes"]', "options: [No, Yes]", r"options\[0\]'.*non-empty string"),
-        ('options: ["No", "Yes"]', "options: [only]", "at least 2 options"),
-        ("answer: 1", "answer: '1'", r"check_questions\[0\]\.answer'.*integer"),
-        ("    explanation: It is a test.\n", "", r"missing required field\(s\) 'explanation'"),
-    ],
-)
-def test_field_type_errors(tmp_path: Path, old: str, new: str, message: str) -> None:
-    front = valid_front()
-    assert old in front
-    path = write_module(tmp_path, "test-module", front.replace(old, new, 1))
-    with pytest.raises(EducationError, match=message):
-        load_module(path)
-
-
-def test_too_few_and_too_many_questions(tmp_path: Path) -> None:
-    question = textwrap.dedent(
-        """\
-          - question: Extra?
-            options: [a, b]
-            answer: 0
-            explanation: Extra question.
-        """
-    )
-    question = textwrap.indent(question, "  ")
-    too_many = valid_front() + question + question
-    path = write_module(tmp_path, "test-module", too_many)
-    with pytest.raises(EducationError, match="must have 2-3 questions, got 4"):
-        load_module(path)
-
-    one = valid_front().split("  - question: Pick the first option.")[0]
-    path = write_module(tmp_path, "test-module", one)
-    with pytest.raises(EducationError, match="must have 2-3 questions, got 1"):
-        load_module(path)
-
-
-def test_no_front_matter(tmp_path: Path) -> None:
-    path = tmp_path / "test-module.md"
-    path.write_text("# Just markdown\n", encoding="utf-8")
-    with pytest.raises(EducationError, match="must start with a '---' line"):
-        load_module(path)
-
-
-def test_unclosed_front_matter(tmp_path: Path) -> None:
-    path = tmp_path / "test-module.md"
-    path.write_text("---\n" + valid_front(), encoding="utf-8")
-    with pytest.raises(EducationError, match="not closed"):
-        load_module(path)
-
-
-def test_front_matter_not_a_mapping(tmp_path: Path) -> None:
-    path = write_module(tmp_path, "test-module", "- just\n- a list\n")
-    with pytest.raises(EducationError, match="must be a YAML mapping"):
-        load_module(path)
-
-
-def test_invalid_yaml_syntax(tmp_path: Path) -> None:
-    path = write_module(tmp_path, "test-module", "id: [unclosed\n")
-    with pytest.raises(EducationError, match="not valid safe YAML"):
-        load_module(path)
-
-
-def test_empty_body(tmp_path: Path) -> None:
-    path = write_module(tmp_path, "test-module", valid_front(), body="")
-    with pytest.raises(EducationError, match="no Markdown body"):
-        load_module(path)
-
-
-def test_catalogue_reports_bad_file(tmp_path: Path) -> None:
-    write_module(tmp_path, "good-one", valid_front("good-one"))
-    write_module(tmp_path, "bad-one", valid_front("bad-one").replace("answer: 0", "answer: 7"))
-    with pytest.raises(EducationError, match="bad-one.md"):
-        EducationCatalogue.load(tmp_path)
 
 
 # ------------------------------------------------------------------ directory selection
