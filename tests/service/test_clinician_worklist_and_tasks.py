@@ -1,25 +1,20 @@
-"""Clinician pages as people use them: logged in with a cookie, reading the HTML's structure
-(sections, rows, badges, labels, messages next to fields), acting with one click."""
+"""Clinician worklist and task forms as people use them: logged in with a cookie, reading the
+HTML's structure (rows, badges, labels, messages next to fields), acting with one click."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from bs4 import BeautifulSoup, Tag
 from fastapi.testclient import TestClient
-from lxml import etree
 
 from service import auth
-from service.diagram import ACTIVITIES, BPMN, BPMNDI, DC, DI, EVENTS, GATEWAYS, add_diagram
 
-from .conftest import A, World, complete, find_task, refer, through_first_visit
+from .clinician_pages_support import patient_in_week_one, text
+from .conftest import A, World, complete, find_task, refer
 from .conftest import page_login as log_in
 from .conftest import soup as html
-
-WEEK = timedelta(days=7)
 
 
 def csrf(client: TestClient) -> str:
@@ -27,11 +22,6 @@ def csrf(client: TestClient) -> str:
     token = html(client.get("/")).select_one("form.logout input[name=csrf_token]")
     assert token is not None, "log in first"
     return str(token["value"])
-
-
-def text(node: Tag | None) -> str:
-    assert node is not None
-    return " ".join(node.get_text(" ").split())
 
 
 def rows_of(page: BeautifulSoup, section: str) -> list[Tag]:
@@ -67,16 +57,6 @@ def field_of(page: BeautifulSoup, name: str) -> Tag:
 
 
 # -- scenes
-
-def patient_in_week_one(world: World, name: str, username: str, start_back: str,
-                        clinician: str = "physio") -> tuple[TestClient, int]:
-    """Referred, first visit done, one week of exercise over: the check-in is due."""
-    patient, episode_id = refer(world, name, username, clinician)
-    through_first_visit(world, patient, start_back, clinician)
-    world.clock.advance(WEEK)
-    world.sweep()
-    return world.client(username), episode_id
-
 
 def red_flag_patient(world: World, name: str, username: str) -> int:
     """A self-referred patient whose safety answers need a clinician within 24 hours."""
@@ -189,77 +169,6 @@ def test_a_claim_without_the_pages_csrf_token_is_refused(world: World) -> None:
     assert find_task(world.client("physio"), "urgent_review")["claimed_by"] is None
 
 
-# -- a patient's page
-
-def test_a_patients_page_tells_their_story_in_words_numbers_and_a_diagram(
-        world: World) -> None:
-    patient, episode_id = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
-    complete(patient, "weekly_check_in",
-             {"sessions_done": 2, "week_pain_nrs": 5, "difficulty": "about_right"})
-    world.clock.advance(WEEK)
-    world.sweep()
-    complete(world.client("maja"), "follow_up_2w", {"proms": A["improved_proms"]})
-
-    page = html(log_in(world, "physio").get(f"/patients/{episode_id}"))
-
-    assert text(page.select_one("main h1")) == "Maja Lind"
-    facts = {text(d.select_one("dt")): text(d.select_one("dd")) for d in page.select(".facts div")}
-    assert facts["Stratum"] == "medium" and facts["Programme week"] == "1 of 12"
-    assert facts["Pain (0-10)"] == "3"
-    timeline = [text(li) for li in page.select("ol.timeline li")]
-    assert any("Risk stratified: medium" in line for line in timeline)
-    assert any("Exercise week 1: 2 sessions, pain 5, about right" in line for line in timeline)
-    assert any("First visit recorded: non specific lbp by physio" in line for line in timeline)
-    pain = page.select_one("#chart-pain").find_parent("figure")
-    assert [[text(td) for td in tr.select("td")][1:] for tr in pain.select("tbody tr")] == \
-        [["6", "", "baseline"], ["3", "-3", "meaningfully better"]]
-    adherence = page.select_one("#adherence-title").find_parent("section")
-    assert text(adherence.select_one("tbody td:nth-of-type(2)")) == "2 of 3 (67%)"
-    education = [text(li) for li in page.select(".education-list li")]
-    assert education and all(line.startswith("Not read yet") for line in education)
-    diagram = page.select_one("#diagram")
-    assert diagram["data-src"] == f"/patients/{episode_id}/diagram.bpmn"
-    data = json.loads(text(page.select_one("script#page-data")))
-    assert "first_visit" in data["done"] and "education" in data["current"]
-    assert data["charts"][0]["mcid"] == 2 and data["charts"][0]["values"] == [6, 3]
-    assert "Education track" in text(page.select_one("#pathway-title").find_parent("section"))
-
-
-def test_the_summary_twin_has_the_patient_pages_data(world: World) -> None:
-    _, episode_id = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
-    body = world.client("physio").get(f"/api/episodes/{episode_id}/summary").json()
-    assert set(body) == {"header", "alerts", "guideline_warnings", "open_tasks", "timeline",
-                         "charts", "adherence", "education", "position"}
-    assert body["header"]["patient_name"] == "Maja Lind"
-    assert "Risk stratified: medium" in [t["sentence"] for t in body["timeline"]]
-    assert [c["key"] for c in body["charts"]] == ["pain", "disability", "pseq"]
-    assert body["alerts"] == [{"text": "No exercise logged for 7 days", "kind": "warn"}]
-
-
-@pytest.mark.parametrize("path", ["/patients/{id}", "/patients/{id}/diagram.bpmn",
-                                  "/api/episodes/{id}/summary"])
-def test_patient_pages_are_for_the_clinicians_of_the_patients_clinic(
-        world: World, path: str) -> None:
-    _, episode_id = refer(world, "Maja Lind", "maja")
-    url = path.format(id=episode_id)
-    api = url.startswith("/api")
-
-    def status(username: str | None) -> int:
-        if api:
-            return world.client(username).get(url).status_code
-        client = log_in(world, username) if username else TestClient(world.app)
-        return client.get(url, follow_redirects=False).status_code
-
-    assert status("physio") == status("lead") == 200
-    assert status("southphysio") == 404  # another clinic: as if it did not exist
-    assert status("maja") == 404  # patients have their own progress page
-    assert status("manager") == 403
-    assert status(None) == (401 if api else 303)
-    physio = world.client("physio") if api else log_in(world, "physio")
-    assert physio.get(path.format(id=999999)).status_code == 404
-    assert physio.get(path.format(id=2**40)).status_code == 422  # never a 500
-
-
 def test_the_worklist_is_refused_to_patients_managers_and_strangers(world: World) -> None:
     refer(world, "Maja Lind", "maja")
     for username in ("maja", "manager"):
@@ -269,37 +178,6 @@ def test_the_worklist_is_refused_to_patients_managers_and_strangers(world: World
     anonymous = TestClient(world.app).get("/worklist", follow_redirects=False)
     assert anonymous.headers["location"] == "/login?next=/worklist"
     assert log_in(world, "lead").get("/worklist").status_code == 200
-
-
-# -- the diagram
-
-def test_the_diagram_draws_every_step_of_the_main_process(world: World) -> None:
-    _, episode_id = refer(world, "Maja Lind", "maja")
-    response = log_in(world, "physio").get(f"/patients/{episode_id}/diagram.bpmn")
-    assert response.headers["content-type"].startswith("application/xml")
-    root = etree.fromstring(response.content)
-    process = root.find(f"{{{BPMN}}}process")
-    kinds = EVENTS | GATEWAYS | ACTIVITIES
-    nodes = [e for e in process if isinstance(e.tag, str) and etree.QName(e).localname in kinds]
-    flows = process.findall(f"{{{BPMN}}}sequenceFlow")
-    plane = root.find(f"{{{BPMNDI}}}BPMNDiagram/{{{BPMNDI}}}BPMNPlane")
-    assert plane.get("bpmnElement") == process.get("id")
-    shapes = {s.get("bpmnElement"): s for s in plane.iter(f"{{{BPMNDI}}}BPMNShape")}
-    assert set(shapes) == {n.get("id") for n in nodes}
-    edges = {e.get("bpmnElement"): e for e in plane.iter(f"{{{BPMNDI}}}BPMNEdge")}
-    assert set(edges) == {f.get("id") for f in flows}
-    assert all(len(e.findall(f"{{{DI}}}waypoint")) >= 2 for e in edges.values())
-    assert shapes["registry_follow_up"].get("isExpanded") == "false"
-    assert "registry_questionnaire" not in shapes  # inside the collapsed subprocess
-    boxes = []
-    for shape in shapes.values():
-        bounds = shape.find(f"{{{DC}}}Bounds")
-        boxes.append(tuple(float(bounds.get(k)) for k in ("x", "y", "width", "height")))
-    assert {(w, h) for _, _, w, h in boxes} == {(36, 36), (50, 50), (100, 80)}
-    overlapping = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
-                   if a[0] < b[0] + b[2] and b[0] < a[0] + a[2]
-                   and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]]
-    assert overlapping == []
 
 
 # -- task forms
@@ -422,45 +300,6 @@ def test_a_patient_cannot_open_a_clinicians_task(world: World) -> None:
     assert log_in(world, "manager").get(f"/tasks/{task_id}").status_code in (403, 404)
     page = html(log_in(world, "physio").get(f"/tasks/{task_id}"))
     assert text(page.select_one("main h1")) == "Psychologically informed session"
-
-
-LOOPING_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
-<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
-  <process id="p" isExecutable="true">
-    <startEvent id="start"/><userTask id="work"/><exclusiveGateway id="again"/>
-    <subProcess id="later"><startEvent id="inner_start"/></subProcess>
-    <task id="retry"/><endEvent id="end"/>
-    <sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
-    <sequenceFlow id="f2" sourceRef="work" targetRef="again"/>
-    <sequenceFlow id="f3" sourceRef="again" targetRef="work"/>
-    <sequenceFlow id="f4" sourceRef="again" targetRef="later"/>
-    <sequenceFlow id="f5" sourceRef="later" targetRef="end"/>
-    <sequenceFlow id="f6" sourceRef="retry" targetRef="retry"/>
-  </process>
-</definitions>"""
-
-
-def test_a_loop_is_drawn_back_to_its_start_and_a_subprocess_collapsed() -> None:
-    root = etree.fromstring(add_diagram(LOOPING_PROCESS))
-    shapes = {s.get("bpmnElement"): s for s in root.iter(f"{{{BPMNDI}}}BPMNShape")}
-    assert set(shapes) == {"start", "work", "again", "later", "retry", "end"}
-    assert shapes["later"].get("isExpanded") == "false"
-    assert shapes["again"].get("isMarkerVisible") == "true"
-
-    def points(flow: str) -> list[tuple[float, float]]:
-        edge = next(e for e in root.iter(f"{{{BPMNDI}}}BPMNEdge")
-                    if e.get("bpmnElement") == flow)
-        return [(float(p.get("x")), float(p.get("y"))) for p in edge.iter(f"{{{DI}}}waypoint")]
-
-    def x_of(node: str) -> float:
-        return float(shapes[node].find(f"{{{DC}}}Bounds").get("x"))
-
-    assert x_of("start") < x_of("work") < x_of("again") < x_of("later") < x_of("end")
-    back = points("f3")
-    assert back[0][0] > back[-1][0], "the way back runs right to left"
-    assert all(a[0] == b[0] or a[1] == b[1] for a, b in zip(back, back[1:], strict=False))
-    assert len(points("f6")) > 2
-    assert add_diagram(add_diagram(LOOPING_PROCESS)) == add_diagram(LOOPING_PROCESS)
 
 
 def test_every_clinician_route_serves_physiotherapists_and_leads_and_refuses_others(
