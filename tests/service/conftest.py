@@ -41,7 +41,7 @@ from service.tables import Clinic, Patient
 PASSWORD = "correct-horse-battery"
 REQUIRE = os.environ.get("CAREPATH_REQUIRE_SERVICES") == "1"
 SERVICE_HASHER = auth._hasher
-"""The service's own argon2 parameters (checked in test_security_and_errors)."""
+"""The service's own argon2 parameters (checked in test_sessions)."""
 
 
 @pytest.fixture(autouse=True, scope="session")

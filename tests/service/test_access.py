@@ -1,13 +1,6 @@
 """Who may call what: every route of the app, called by every role.
 
-`POLICY` is the access policy as data: one row per route (and per kind of resource a route
-acts on) naming the roles that get an answer (2xx, or a page's 3xx). Everybody else is
-refused: 401 when nobody is logged in (pages: a redirect to the login page), 403 or 404
-otherwise; a refusal changes nothing and shows no patient the caller may not see. A route
-the app serves without a row here fails
-`test_every_route_of_the_app_has_a_row_in_the_access_policy`, so a new route (API or page)
-cannot slip in unchecked. API rows are called with a bearer token, page rows with the
-session cookie of a page login.
+The policy is data, in `access_table`; how a row is called, in `access_scene`.
 
 The scene, built once for the module: clinic north, where the physiotherapist "physio" has
 referred patient A (Anna, high risk: she has an education module to read and physio has a
@@ -20,210 +13,42 @@ always ask for patient A's things, by id.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from httpx import Response
-from sqlmodel import SQLModel, col, func, select, update
+from sqlmodel import select
 
 from pathways.models import read_bundle_dir
-from service import auth, models_registry
+from service import models_registry
 from service.db import transaction
 from service.settings import ROOT
-from service.tables import (
-    Episode,
-    Event,
-    ExerciseLog,
-    Instance,
-    ModelVersion,
-    Patient,
-    QuestionnaireResponse,
-    ReadyTask,
-    TaskSubmission,
-    User,
+from service.tables import TaskSubmission, User
+
+from .access_scene import Scene
+from .access_table import (
+    A_PATIENT_TASK,
+    A_PHYSIO_TASK,
+    ANNA,
+    ANNAS_CARE,
+    ANSWERED,
+    BERTIL,
+    EVERY_PATIENT,
+    INVALID,
+    LEAD_TASK,
+    NEEDS_LOGIN,
+    NORTH,
+    POLICY,
+    REFUSED,
+    ROLES,
+    SEES,
+    SVEN,
+    WAITING_FOR_SPECIALIST,
+    Row,
 )
-
-from .conftest import (
-    PASSWORD,
-    A,
-    World,
-    complete,
-    education_answers,
-    make_world,
-    refer,
-    through_first_visit,
-)
-
-ROLES: dict[str, str | None] = {
-    # role in the matrix -> who is logged in
-    "anonymous": None,
-    "patient_A": "anna",
-    "patient_B": "bertil",
-    "physio": "physio",            # north, like patients A and B
-    "southphysio": "southphysio",  # another clinic
-    "clinic_lead": "lead",         # north
-    "manager": "manager",
-    "auditor": "auditor",
-    "admin": "admin",
-}
-
-ANNA, BERTIL, SVEN = "Anna Andersson", "Bertil Berg", "Sven Svensson"
-WAITING_FOR_SPECIALIST = ("Cecilia Carlsson", "Clara Carlsson")
-NORTH = frozenset({ANNA, BERTIL, *WAITING_FOR_SPECIALIST})
-EVERY_PATIENT = NORTH | {SVEN}
-SEES: dict[str, frozenset[str]] = {
-    # whose names a role may ever read in an answer
-    "anonymous": frozenset(),
-    "patient_A": frozenset({ANNA}),
-    "patient_B": frozenset({BERTIL}),
-    "physio": NORTH,
-    "southphysio": frozenset({SVEN}),
-    "clinic_lead": NORTH,
-    "manager": frozenset(),
-    "auditor": frozenset(),
-    "admin": frozenset(),
-}
-
-EVERYONE = frozenset(ROLES)
-SIGNED_IN = EVERYONE - {"anonymous"}
-WITH_A_WORKLIST = frozenset({"patient_A", "patient_B", "physio", "southphysio", "clinic_lead"})
-CLINICIANS = frozenset({"physio", "southphysio", "clinic_lead"})
-ANNAS_CARE = frozenset({"patient_A", "physio", "clinic_lead"})
-PATIENTS = frozenset({"patient_A", "patient_B"})
-
-# Outcomes. Pages answer "log in first" with a redirect to the login page.
-ANSWERED, NEEDS_LOGIN, REFUSED = "answered (2xx/3xx)", "needs login (401)", "refused (403/404)"
-INVALID = "nothing to do for this caller (422)"
-
-# What a row acts on (fills the path's {placeholders}).
-A_EPISODE = "patient A's episode"
-A_PATIENT_TASK = "patient A's patient task"
-A_PHYSIO_TASK = "patient A's physiotherapist task"
-LEAD_TASK = "a north clinic lead task"
-ACTIVE_MODEL = "the active model version"
-VENDOR_ASSET = "a vendored browser library"
-STYLESHEET = "the stylesheet"
-
-
-@dataclass(frozen=True, eq=False)
-class Row:
-    method: str
-    path: str
-    allowed: frozenset[str]
-    target: str = ""
-    body: str = ""
-    """Which request body to send (see `Scene.body`); empty: none."""
-    via: str = "api"
-    """api: called with a bearer token; page: with the session cookie of a page login."""
-    anonymous: str = NEEDS_LOGIN
-    """What the anonymous caller gets when not allowed."""
-    others: dict[str, str] = field(default_factory=dict)
-    """Outcomes for particular roles that differ from a refusal (e.g. nothing to do)."""
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.path}" + (f" <{self.target}>" if self.target else "")
-
-
-def _task_rows(target: str, allowed: Iterable[str]) -> list[Row]:
-    allowed = frozenset(allowed)
-    return [Row("GET", "/api/tasks/{task_id}", allowed, target),
-            Row("POST", "/api/tasks/{task_id}/claim", allowed, target),
-            Row("POST", "/api/tasks/{task_id}/release", allowed, target),
-            Row("POST", "/api/tasks/{task_id}/complete", allowed, target, "task answers")]
-
-
-POLICY: list[Row] = [
-    # Public: health, API docs, clinics to self-refer to, logging in and out.
-    Row("GET", "/healthz", EVERYONE),
-    Row("GET", "/openapi.json", EVERYONE),
-    Row("GET", "/docs", EVERYONE),
-    Row("GET", "/docs/oauth2-redirect", EVERYONE),
-    Row("GET", "/redoc", EVERYONE),
-    Row("GET", "/api/clinics", EVERYONE),
-    Row("POST", "/api/self-referrals", EVERYONE, body="self-referral"),
-    # Each role logs in with its own credentials; the anonymous caller has none to give.
-    Row("POST", "/api/auth/token", SIGNED_IN, body="own credentials"),
-    Row("POST", "/api/auth/login", SIGNED_IN, body="own credentials"),
-    Row("POST", "/api/auth/logout", EVERYONE),
-    Row("GET", "/api/me", SIGNED_IN),
-    # Admins create users; nobody else.
-    Row("POST", "/api/users", frozenset({"admin"}), body="new user"),
-    # Clinicians refer patients to their own clinic.
-    Row("POST", "/api/referrals", CLINICIANS, body="referral"),
-    # Lists are filtered to what the caller may see (checked by names below).
-    Row("GET", "/api/episodes", WITH_A_WORKLIST),
-    Row("GET", "/api/tasks", WITH_A_WORKLIST),
-    # Patient A's episode: Anna herself and the clinicians of her clinic.
-    Row("GET", "/api/episodes/{episode_id}", ANNAS_CARE, A_EPISODE),
-    Row("GET", "/api/episodes/{episode_id}/timeline", ANNAS_CARE, A_EPISODE),
-    Row("GET", "/api/episodes/{episode_id}/questionnaires", ANNAS_CARE, A_EPISODE),
-    Row("GET", "/api/episodes/{episode_id}/exercise-logs", ANNAS_CARE, A_EPISODE),
-    Row("POST", "/api/episodes/{episode_id}/exercise-logs", ANNAS_CARE, A_EPISODE,
-        "exercise log"),
-    Row("GET", "/api/episodes/{episode_id}/education", ANNAS_CARE, A_EPISODE),
-    # Reading education is a patient task: only Anna confirms she has read her module.
-    Row("POST", "/api/episodes/{episode_id}/education/{module}/confirm",
-        frozenset({"patient_A"}), A_EPISODE, "check answers"),
-    # Tasks: patients do their own patient tasks; physiotherapists (and leads) the
-    # physiotherapist tasks of their clinic; only clinic leads the clinic lead tasks.
-    *_task_rows(A_PATIENT_TASK, {"patient_A"}),
-    *_task_rows(A_PHYSIO_TASK, {"physio", "clinic_lead"}),
-    *_task_rows(LEAD_TASK, {"clinic_lead"}),
-    # Managers deploy models; auditors read the event log.
-    Row("GET", "/api/models", frozenset({"manager"})),
-    Row("POST", "/api/models", frozenset({"manager"}), body="reference bundle"),
-    Row("GET", "/api/models/{version_id}/files", frozenset({"manager"}), ACTIVE_MODEL),
-    Row("GET", "/api/audit/events", frozenset({"auditor"})),
-    Row("GET", "/api/audit/verify", frozenset({"auditor"})),
-    # Pages, with a cookie session. Home sends everyone on: to their page or to log in.
-    Row("GET", "/", EVERYONE, via="page"),
-    Row("GET", "/login", EVERYONE, via="page"),
-    Row("POST", "/login", SIGNED_IN, body="own credentials, as a form", via="page"),
-    # Logging out is a form post: it needs the session's CSRF token, so without a session
-    # it is refused rather than sent to log in.
-    Row("POST", "/logout", SIGNED_IN, body="the CSRF token, as a form", via="page",
-        anonymous=REFUSED),
-    Row("GET", "/static/vendor/{name}", EVERYONE, VENDOR_ASSET, via="page"),
-    Row("GET", "/static/{path}", EVERYONE, STYLESHEET, via="page"),
-    # Patient pages and their JSON twins: each patient sees their own episode only.
-    Row("GET", "/api/today", PATIENTS),
-    Row("GET", "/api/progress", PATIENTS),
-    Row("GET", "/today", PATIENTS, via="page"),
-    Row("GET", "/progress", PATIENTS, via="page"),
-    Row("GET", "/exercise", PATIENTS, via="page"),
-    Row("POST", "/exercise", frozenset({"patient_A"}), body="page exercise log", via="page",
-        anonymous=REFUSED, others={"patient_B": INVALID}),
-    Row("GET", "/education/{module}", frozenset({"patient_A"}), A_EPISODE, via="page"),
-    Row("POST", "/education/{module}", frozenset({"patient_A"}), A_EPISODE,
-        body="page check answers", via="page", anonymous=REFUSED),
-    Row("GET", "/questionnaire/{task_id}", frozenset({"patient_A"}), A_PATIENT_TASK,
-        via="page"),
-    Row("POST", "/questionnaire/{task_id}", frozenset({"patient_A"}), A_PATIENT_TASK,
-        body="the CSRF token, as a form", via="page", anonymous=REFUSED),
-    # Clinician pages: the clinic's patients and the role's tasks.
-    Row("GET", "/worklist", CLINICIANS, via="page"),
-    Row("GET", "/worklist/rows", CLINICIANS, via="page"),
-    Row("GET", "/patients/{episode_id}", frozenset({"physio", "clinic_lead"}), A_EPISODE,
-        via="page"),
-    Row("GET", "/patients/{episode_id}/diagram.bpmn", frozenset({"physio", "clinic_lead"}),
-        A_EPISODE, via="page"),
-    Row("GET", "/api/episodes/{episode_id}/summary", frozenset({"physio", "clinic_lead"}),
-        A_EPISODE),
-    Row("GET", "/tasks/{task_id}", frozenset({"physio", "clinic_lead"}), A_PHYSIO_TASK,
-        via="page"),
-    Row("POST", "/tasks/{task_id}", frozenset({"physio", "clinic_lead"}), A_PHYSIO_TASK,
-        body="page task answers", via="page", anonymous=REFUSED),
-    Row("POST", "/tasks/{task_id}/claim", frozenset({"physio", "clinic_lead"}), A_PHYSIO_TASK,
-        body="the CSRF token, as a form", via="page", anonymous=REFUSED),
-    Row("POST", "/tasks/{task_id}/release", frozenset({"physio", "clinic_lead"}),
-        A_PHYSIO_TASK, body="the CSRF token, as a form", via="page", anonymous=REFUSED),
-    Row("POST", "/tasks/{task_id}/warnings", frozenset({"physio", "clinic_lead"}),
-        A_PHYSIO_TASK, body="the CSRF token, as a form", via="page", anonymous=REFUSED),
-]
+from .conftest import A, World, complete, make_world, refer, through_first_visit
 
 
 def served_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -243,158 +68,6 @@ def served_routes(app: FastAPI) -> set[tuple[str, str]]:
                     yield method, route.path
 
     return set(walk(app.routes))
-
-
-TABLES: list[type[SQLModel]] = [Patient, User, Episode, Event, TaskSubmission,
-                                QuestionnaireResponse, ExerciseLog, ModelVersion]
-
-
-@dataclass
-class Scene:
-    world: World
-    episode_a: int = 0
-    clients: dict[str, TestClient] = field(default_factory=dict)
-    """Role -> API client with a bearer token."""
-    pages: dict[str, TestClient] = field(default_factory=dict)
-    """Role -> browser-like client with the session cookie of a page login."""
-    sessions: dict[str, str] = field(default_factory=dict)
-
-    def log_in_to_pages(self) -> None:
-        for role in ROLES:
-            self.log_in_to_page(role)
-
-    def log_in_to_page(self, role: str) -> None:
-        client = TestClient(self.world.app, raise_server_exceptions=False,
-                            follow_redirects=False)
-        username = ROLES[role]
-        if username is not None:
-            response = client.post("/login", data={"username": username, "password": PASSWORD})
-            assert response.status_code == 303, response.text
-            self.sessions[role] = client.cookies[auth.SESSION_COOKIE]
-        self.pages[role] = client
-
-    def client(self, row: Row, role: str) -> TestClient:
-        client = (self.pages if row.via == "page" else self.clients)[role]
-        client.cookies.clear()  # what a call set (a login, a logout) does not carry over
-        if row.via == "page" and role in self.sessions:
-            client.cookies.set(auth.SESSION_COOKIE, self.sessions[role])
-        return client
-
-    def ready_task(self, target: str) -> ReadyTask:
-        with transaction(self.world.db, write=False) as session:
-            query = select(ReadyTask).order_by(col(ReadyTask.task_id))
-            if target == LEAD_TASK:
-                query = query.where(ReadyTask.role == "clinic_lead",
-                                    ReadyTask.clinic_id == self.world.clinics["north"])
-            else:
-                role = "patient" if target == A_PATIENT_TASK else "physiotherapist"
-                query = query.where(ReadyTask.episode_id == self.episode_a,
-                                    ReadyTask.role == role)
-            task = session.exec(query).first()
-        assert task is not None, f"the scene has run out of {target}s"
-        return task
-
-    def task_is_ready(self, task: ReadyTask) -> bool:
-        with transaction(self.world.db, write=False) as session:
-            now = session.get(ReadyTask, task.task_id)
-            return now is not None and now.claimed_by == task.claimed_by
-
-    def url(self, row: Row) -> tuple[str, ReadyTask | None]:
-        task = None
-        values: dict[str, Any] = {}
-        if row.target in (A_PATIENT_TASK, A_PHYSIO_TASK, LEAD_TASK):
-            task = self.ready_task(row.target)
-            values["task_id"] = task.task_id
-        if row.target == A_EPISODE:
-            values["episode_id"] = self.episode_a
-            values["module"] = self.ready_task(A_PATIENT_TASK).education_module
-        if row.target == VENDOR_ASSET:
-            values["name"] = "htmx.min.js"
-        if row.target == STYLESHEET:
-            values["path"] = "carepath.css"
-        if row.target == ACTIVE_MODEL:
-            with transaction(self.world.db, write=False) as session:
-                values["version_id"] = session.exec(
-                    select(ModelVersion.id).where(ModelVersion.active == True)  # noqa: E712
-                ).one()
-        return row.path.format(**values), task
-
-    def body(self, row: Row, role: str, task: ReadyTask | None) -> Any:
-        username = ROLES[role]
-        north = self.world.clinics["north"]
-        if row.body == "own credentials":
-            return {"username": username or "nobody", "password": PASSWORD if username
-                    else "not-the-password"}
-        if row.body == "own credentials, as a form":
-            return {"username": username or "nobody", "password": PASSWORD if username
-                    else "not-the-password"}
-        if row.body == "the CSRF token, as a form":
-            cookie = auth.read_session_cookie(self.world.settings, self.sessions.get(role, ""))
-            return {"csrf_token": auth.csrf_token(cookie or {})}
-        if row.body.startswith("page "):
-            cookie = auth.read_session_cookie(self.world.settings, self.sessions.get(role, ""))
-            form: dict[str, Any] = {"csrf_token": auth.csrf_token(cookie or {})}
-            if row.body == "page exercise log":
-                form.update(exercise="walking", pain_nrs="3", difficulty="about_right")
-            elif row.body == "page check answers":
-                module = self.ready_task(A_PATIENT_TASK).education_module or ""
-                answers = education_answers(module)["answers"]
-                form.update({f"q{n}": str(a) for n, a in enumerate(answers, 1)},
-                            confirmed_read="yes")
-            elif row.body == "page task answers":
-                form.update({"session_topics": ["fear", "worry"]})
-            return form
-        if row.body == "new user":
-            return {"username": f"new-by-{role}", "password": PASSWORD,
-                    "role": "physiotherapist", "clinic_id": north}
-        if row.body == "referral":
-            return {"display_name": f"Referred by {role}", "birth_year": 1970}
-        if row.body == "self-referral":
-            return {"clinic_id": north, "display_name": f"Self-referred while {role}",
-                    "login": {"username": f"self-{role}", "password": PASSWORD}}
-        if row.body == "exercise log":
-            return {"exercise": "walking", "level": 1, "pain_nrs": 3,
-                    "difficulty": "about_right"}
-        if row.body == "check answers":
-            module = self.ready_task(A_PATIENT_TASK).education_module or ""
-            return {"answers": education_answers(module)["answers"]}
-        if row.body == "task answers":
-            assert task is not None
-            if task.role == "patient":
-                return {"data": education_answers(task.education_module or "")}
-            if task.role == "physiotherapist":
-                return {"data": {"session_topics": ["fear", "worry"]}}
-            return {"data": {"referred_to": "Spine clinic", "confirmed": True}}
-        if row.body == "reference bundle":
-            files = read_bundle_dir(ROOT / "bpmn" / "betterback")
-            return {"files": {name: data.decode() for name, data in files.items()}}
-        assert not row.body, f"no body called {row.body!r}"
-        return None
-
-    def snapshot(self) -> dict[str, Any]:
-        """Everything a refused call must leave as it was."""
-        with transaction(self.world.db, write=False) as session:
-            state: dict[str, Any] = {
-                table.__name__: session.exec(select(func.count()).select_from(table)).one()
-                for table in TABLES}
-            state["ready tasks and claims"] = sorted(session.exec(
-                select(ReadyTask.task_id, ReadyTask.claimed_by)).all())
-            state["instance versions"] = sorted(session.exec(
-                select(Instance.id, Instance.version)).all())
-            state["active models"] = sorted(session.exec(
-                select(ModelVersion.id).where(ModelVersion.active == True)).all())  # noqa: E712
-        return state
-
-    def tidy(self, row: Row, role: str) -> None:
-        """Undo what an allowed claim leaves behind, so the next caller finds tasks free; after
-        logging out (which revokes the bearer token, or ends the cookie sessions), log the
-        role in again."""
-        with transaction(self.world.db, write=True) as session:
-            session.exec(update(ReadyTask).values(claimed_by=None))  # type: ignore[call-overload]
-        if row.path == "/api/auth/logout" and ROLES[role] is not None:
-            self.clients[role] = self.world.client(ROLES[role])
-        if row.path == "/logout":
-            self.log_in_to_page(role)
 
 
 def _walk_to_specialist_referral(world: World, patients: list[tuple[str, str]]) -> None:

@@ -1,0 +1,194 @@
+"""The scene the access policy is walked in: each role's clients, and how a row is called.
+
+`Scene` fills a row's path, makes the body it sends, snapshots what a refused call must leave
+as it was, and tidies up after an allowed one. The `scene` fixture in `test_access` builds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlmodel import SQLModel, col, func, select, update
+
+from pathways.models import read_bundle_dir
+from service import auth
+from service.db import transaction
+from service.settings import ROOT
+from service.tables import (
+    Episode,
+    Event,
+    ExerciseLog,
+    Instance,
+    ModelVersion,
+    Patient,
+    QuestionnaireResponse,
+    ReadyTask,
+    TaskSubmission,
+    User,
+)
+
+from .access_table import (
+    A_EPISODE,
+    A_PATIENT_TASK,
+    A_PHYSIO_TASK,
+    ACTIVE_MODEL,
+    LEAD_TASK,
+    ROLES,
+    STYLESHEET,
+    VENDOR_ASSET,
+    Row,
+)
+from .conftest import PASSWORD, World, education_answers
+
+TABLES: list[type[SQLModel]] = [Patient, User, Episode, Event, TaskSubmission,
+                                QuestionnaireResponse, ExerciseLog, ModelVersion]
+
+
+@dataclass
+class Scene:
+    world: World
+    episode_a: int = 0
+    clients: dict[str, TestClient] = field(default_factory=dict)
+    """Role -> API client with a bearer token."""
+    pages: dict[str, TestClient] = field(default_factory=dict)
+    """Role -> browser-like client with the session cookie of a page login."""
+    sessions: dict[str, str] = field(default_factory=dict)
+
+    def log_in_to_pages(self) -> None:
+        for role in ROLES:
+            self.log_in_to_page(role)
+
+    def log_in_to_page(self, role: str) -> None:
+        client = TestClient(self.world.app, raise_server_exceptions=False,
+                            follow_redirects=False)
+        username = ROLES[role]
+        if username is not None:
+            response = client.post("/login", data={"username": username, "password": PASSWORD})
+            assert response.status_code == 303, response.text
+            self.sessions[role] = client.cookies[auth.SESSION_COOKIE]
+        self.pages[role] = client
+
+    def client(self, row: Row, role: str) -> TestClient:
+        client = (self.pages if row.via == "page" else self.clients)[role]
+        client.cookies.clear()  # what a call set (a login, a logout) does not carry over
+        if row.via == "page" and role in self.sessions:
+            client.cookies.set(auth.SESSION_COOKIE, self.sessions[role])
+        return client
+
+    def ready_task(self, target: str) -> ReadyTask:
+        with transaction(self.world.db, write=False) as session:
+            query = select(ReadyTask).order_by(col(ReadyTask.task_id))
+            if target == LEAD_TASK:
+                query = query.where(ReadyTask.role == "clinic_lead",
+                                    ReadyTask.clinic_id == self.world.clinics["north"])
+            else:
+                role = "patient" if target == A_PATIENT_TASK else "physiotherapist"
+                query = query.where(ReadyTask.episode_id == self.episode_a,
+                                    ReadyTask.role == role)
+            task = session.exec(query).first()
+        assert task is not None, f"the scene has run out of {target}s"
+        return task
+
+    def task_is_ready(self, task: ReadyTask) -> bool:
+        with transaction(self.world.db, write=False) as session:
+            now = session.get(ReadyTask, task.task_id)
+            return now is not None and now.claimed_by == task.claimed_by
+
+    def url(self, row: Row) -> tuple[str, ReadyTask | None]:
+        task = None
+        values: dict[str, Any] = {}
+        if row.target in (A_PATIENT_TASK, A_PHYSIO_TASK, LEAD_TASK):
+            task = self.ready_task(row.target)
+            values["task_id"] = task.task_id
+        if row.target == A_EPISODE:
+            values["episode_id"] = self.episode_a
+            values["module"] = self.ready_task(A_PATIENT_TASK).education_module
+        if row.target == VENDOR_ASSET:
+            values["name"] = "htmx.min.js"
+        if row.target == STYLESHEET:
+            values["path"] = "carepath.css"
+        if row.target == ACTIVE_MODEL:
+            with transaction(self.world.db, write=False) as session:
+                values["version_id"] = session.exec(
+                    select(ModelVersion.id).where(ModelVersion.active == True)  # noqa: E712
+                ).one()
+        return row.path.format(**values), task
+
+    def body(self, row: Row, role: str, task: ReadyTask | None) -> Any:
+        username = ROLES[role]
+        north = self.world.clinics["north"]
+        if row.body == "own credentials":
+            return {"username": username or "nobody", "password": PASSWORD if username
+                    else "not-the-password"}
+        if row.body == "own credentials, as a form":
+            return {"username": username or "nobody", "password": PASSWORD if username
+                    else "not-the-password"}
+        if row.body == "the CSRF token, as a form":
+            cookie = auth.read_session_cookie(self.world.settings, self.sessions.get(role, ""))
+            return {"csrf_token": auth.csrf_token(cookie or {})}
+        if row.body.startswith("page "):
+            cookie = auth.read_session_cookie(self.world.settings, self.sessions.get(role, ""))
+            form: dict[str, Any] = {"csrf_token": auth.csrf_token(cookie or {})}
+            if row.body == "page exercise log":
+                form.update(exercise="walking", pain_nrs="3", difficulty="about_right")
+            elif row.body == "page check answers":
+                module = self.ready_task(A_PATIENT_TASK).education_module or ""
+                answers = education_answers(module)["answers"]
+                form.update({f"q{n}": str(a) for n, a in enumerate(answers, 1)},
+                            confirmed_read="yes")
+            elif row.body == "page task answers":
+                form.update({"session_topics": ["fear", "worry"]})
+            return form
+        if row.body == "new user":
+            return {"username": f"new-by-{role}", "password": PASSWORD,
+                    "role": "physiotherapist", "clinic_id": north}
+        if row.body == "referral":
+            return {"display_name": f"Referred by {role}", "birth_year": 1970}
+        if row.body == "self-referral":
+            return {"clinic_id": north, "display_name": f"Self-referred while {role}",
+                    "login": {"username": f"self-{role}", "password": PASSWORD}}
+        if row.body == "exercise log":
+            return {"exercise": "walking", "level": 1, "pain_nrs": 3,
+                    "difficulty": "about_right"}
+        if row.body == "check answers":
+            module = self.ready_task(A_PATIENT_TASK).education_module or ""
+            return {"answers": education_answers(module)["answers"]}
+        if row.body == "task answers":
+            assert task is not None
+            if task.role == "patient":
+                return {"data": education_answers(task.education_module or "")}
+            if task.role == "physiotherapist":
+                return {"data": {"session_topics": ["fear", "worry"]}}
+            return {"data": {"referred_to": "Spine clinic", "confirmed": True}}
+        if row.body == "reference bundle":
+            files = read_bundle_dir(ROOT / "bpmn" / "betterback")
+            return {"files": {name: data.decode() for name, data in files.items()}}
+        assert not row.body, f"no body called {row.body!r}"
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a refused call must leave as it was."""
+        with transaction(self.world.db, write=False) as session:
+            state: dict[str, Any] = {
+                table.__name__: session.exec(select(func.count()).select_from(table)).one()
+                for table in TABLES}
+            state["ready tasks and claims"] = sorted(session.exec(
+                select(ReadyTask.task_id, ReadyTask.claimed_by)).all())
+            state["instance versions"] = sorted(session.exec(
+                select(Instance.id, Instance.version)).all())
+            state["active models"] = sorted(session.exec(
+                select(ModelVersion.id).where(ModelVersion.active == True)).all())  # noqa: E712
+        return state
+
+    def tidy(self, row: Row, role: str) -> None:
+        """Undo what an allowed claim leaves behind, so the next caller finds tasks free; after
+        logging out (which revokes the bearer token, or ends the cookie sessions), log the
+        role in again."""
+        with transaction(self.world.db, write=True) as session:
+            session.exec(update(ReadyTask).values(claimed_by=None))  # type: ignore[call-overload]
+        if row.path == "/api/auth/logout" and ROLES[role] is not None:
+            self.clients[role] = self.world.client(ROLES[role])
+        if row.path == "/logout":
+            self.log_in_to_page(role)

@@ -1,0 +1,183 @@
+"""Who may call what, as data: the roles, whose names each may read, and the policy rows.
+
+`POLICY` is the access policy as data: one row per route (and per kind of resource a route
+acts on) naming the roles that get an answer (2xx, or a page's 3xx). Everybody else is
+refused: 401 when nobody is logged in (pages: a redirect to the login page), 403 or 404
+otherwise; a refusal changes nothing and shows no patient the caller may not see. A route
+the app serves without a row here fails
+`test_every_route_of_the_app_has_a_row_in_the_access_policy`, so a new route (API or page)
+cannot slip in unchecked. API rows are called with a bearer token, page rows with the
+session cookie of a page login.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+ROLES: dict[str, str | None] = {
+    # role in the matrix -> who is logged in
+    "anonymous": None,
+    "patient_A": "anna",
+    "patient_B": "bertil",
+    "physio": "physio",            # north, like patients A and B
+    "southphysio": "southphysio",  # another clinic
+    "clinic_lead": "lead",         # north
+    "manager": "manager",
+    "auditor": "auditor",
+    "admin": "admin",
+}
+
+ANNA, BERTIL, SVEN = "Anna Andersson", "Bertil Berg", "Sven Svensson"
+WAITING_FOR_SPECIALIST = ("Cecilia Carlsson", "Clara Carlsson")
+NORTH = frozenset({ANNA, BERTIL, *WAITING_FOR_SPECIALIST})
+EVERY_PATIENT = NORTH | {SVEN}
+SEES: dict[str, frozenset[str]] = {
+    # whose names a role may ever read in an answer
+    "anonymous": frozenset(),
+    "patient_A": frozenset({ANNA}),
+    "patient_B": frozenset({BERTIL}),
+    "physio": NORTH,
+    "southphysio": frozenset({SVEN}),
+    "clinic_lead": NORTH,
+    "manager": frozenset(),
+    "auditor": frozenset(),
+    "admin": frozenset(),
+}
+
+EVERYONE = frozenset(ROLES)
+SIGNED_IN = EVERYONE - {"anonymous"}
+WITH_A_WORKLIST = frozenset({"patient_A", "patient_B", "physio", "southphysio", "clinic_lead"})
+CLINICIANS = frozenset({"physio", "southphysio", "clinic_lead"})
+ANNAS_CARE = frozenset({"patient_A", "physio", "clinic_lead"})
+PATIENTS = frozenset({"patient_A", "patient_B"})
+
+# Outcomes. Pages answer "log in first" with a redirect to the login page.
+ANSWERED, NEEDS_LOGIN, REFUSED = "answered (2xx/3xx)", "needs login (401)", "refused (403/404)"
+INVALID = "nothing to do for this caller (422)"
+
+# What a row acts on (fills the path's {placeholders}).
+A_EPISODE = "patient A's episode"
+A_PATIENT_TASK = "patient A's patient task"
+A_PHYSIO_TASK = "patient A's physiotherapist task"
+LEAD_TASK = "a north clinic lead task"
+ACTIVE_MODEL = "the active model version"
+VENDOR_ASSET = "a vendored browser library"
+STYLESHEET = "the stylesheet"
+
+
+@dataclass(frozen=True, eq=False)
+class Row:
+    method: str
+    path: str
+    allowed: frozenset[str]
+    target: str = ""
+    body: str = ""
+    """Which request body to send (see `Scene.body`); empty: none."""
+    via: str = "api"
+    """api: called with a bearer token; page: with the session cookie of a page login."""
+    anonymous: str = NEEDS_LOGIN
+    """What the anonymous caller gets when not allowed."""
+    others: dict[str, str] = field(default_factory=dict)
+    """Outcomes for particular roles that differ from a refusal (e.g. nothing to do)."""
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}" + (f" <{self.target}>" if self.target else "")
+
+
+def _task_rows(target: str, allowed: Iterable[str]) -> list[Row]:
+    allowed = frozenset(allowed)
+    return [Row("GET", "/api/tasks/{task_id}", allowed, target),
+            Row("POST", "/api/tasks/{task_id}/claim", allowed, target),
+            Row("POST", "/api/tasks/{task_id}/release", allowed, target),
+            Row("POST", "/api/tasks/{task_id}/complete", allowed, target, "task answers")]
+
+
+POLICY: list[Row] = [
+    # Public: health, API docs, clinics to self-refer to, logging in and out.
+    Row("GET", "/healthz", EVERYONE),
+    Row("GET", "/openapi.json", EVERYONE),
+    Row("GET", "/docs", EVERYONE),
+    Row("GET", "/docs/oauth2-redirect", EVERYONE),
+    Row("GET", "/redoc", EVERYONE),
+    Row("GET", "/api/clinics", EVERYONE),
+    Row("POST", "/api/self-referrals", EVERYONE, body="self-referral"),
+    # Each role logs in with its own credentials; the anonymous caller has none to give.
+    Row("POST", "/api/auth/token", SIGNED_IN, body="own credentials"),
+    Row("POST", "/api/auth/login", SIGNED_IN, body="own credentials"),
+    Row("POST", "/api/auth/logout", EVERYONE),
+    Row("GET", "/api/me", SIGNED_IN),
+    # Admins create users; nobody else.
+    Row("POST", "/api/users", frozenset({"admin"}), body="new user"),
+    # Clinicians refer patients to their own clinic.
+    Row("POST", "/api/referrals", CLINICIANS, body="referral"),
+    # Lists are filtered to what the caller may see (checked by names below).
+    Row("GET", "/api/episodes", WITH_A_WORKLIST),
+    Row("GET", "/api/tasks", WITH_A_WORKLIST),
+    # Patient A's episode: Anna herself and the clinicians of her clinic.
+    Row("GET", "/api/episodes/{episode_id}", ANNAS_CARE, A_EPISODE),
+    Row("GET", "/api/episodes/{episode_id}/timeline", ANNAS_CARE, A_EPISODE),
+    Row("GET", "/api/episodes/{episode_id}/questionnaires", ANNAS_CARE, A_EPISODE),
+    Row("GET", "/api/episodes/{episode_id}/exercise-logs", ANNAS_CARE, A_EPISODE),
+    Row("POST", "/api/episodes/{episode_id}/exercise-logs", ANNAS_CARE, A_EPISODE,
+        "exercise log"),
+    Row("GET", "/api/episodes/{episode_id}/education", ANNAS_CARE, A_EPISODE),
+    # Reading education is a patient task: only Anna confirms she has read her module.
+    Row("POST", "/api/episodes/{episode_id}/education/{module}/confirm",
+        frozenset({"patient_A"}), A_EPISODE, "check answers"),
+    # Tasks: patients do their own patient tasks; physiotherapists (and leads) the
+    # physiotherapist tasks of their clinic; only clinic leads the clinic lead tasks.
+    *_task_rows(A_PATIENT_TASK, {"patient_A"}),
+    *_task_rows(A_PHYSIO_TASK, {"physio", "clinic_lead"}),
+    *_task_rows(LEAD_TASK, {"clinic_lead"}),
+    # Managers deploy models; auditors read the event log.
+    Row("GET", "/api/models", frozenset({"manager"})),
+    Row("POST", "/api/models", frozenset({"manager"}), body="reference bundle"),
+    Row("GET", "/api/models/{version_id}/files", frozenset({"manager"}), ACTIVE_MODEL),
+    Row("GET", "/api/audit/events", frozenset({"auditor"})),
+    Row("GET", "/api/audit/verify", frozenset({"auditor"})),
+    # Pages, with a cookie session. Home sends everyone on: to their page or to log in.
+    Row("GET", "/", EVERYONE, via="page"),
+    Row("GET", "/login", EVERYONE, via="page"),
+    Row("POST", "/login", SIGNED_IN, body="own credentials, as a form", via="page"),
+    # Logging out is a form post: it needs the session's CSRF token, so without a session
+    # it is refused rather than sent to log in.
+    Row("POST", "/logout", SIGNED_IN, body="the CSRF token, as a form", via="page",
+        anonymous=REFUSED),
+    Row("GET", "/static/vendor/{name}", EVERYONE, VENDOR_ASSET, via="page"),
+    Row("GET", "/static/{path}", EVERYONE, STYLESHEET, via="page"),
+    # Patient pages and their JSON twins: each patient sees their own episode only.
+    Row("GET", "/api/today", PATIENTS),
+    Row("GET", "/api/progress", PATIENTS),
+    Row("GET", "/today", PATIENTS, via="page"),
+    Row("GET", "/progress", PATIENTS, via="page"),
+    Row("GET", "/exercise", PATIENTS, via="page"),
+    Row("POST", "/exercise", frozenset({"patient_A"}), body="page exercise log", via="page",
+        anonymous=REFUSED, others={"patient_B": INVALID}),
+    Row("GET", "/education/{module}", frozenset({"patient_A"}), A_EPISODE, via="page"),
+    Row("POST", "/education/{module}", frozenset({"patient_A"}), A_EPISODE,
+        body="page check answers", via="page", anonymous=REFUSED),
+    Row("GET", "/questionnaire/{task_id}", frozenset({"patient_A"}), A_PATIENT_TASK,
+        via="page"),
+    Row("POST", "/questionnaire/{task_id}", frozenset({"patient_A"}), A_PATIENT_TASK,
+        body="the CSRF token, as a form", via="page", anonymous=REFUSED),
+    # Clinician pages: the clinic's patients and the role's tasks.
+    Row("GET", "/worklist", CLINICIANS, via="page"),
+    Row("GET", "/worklist/rows", CLINICIANS, via="page"),
+    Row("GET", "/patients/{episode_id}", frozenset({"physio", "clinic_lead"}), A_EPISODE,
+        via="page"),
+    Row("GET", "/patients/{episode_id}/diagram.bpmn", frozenset({"physio", "clinic_lead"}),
+        A_EPISODE, via="page"),
+    Row("GET", "/api/episodes/{episode_id}/summary", frozenset({"physio", "clinic_lead"}),
+        A_EPISODE),
+    Row("GET", "/tasks/{task_id}", frozenset({"physio", "clinic_lead"}), A_PHYSIO_TASK,
+        via="page"),
+    Row("POST", "/tasks/{task_id}", frozenset({"physio", "clinic_lead"}), A_PHYSIO_TASK,
+        body="page task answers", via="page", anonymous=REFUSED),
+    Row("POST", "/tasks/{task_id}/claim", frozenset({"physio", "clinic_lead"}), A_PHYSIO_TASK,
+        body="the CSRF token, as a form", via="page", anonymous=REFUSED),
+    Row("POST", "/tasks/{task_id}/release", frozenset({"physio", "clinic_lead"}),
+        A_PHYSIO_TASK, body="the CSRF token, as a form", via="page", anonymous=REFUSED),
+    Row("POST", "/tasks/{task_id}/warnings", frozenset({"physio", "clinic_lead"}),
+        A_PHYSIO_TASK, body="the CSRF token, as a form", via="page", anonymous=REFUSED),
+]
