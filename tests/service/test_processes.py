@@ -1,6 +1,6 @@
 """Several server processes on one database: SQLite writers from different processes queue
-on the lock file and lose nothing; `carepath serve --workers 2` serves from two processes and
-stops them both.
+on the lock file and lose nothing; `carepath serve --workers 2` serves from two processes,
+completes a task raced from both once, and stops them both.
 
 These run on a SQLite file of their own whatever CAREPATH_TEST_DATABASE says: the lock file is
 SQLite's (PostgreSQL locks rows itself)."""
@@ -17,15 +17,27 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 
+from pathways.clock import SystemClock
+from service.bootstrap import prepare
 from service.db import create_db_engine, transaction
+from service.episodes import Context
+from service.models_registry import EngineRegistry
+from service.people import add_user
+from service.schemas import UserCreate
 from service.settings import ROOT, Settings
+from service.tables import Clinic, Event, Instance, TaskSubmission
+
+from .conftest import PASSWORD, A, find_task
+from .test_races import assert_one_winner, at_the_same_moment
 
 WRITES_PER_PROCESS = 150
 
@@ -73,10 +85,14 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_serve_with_two_workers_serves_from_both_and_stops_both(tmp_path: Path) -> None:
+@contextmanager
+def _served(tmp_path: Path, url: str) -> Iterator[tuple[str, list[int]]]:
+    """`carepath serve --workers 2` on `url` with its default settings (requests' work on
+    each process's event loop on SQLite): yields its address and the two processes' pids;
+    stops it at the end and checks that both processes stopped."""
     port = _free_port()
-    env = dict(os.environ, CAREPATH_DATABASE_URL=f"sqlite:///{tmp_path / 'served.sqlite3'}",
-               CAREPATH_MODE="test", CAREPATH_EMBEDDED_WORKER="false")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPATH_")}
+    env.update(CAREPATH_DATABASE_URL=url, CAREPATH_MODE="test", CAREPATH_EMBEDDED_WORKER="false")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
@@ -91,20 +107,84 @@ def test_serve_with_two_workers_serves_from_both_and_stops_both(tmp_path: Path) 
         workers = [pid for pid in _children(server.pid)
                    if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
         assert len(workers) == 2, workers
-        # Kept-alive clients, as browsers and the API clients are: each connection is served.
-        clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for _ in range(8)]
-        try:
-            for client in clients:
-                assert client.get("/api/clinics").status_code == 200
-        finally:
-            for client in clients:
-                client.close()
+        yield f"http://127.0.0.1:{port}", workers
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0, log.read_text()
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists() or \
             Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
+
+
+def test_serve_with_two_workers_serves_from_both_and_stops_both(tmp_path: Path) -> None:
+    with _served(tmp_path, f"sqlite:///{tmp_path / 'served.sqlite3'}") as (url, _workers):
+        # Kept-alive clients, as browsers and the API clients are: each connection is served.
+        clients = [httpx.Client(base_url=url) for _ in range(8)]
+        try:
+            for client in clients:
+                assert client.get("/api/clinics").status_code == 200
+        finally:
+            for client in clients:
+                client.close()
+
+
+def test_two_processes_racing_to_complete_one_task_complete_it_once(tmp_path: Path) -> None:
+    """The embedded set-up at its busiest: two server processes on one SQLite file, each
+    running requests' work on its event loop. Eight connections (spread over both by the
+    kernel) submit the same red-flag screen at once: one wins, seven are told it was done
+    already, and the episode moved exactly one step."""
+    url = f"sqlite:///{tmp_path / 'raced.sqlite3'}"
+    _clinic_with_a_physiotherapist(url)
+    with _served(tmp_path, url) as (base, _workers):
+        physio = _logged_in(base, "physio")
+        referred = physio.post("/api/referrals", json={
+            "display_name": "Rita Race", "login": {"username": "rita", "password": PASSWORD}})
+        assert referred.status_code == 201, referred.text
+        episode_id = referred.json()["id"]
+        patient = _logged_in(base, "rita")
+        task = find_task(patient, "red_flag_screen")
+        racers = [httpx.Client(base_url=base, timeout=60, headers=patient.headers)
+                  for _ in range(8)]
+        try:
+            for racer in racers:  # open every connection first
+                assert racer.get("/api/tasks").status_code == 200
+            answers = {"data": {"age": 45, "red_flags": A["no_red_flags"]}}
+            responses = at_the_same_moment(*[
+                partial(racer.post, f"/api/tasks/{task['task_id']}/complete", json=answers)
+                for racer in racers])
+        finally:
+            for client in (*racers, physio, patient):
+                client.close()
+    assert_one_winner(responses)
+    db = create_db_engine(Settings(database_url=url, mode="test"))
+    with transaction(db, write=False) as session:
+        assert session.get(TaskSubmission, task["task_id"]) is not None
+        completed = session.exec(select(Event).where(
+            Event.episode_id == episode_id, Event.name == "task_completed")).all()
+        assert [event.element for event in completed] == ["red_flag_screen"]
+        instance = session.exec(select(Instance).where(Instance.episode_id == episode_id)).one()
+        assert instance.version == 2  # started, then one step
+
+
+def _clinic_with_a_physiotherapist(url: str) -> None:
+    settings, clock = Settings(database_url=url, mode="test"), SystemClock()
+    db = create_db_engine(settings)
+    prepare(db, settings, clock)
+    with transaction(db, write=True) as session:
+        clinic = Clinic(name="Race Physio")
+        session.add(clinic)
+        session.flush()
+        add_user(Context(session, clock, EngineRegistry(clock)), UserCreate(
+            username="physio", password=PASSWORD, role="physiotherapist", clinic_id=clinic.id))
+    db.dispose()
+
+
+def _logged_in(base: str, username: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=60)
+    response = client.post("/api/auth/token", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+    return client
 
 
 def test_a_write_that_fails_half_way_lets_the_next_writer_in(tmp_path: Path) -> None:
