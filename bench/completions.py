@@ -48,6 +48,18 @@ def complete_http(conn: http.client.HTTPConnection, task_id: str, token: str,
     return elapsed
 
 
+def health_http(conn: http.client.HTTPConnection) -> float:
+    """One GET /healthz on the same kind of connection: an HTTP round trip with no work."""
+    t0 = time.perf_counter()
+    conn.request("GET", "/healthz")
+    response = conn.getresponse()
+    answer = response.read()
+    elapsed = time.perf_counter() - t0
+    if response.status != 200:
+        raise BenchError(f"healthz: {response.status} {answer[:300]!r}")
+    return elapsed
+
+
 def connection(server: Server) -> http.client.HTTPConnection:
     host, port = server.url.removeprefix("http://").split(":")
     return http.client.HTTPConnection(host, int(port), timeout=60)

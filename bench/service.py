@@ -72,7 +72,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.completions import Completions, body_of, complete_http, concurrent, connection
+from bench.completions import (
+    Completions,
+    body_of,
+    complete_http,
+    concurrent,
+    connection,
+    health_http,
+)
 from bench.engine import load_answers
 from bench.profiles import print_profiles
 from bench.references import References, ServiceCall
@@ -121,6 +128,8 @@ class Paired:
     raw: list[float]
     row: list[float]
     spiff_row: list[float]
+    floor: list[float]
+    """GET /healthz on the same connection: the round trip with no work in it."""
     server_cpu: float | None
     statements: float
 
@@ -128,8 +137,8 @@ class Paired:
 def paired(s: Setup, server: Server, patients: Patients, data: dict[str, Any], count: int,
            budget_s: float) -> Paired:
     """Measures 1 and 3, interleaved sample by sample (HTTP, raw, one-row, in-process,
-    SpiffWorkflow alone in one row, in a shuffled order) so that a busy neighbour on a shared
-    machine slows all five alike."""
+    SpiffWorkflow alone in one row, an empty HTTP round trip, in a shuffled order) so that a
+    busy neighbour on a shared machine slows all six alike."""
     refs, call = References(s, data), ServiceCall(s, data)
     body = body_of(data)
     with closing(connection(server)) as client:
@@ -141,7 +150,7 @@ def paired(s: Setup, server: Server, patients: Patients, data: dict[str, Any], c
             refs.row()
             refs.spiff_row()
         todo_http, todo_call = patients.take(count), patients.take(count)
-        out = Paired([], [], [], [], [], None, 0.0)
+        out = Paired([], [], [], [], [], [], None, 0.0)
         shuffle = random.Random(1).shuffle
         gc.collect()
         call.statements = call.calls = 0
@@ -150,7 +159,7 @@ def paired(s: Setup, server: Server, patients: Patients, data: dict[str, Any], c
         for i in range(count):
             if time.perf_counter() > deadline:
                 break
-            order = [0, 1, 2, 3, 4]
+            order = [0, 1, 2, 3, 4, 5]
             shuffle(order)  # no series always follows another (e.g. the server's commit)
             for which in order:
                 if which == 0:
@@ -161,6 +170,8 @@ def paired(s: Setup, server: Server, patients: Patients, data: dict[str, Any], c
                     out.row.append(refs.row())
                 elif which == 3:
                     out.spiff_row.append(refs.spiff_row())
+                elif which == 5:
+                    out.floor.append(health_http(client))
                 else:
                     out.inproc.append(call(*todo_call[i]))
         cpu1 = server.cpu_seconds()
@@ -247,6 +258,7 @@ def _run(tmp: Path, started: float, profile: bool) -> None:
     raw_median, row_median = statistics.median(pair.raw), statistics.median(pair.row)
     inproc_median = statistics.median(pair.inproc)
     spiff_median = statistics.median(pair.spiff_row)
+    floor_median = statistics.median(pair.floor)
     ratio = http_median / row_median
     best_n, best = max(conc.items(), key=lambda kv: kv[1].rate)
     rows: list[Row] = [
@@ -285,7 +297,10 @@ def _run(tmp: Path, started: float, profile: bool) -> None:
          f"goal <= {HTTP_RATIO_GOAL}; the HTTP median as medians: engine {ms(raw_median)}, "
          f"one-row SQLite {ms(row_median - raw_median)}, service/ORM "
          f"{ms(inproc_median - row_median)}, HTTP/ASGI/FastAPI "
-         f"{ms(http_median - inproc_median)}"),
+         f"{ms(http_median - inproc_median)} (an empty round trip: {ms(floor_median)})"),
+        ("HTTP round trip with no work (GET /healthz)", timing(pair.floor),
+         f"n={len(pair.floor)}; the same connection and interleaving as the completions: "
+         "uvicorn, loopback and the client, the floor under any request's HTTP share"),
         ("raw SpiffWorkflow step + one-row SQLite transaction", timing(pair.spiff_row),
          f"n={len(pair.spiff_row)}; the other reading of \"raw engine\": SpiffWorkflow alone "
          "as shipped (its serializer, the spec embedded: bench/raw_spiff.py) in the same "
