@@ -95,15 +95,18 @@ def _configure_sqlite(engine: Engine, lock: WriterLock) -> None:
         # A writing transaction takes the write lock at BEGIN, so two writers queue instead
         # of failing when the second upgrades a stale read snapshot. A read snapshot never
         # blocks and is never blocked (WAL).
+        # (Straight to the driver: BEGIN has no parameters or results for SQLAlchemy to
+        # handle, and every request begins one or two transactions.)
+        driver = connection.connection.driver_connection
         if not connection.info.get(WRITE, False):
-            connection.exec_driver_sql("BEGIN")
+            driver.execute("BEGIN")
             return
         if _LOCKED in connection.info:  # a second transaction on the same connection
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            driver.execute("BEGIN IMMEDIATE")
             return
         lock.acquire()
         try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            driver.execute("BEGIN IMMEDIATE")
         except BaseException:
             lock.release()
             raise
