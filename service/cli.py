@@ -7,6 +7,9 @@ import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from pathways.clock import SystemClock
 from pathways.models import validate_paths
@@ -35,9 +38,20 @@ def _simulate(args: argparse.Namespace) -> int:
 def _settings() -> Settings:
     try:
         return get_settings()
-    except ValueError as err:  # pydantic explains which setting is wrong
-        print(f"carepath: configuration error: {err}", file=sys.stderr)
+    except ValidationError as err:
+        for problem in err.errors():
+            print(f"carepath: configuration error: {_setting_problem(problem)}",
+                  file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _setting_problem(problem: Any) -> str:
+    """One line: the environment variable, what is wrong and the value given."""
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    if not problem["loc"]:  # a rule across settings (the secret key in production)
+        return message
+    name = "CAREPATH_" + "_".join(str(part) for part in problem["loc"]).upper()
+    return f"{name}: {message} (given: {problem['input']!r})"
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:

@@ -224,3 +224,32 @@ def test_the_reference_bundle_uploads_and_a_changed_bundle_becomes_a_new_active_
     assert [v["active"] for v in versions] == [True, False]
     stored = manager.get(f"/api/models/{changed.json()['id']}/files").json()
     assert "pi_sessions = 6" in stored["pathway.toml"]
+
+
+# -- Settings
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("CAREPATH_THREADS", "-1", "CAREPATH_THREADS: Input should be greater than or equal to 0 "
+                               "(given: '-1')"),
+    ("CAREPATH_WORKERS", "two", "CAREPATH_WORKERS: Input should be a valid integer"),
+    ("CAREPATH_MODE", "production", "CAREPATH_SECRET_KEY must be set"),
+])
+def test_a_bad_setting_stops_the_command_line_with_one_line_naming_it(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str,
+        value: str, says: str) -> None:
+    from service.cli import main
+    from service.settings import get_settings
+
+    monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("CAREPATH_SECRET_KEY", raising=False)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            main(["db", "upgrade"])
+    finally:
+        get_settings.cache_clear()
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("carepath: configuration error: "), lines
+    assert says in lines[0]
