@@ -51,6 +51,10 @@ class Prepared:
         self.statement = statement
         self.columns = list(columns) if columns is not None else None
         self._plans: dict[str, _Plan] = {}
+        if isinstance(statement, sa.Select):  # rows are read by column name
+            names = [column.name for column in statement.selected_columns]
+            if len(set(names)) != len(names):
+                raise TypeError(f"columns selected twice under one name: {names}")
 
     def execute(self, session: Session, params: Mapping[str, Any]) -> Any:
         """Run once; returns the driver's cursor (its `rowcount` for writes)."""
@@ -112,8 +116,6 @@ class Prepared:
         if isinstance(self.statement, sa.Select):
             selected = list(self.statement.selected_columns)
             columns = tuple(column.name for column in selected)
-            if len(set(columns)) != len(columns):
-                raise ValueError(f"columns selected twice under one name: {columns}")
             results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
                             for column in selected)
         return _Plan(compiled.string, names, positional, defaults, processors, columns,

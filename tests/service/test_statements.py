@@ -89,3 +89,10 @@ def test_a_completions_writes_match_the_orms_view(world: World) -> None:
                                                    event.data)
         previous = event.hash
     assert all(task.ready_at is None or task.ready_at.tzinfo is not None for task in tasks)
+
+
+def test_a_select_naming_two_columns_alike_is_refused_where_it_is_written() -> None:
+    """Rows are read by column name: two columns of one name would lose one silently."""
+    episodes: sa.Table = Episode.__table__  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="selected twice"):
+        Prepared(sa.select(_SUBMISSIONS.c.episode_id, episodes.c.id.label("episode_id")))
