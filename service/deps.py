@@ -135,11 +135,17 @@ async def get_page_call(request: Request,
     return Call(request, csrf_checked=True)
 
 
+def bearer_token(request: Request) -> str | None:
+    """The API token of an `Authorization: Bearer ...` header, if the request has one."""
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
 def _caller(request: Request, session: Session, settings: Settings, clock: Clock,
             write: bool) -> User | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return auth.user_for_token(session, header[7:].strip(), clock.now())
+    token = bearer_token(request)
+    if token is not None:
+        return auth.user_for_token(session, token, clock.now())
     cookie_value = request.cookies.get(auth.SESSION_COOKIE)
     if not cookie_value:
         return None

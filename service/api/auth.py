@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from .. import access, auth, people
-from ..deps import AnonymousCallDep, CallDep, SlowCallDep
+from ..deps import AnonymousCallDep, CallDep, SlowCallDep, bearer_token
 from ..episodes import Context
 from ..errors import NotAuthenticatedError
 from ..schemas import Credentials, LoginPublic, TokenPublic, UserCreate, UserPublic
@@ -62,10 +62,9 @@ async def logout(request: Request, call: AnonymousCallDep) -> Response:
     working at once, not when it expires); a session cookie sent with its CSRF token ends
     the user's cookie sessions on every device, as the pages' logout does. The cookie is
     deleted either way."""
-    header = request.headers.get("authorization", "")
     settings = request.app.state.settings
     cookie = auth.read_session_cookie(settings, request.cookies.get(auth.SESSION_COOKIE, ""))
-    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    token = bearer_token(request)
     user_id = (cookie.get("uid") if cookie is not None
                and auth.csrf_matches(cookie, request.headers.get("x-csrf-token")) else None)
 
