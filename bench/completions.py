@@ -35,14 +35,9 @@ def complete_http(conn: http.client.HTTPConnection, task_id: str, token: str,
                    body: bytes) -> float:
     """One completion on a kept-alive stdlib connection (a light client: it shares the
     machine with the server)."""
-    t0 = time.perf_counter()
-    conn.request("POST", f"/api/tasks/{task_id}/complete", body,
-                 {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    response = conn.getresponse()
-    answer = response.read()
-    elapsed = time.perf_counter() - t0
-    if response.status != 200:
-        raise BenchError(f"complete {task_id}: {response.status} {answer[:300]!r}")
+    elapsed, answer = _timed(conn, "POST", f"/api/tasks/{task_id}/complete", body,
+                             {"Authorization": f"Bearer {token}",
+                              "Content-Type": "application/json"})
     if COMPLETED_MARKER not in answer:
         raise BenchError(f"complete {task_id} did not complete the week: {answer[:300]!r}")
     return elapsed
@@ -50,14 +45,20 @@ def complete_http(conn: http.client.HTTPConnection, task_id: str, token: str,
 
 def health_http(conn: http.client.HTTPConnection) -> float:
     """One GET /healthz on the same kind of connection: an HTTP round trip with no work."""
+    return _timed(conn, "GET", "/healthz", None, {})[0]
+
+
+def _timed(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None,
+           headers: dict[str, str]) -> tuple[float, bytes]:
+    """The round trip's time and the answer, which must be a 200."""
     t0 = time.perf_counter()
-    conn.request("GET", "/healthz")
+    conn.request(method, path, body, headers)
     response = conn.getresponse()
     answer = response.read()
     elapsed = time.perf_counter() - t0
     if response.status != 200:
-        raise BenchError(f"healthz: {response.status} {answer[:300]!r}")
-    return elapsed
+        raise BenchError(f"{method} {path}: {response.status} {answer[:300]!r}")
+    return elapsed, answer
 
 
 def connection(server: Server) -> http.client.HTTPConnection:
