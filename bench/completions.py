@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.load import Request, run_load
+from bench.server_timing import HEADER, app_seconds
 from bench.service_setup import Patients, Server
 from bench.stats import BenchError
 
@@ -31,26 +32,36 @@ COMPLETED_MARKER = b'"exercise_week_completed"'
 """Every completion answer must list this event (the weekly check-in completes the week)."""
 
 
+@dataclass(frozen=True)
+class RoundTrip:
+    """One request's time at the client, and the app's own share of it (Server-Timing,
+    bench/server_timing.py): what is left is loopback, uvicorn and the client."""
+
+    seconds: float
+    app_seconds: float
+
+
 def complete_http(conn: http.client.HTTPConnection, task_id: str, token: str,
-                   body: bytes) -> float:
+                  body: bytes) -> RoundTrip:
     """One completion on a kept-alive stdlib connection (a light client: it shares the
     machine with the server)."""
-    elapsed, answer = _timed(conn, "POST", f"/api/tasks/{task_id}/complete", body,
-                             {"Authorization": f"Bearer {token}",
-                              "Content-Type": "application/json"})
+    trip, answer = _timed(conn, "POST", f"/api/tasks/{task_id}/complete", body,
+                          {"Authorization": f"Bearer {token}",
+                           "Content-Type": "application/json"})
     if COMPLETED_MARKER not in answer:
         raise BenchError(f"complete {task_id} did not complete the week: {answer[:300]!r}")
-    return elapsed
+    return trip
 
 
-def health_http(conn: http.client.HTTPConnection) -> float:
+def health_http(conn: http.client.HTTPConnection) -> RoundTrip:
     """One GET /healthz on the same kind of connection: an HTTP round trip with no work."""
     return _timed(conn, "GET", "/healthz", None, {})[0]
 
 
 def _timed(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None,
-           headers: dict[str, str]) -> tuple[float, bytes]:
-    """The round trip's time and the answer, which must be a 200."""
+           headers: dict[str, str]) -> tuple[RoundTrip, bytes]:
+    """The round trip's times and the answer, which must be a 200 from the benchmark's
+    server (it says how long its app took)."""
     t0 = time.perf_counter()
     conn.request(method, path, body, headers)
     response = conn.getresponse()
@@ -58,7 +69,10 @@ def _timed(conn: http.client.HTTPConnection, method: str, path: str, body: bytes
     elapsed = time.perf_counter() - t0
     if response.status != 200:
         raise BenchError(f"{method} {path}: {response.status} {answer[:300]!r}")
-    return elapsed, answer
+    app = app_seconds(response.getheader(HEADER))
+    if app is None:
+        raise BenchError(f"{method} {path}: no Server-Timing from the benchmark's server")
+    return RoundTrip(elapsed, app), answer
 
 
 def connection(server: Server) -> http.client.HTTPConnection:
@@ -74,7 +88,7 @@ def sequential(server: Server, patients: Patients, data: dict[str, Any],
                count: int) -> list[float]:
     conn = connection(server)
     try:
-        return [complete_http(conn, task_id, token, body_of(data))
+        return [complete_http(conn, task_id, token, body_of(data)).seconds
                 for task_id, token in patients.take(count)]
     finally:
         conn.close()

@@ -30,7 +30,9 @@ What it does, all on 127.0.0.1 and in a temporary directory that is removed at t
   most: every week of every programme), POST /api/tasks/{id}/complete with the patient's
   bearer token on one kept-alive stdlib http.client connection; the answer must list
   exercise_week_completed. The request's transaction commits before the answer is sent, so
-  the latency includes the commit.
+  the latency includes the commit. The benchmark's server adds `Server-Timing: app;dur=..`
+  to each answer (bench/server_timing.py), so each round trip splits into the server app's
+  own time and the rest (loopback, uvicorn, the client).
 - References, in this process: the raw engine step (PathwayEngine.restore + complete_task +
   state_json of the same state, as bench/engine.py measures it), that step inside a one-row
   stdlib sqlite3 transaction (WAL, synchronous=NORMAL as the service sets: BEGIN IMMEDIATE,
@@ -130,6 +132,9 @@ class Paired:
     spiff_row: list[float]
     floor: list[float]
     """GET /healthz on the same connection: the round trip with no work in it."""
+    http_app: list[float]
+    """The server app's own share of each completion (Server-Timing)."""
+    floor_app: list[float]
     server_cpu: float | None
     statements: float
 
@@ -150,7 +155,7 @@ def paired(s: Setup, server: Server, patients: Patients, data: dict[str, Any], c
             refs.row()
             refs.spiff_row()
         todo_http, todo_call = patients.take(count), patients.take(count)
-        out = Paired([], [], [], [], [], [], None, 0.0)
+        out = Paired([], [], [], [], [], [], [], [], None, 0.0)
         shuffle = random.Random(1).shuffle
         gc.collect()
         call.statements = call.calls = 0
@@ -163,7 +168,9 @@ def paired(s: Setup, server: Server, patients: Patients, data: dict[str, Any], c
             shuffle(order)  # no series always follows another (e.g. the server's commit)
             for which in order:
                 if which == 0:
-                    out.http.append(complete_http(client, *todo_http[i], body))
+                    trip = complete_http(client, *todo_http[i], body)
+                    out.http.append(trip.seconds)
+                    out.http_app.append(trip.app_seconds)
                 elif which == 1:
                     out.raw.append(refs.raw())
                 elif which == 2:
@@ -171,7 +178,9 @@ def paired(s: Setup, server: Server, patients: Patients, data: dict[str, Any], c
                 elif which == 3:
                     out.spiff_row.append(refs.spiff_row())
                 elif which == 5:
-                    out.floor.append(health_http(client))
+                    trip = health_http(client)
+                    out.floor.append(trip.seconds)
+                    out.floor_app.append(trip.app_seconds)
                 else:
                     out.inproc.append(call(*todo_call[i]))
         cpu1 = server.cpu_seconds()
@@ -259,6 +268,10 @@ def _run(tmp: Path, started: float, profile: bool) -> None:
     inproc_median = statistics.median(pair.inproc)
     spiff_median = statistics.median(pair.spiff_row)
     floor_median = statistics.median(pair.floor)
+    app_median = statistics.median(pair.http_app)
+    transport = statistics.median([t - a for t, a in zip(pair.http, pair.http_app, strict=True)])
+    floor_transport = statistics.median([t - a for t, a in
+                                         zip(pair.floor, pair.floor_app, strict=True)])
     ratio = http_median / row_median
     best_n, best = max(conc.items(), key=lambda kv: kv[1].rate)
     rows: list[Row] = [
@@ -296,8 +309,15 @@ def _run(tmp: Path, started: float, profile: bool) -> None:
         ("ratio HTTP median / (raw engine + one SQLite row)", f"{ratio:.2f}",
          f"goal <= {HTTP_RATIO_GOAL}; the HTTP median as medians: engine {ms(raw_median)}, "
          f"one-row SQLite {ms(row_median - raw_median)}, service/ORM "
-         f"{ms(inproc_median - row_median)}, HTTP/ASGI/FastAPI "
-         f"{ms(http_median - inproc_median)} (an empty round trip: {ms(floor_median)})"),
+         f"{ms(inproc_median - row_median)}, FastAPI and the server process "
+         f"{ms(app_median - inproc_median)} (app - in-process), loopback/uvicorn/client "
+         f"{ms(http_median - app_median)} (an empty round trip: {ms(floor_median)})"),
+        ("the same completion inside the server's app (Server-Timing)", timing(pair.http_app),
+         "the server's own time per completion, from the request's arrival in the app "
+         "(parsed by uvicorn) to the start of its answer: FastAPI, the unit of work, the "
+         f"commit, the answer; the rest of each round trip (loopback, uvicorn, the client) "
+         f"has median {ms(transport)}; for GET /healthz: app "
+         f"{ms(statistics.median(pair.floor_app))}, rest {ms(floor_transport)}"),
         ("HTTP round trip with no work (GET /healthz)", timing(pair.floor),
          f"n={len(pair.floor)}; the same connection and interleaving as the completions: "
          "uvicorn, loopback and the client, the floor under any request's HTTP share"),

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bench.engine import complete, load_answers, read_education
+from bench.server_timing import ServerTiming
 from bench.stats import BenchError
 from pathways.clock import ManualClock
 from pathways.engine import PathwayEngine
@@ -288,14 +289,15 @@ def _server_env(s: Setup, port: int, workers: int, profile: Path | None) -> dict
 
 
 def make_app() -> Any:
-    """The app the server process serves (also uvicorn's factory with several workers)."""
+    """The app the server process serves (also uvicorn's factory with several workers), in
+    the wrapper that tells each answer's client how long the app took (bench/server_timing)."""
     from service.app import create_app
     from service.settings import Settings
 
     settings = Settings(database_url=os.environ["BENCH_DB_URL"], mode="test",
                         embedded_worker=False)
     clock = ManualClock(datetime.fromisoformat(os.environ["BENCH_CLOCK"]))
-    return create_app(settings, clock)
+    return ServerTiming(create_app(settings, clock))
 
 
 def serve() -> None:
