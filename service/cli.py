@@ -64,6 +64,20 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_backup(args: argparse.Namespace) -> int:
+    from .backup import BackupError, backup_sqlite
+
+    settings = _settings()
+    try:
+        backup = backup_sqlite(settings.database_url, Path(args.target))
+    except BackupError as err:
+        print(f"carepath: {err}", file=sys.stderr)
+        return 2
+    print(f"backed up {_safe_url(settings.database_url)} to {backup.path} ({backup.size:,} "
+          f"bytes, schema revision {backup.revision or 'none'})")
+    return 0
+
+
 def _process_count(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 64:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes from 1 to 64")
@@ -208,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db_commands.add_parser("upgrade", help="apply migrations (and deploy the "
                                                      "reference pathway if none is deployed)")
     upgrade.set_defaults(run=_db_upgrade)
+    backup = db_commands.add_parser(
+        "backup", help="copy the embedded SQLite database to a new file while the service "
+                       "runs (PostgreSQL: use pg_dump)")
+    backup.add_argument("target", metavar="FILE", help="the new file (never overwritten)")
+    backup.set_defaults(run=_db_backup)
 
     user = commands.add_parser("user", help="user commands")
     user_commands = user.add_subparsers(dest="user_command", required=True)
