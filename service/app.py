@@ -116,7 +116,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:
         fields = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"),
-                   "message": e["msg"]} for e in error.errors()]
+                   # A rule of ours (a validator raising ValueError) says its own sentence.
+                   "message": str(e["msg"]).removeprefix("Value error, ")}
+                  for e in error.errors()]
         if wants_html(request):
             return error_page(request, 422, "; ".join(f"{f['field']}: {f['message']}"
                                                       for f in fields))

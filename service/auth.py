@@ -134,6 +134,13 @@ def end_cookie_sessions(session: Session, user_id: int) -> None:
                  .values(session_generation=User.session_generation + 1))
 
 
+def end_logins(session: Session, user_id: int) -> None:
+    """Every login the user has ends now: their API tokens are revoked and their cookie
+    sessions end, on every device (an account deactivated, or its password changed)."""
+    session.exec(delete(ApiToken).where(col(ApiToken.user_id) == user_id))
+    end_cookie_sessions(session, user_id)
+
+
 def csrf_token(cookie: dict[str, object]) -> str:
     return str(cookie.get("csrf", ""))
 

@@ -162,6 +162,41 @@ def _user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_change(args: argparse.Namespace) -> int:
+    """`user deactivate|activate|password NAME`: any account, patients' too (the host's
+    operator); deactivating an account or changing its password ends all its logins."""
+    import getpass
+
+    from .auth import hash_password
+    from .db import create_db_engine, transaction
+    from .episodes import Context
+    from .errors import ServiceError
+    from .models_registry import EngineRegistry
+    from .people import change_account, user_named
+
+    settings = _settings()
+    db = create_db_engine(settings)
+    clock = SystemClock()
+    try:
+        password_hash = None
+        if args.user_command == "password":
+            password = args.password or getpass.getpass("new password (8+ characters): ")
+            password_hash = hash_password(password)
+        active = {"deactivate": False, "activate": True}.get(args.user_command)
+        with transaction(db, write=True) as session:
+            ctx = Context(session, clock, EngineRegistry(clock))
+            user = change_account(ctx, user_named(ctx, args.username).id or 0, active,
+                                  password_hash)
+    except (ServiceError, ValueError) as err:
+        print(f"carepath: {err}", file=sys.stderr)
+        return 2
+    done = {"deactivate": "deactivated", "activate": "activated",
+            "password": "set a new password for"}[args.user_command]
+    ended = "; all its logins have ended" if args.user_command != "activate" else ""
+    print(f"{done} {user.role} {user.username} (id {user.id}){ended}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .bootstrap import prepare
     from .db import create_db_engine
@@ -240,6 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--clinic-id", type=int)
     add.add_argument("--patient-id", type=int)
     add.set_defaults(run=_user_add)
+    for name, says in [("deactivate", "deactivate an account and end all its logins"),
+                       ("activate", "let a deactivated account log in again"),
+                       ("password", "set an account's password and end all its logins")]:
+        change = user_commands.add_parser(name, help=says)
+        change.add_argument("username")
+        if name == "password":
+            change.add_argument("--password", help="prompted for when left out")
+        change.set_defaults(run=_user_change)
 
     demo = commands.add_parser("demo", help="create a demo clinic, users of every role and "
                                             "patients at every stage (prints the passwords)")

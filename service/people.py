@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlmodel import col, delete, func, select
+from sqlmodel import col, delete, func, select, update
 
 from pathways.exercises import default_library
 
@@ -26,6 +26,7 @@ from .schemas import (
     ReferralCreate,
     SelfReferralCreate,
     UserCreate,
+    UserUpdate,
 )
 from .tables import (
     Clinic,
@@ -43,6 +44,61 @@ from .views import episode_row
 def create_user(ctx: Context, body: UserCreate) -> User:
     access.require_role(ctx.user, "admin")
     return add_user(ctx, body)
+
+
+def staff_accounts(ctx: Context) -> list[User]:
+    """Every staff account, by username (admins). Patients' logins are not listed: their
+    names are the patients' names, which an admin may not read."""
+    access.require_role(ctx.user, "admin")
+    return list(ctx.session.exec(select(User).where(User.role != "patient")
+                                 .order_by(col(User.username))).all())
+
+
+def update_staff_account(ctx: Context, user_id: int, body: UserUpdate) -> User:
+    """An admin deactivates or reactivates a staff account, or gives it a new password.
+    Either of the first and the last ends every login the account has, at once: someone who
+    has left, or whose password has leaked, is out now, not when their login expires. An
+    admin cannot deactivate their own account, so an admin always remains to undo a
+    mistake. Patients' logins are not an admin's (see staff_accounts): they look unknown."""
+    admin = access.require_role(ctx.user, "admin")
+    if body.active is False and user_id == admin.id:
+        raise InvalidRequestError("you cannot deactivate your own account; another admin can",
+                                  [{"field": "active", "message": "not your own account"}])
+    with ctx.read() as reader:  # read and hash before anything is written (see add_user)
+        account = reader.get(User, user_id)
+        if account is None or account.role == "patient":
+            raise NotFoundError(f"there is no staff account {user_id}")
+    password_hash = auth.hash_password(body.password) if body.password is not None else None
+    return change_account(ctx, user_id, body.active, password_hash)
+
+
+def change_account(ctx: Context, user_id: int, active: bool | None,
+                   password_hash: str | None) -> User:
+    """Set an account's `active` flag and/or its password hash (no access check: for admins,
+    the CLI and a user changing their own password); deactivating it or changing its
+    password ends all its logins (auth.end_logins)."""
+    values: dict[str, object] = {}
+    if active is not None:
+        values["active"] = active
+    if password_hash is not None:
+        values["password_hash"] = password_hash
+    ctx.session.exec(update(User).where(col(User.id) == user_id)  # type: ignore[call-overload]
+                     .values(**values))
+    if active is False or password_hash is not None:
+        auth.end_logins(ctx.session, user_id)
+    user = ctx.session.get(User, user_id, populate_existing=True)
+    if user is None:
+        raise NotFoundError(f"there is no user {user_id}")
+    return user
+
+
+def user_named(ctx: Context, username: str) -> User:
+    """The account with this username (the CLI names accounts by username)."""
+    with ctx.read() as reader:
+        user = reader.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFoundError(f"there is no user {username!r}")
+    return user
 
 
 def add_user(ctx: Context, body: UserCreate, password_hash: str | None = None) -> User:

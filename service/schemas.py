@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_ID = 2**31 - 1
 """Ids are 32-bit on PostgreSQL; a larger one is simply not found (422, never a 500)."""
@@ -40,6 +40,7 @@ class UserPublic(BaseModel):
     full_name: str
     clinic_id: int | None
     patient_id: int | None
+    active: bool
 
 
 class UserCreate(BaseModel):
@@ -49,6 +50,28 @@ class UserCreate(BaseModel):
     full_name: str = Field(default="", max_length=200)
     clinic_id: int | None = None
     patient_id: int | None = None
+
+
+class UserUpdate(BaseModel):
+    """An admin's change to an account: deactivate or reactivate it, or give it a new
+    password. Deactivating it or changing its password ends every login it has."""
+
+    model_config = ConfigDict(extra="forbid")
+    active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> UserUpdate:
+        if self.active is None and self.password is None:
+            raise ValueError("give `active`, `password` or both")
+        return self
+
+
+class PasswordChange(BaseModel):
+    """Changing one's own password: the current one, and the new one."""
+
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=8, max_length=200)
 
 
 class PatientLogin(BaseModel):

@@ -1,4 +1,5 @@
-"""Login (bearer tokens for the API, cookies for pages), logout, who am I, admin users."""
+"""Login (bearer tokens for the API, cookies for pages), logout, who am I and one's own
+password, and admins' accounts."""
 
 from __future__ import annotations
 
@@ -7,8 +8,17 @@ from fastapi import APIRouter, Request, Response
 from .. import access, auth, people
 from ..deps import AnonymousCallDep, CallDep, SlowCallDep, bearer_token
 from ..episodes import Context
-from ..errors import NotAuthenticatedError
-from ..schemas import Credentials, LoginPublic, TokenPublic, UserCreate, UserPublic
+from ..errors import InvalidRequestError, NotAuthenticatedError
+from ..schemas import (
+    Credentials,
+    IdPath,
+    LoginPublic,
+    PasswordChange,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
 from ..tables import User
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -90,7 +100,47 @@ async def me(call: CallDep) -> UserPublic:
     return await call(work)
 
 
+@router.post("/me/password", status_code=204)
+async def change_password(body: PasswordChange, request: Request,
+                          call: SlowCallDep) -> Response:
+    """Change your own password. Every login you have then ends (API tokens and page
+    sessions, on every device): log in again with the new password. A wrong current
+    password changes nothing and counts as a failed login."""
+
+    def work(ctx: Context) -> None:
+        user = access.require_user(ctx.user)
+        new_hash = auth.hash_password(body.new_password)  # before anything is written
+        try:
+            _authenticate(ctx, request, Credentials(username=user.username,
+                                                    password=body.current_password))
+        except NotAuthenticatedError:
+            raise InvalidRequestError(
+                "the current password is wrong; nothing was changed",
+                [{"field": "current_password", "message": "wrong password"}]) from None
+        people.change_account(ctx, user.id or 0, None, new_hash)
+
+    await call(work)
+    response = Response(status_code=204)
+    response.delete_cookie(auth.SESSION_COOKIE)
+    return response
+
+
+@router.get("/users", response_model=list[UserPublic])
+async def staff_accounts(call: CallDep) -> list[UserPublic]:
+    """Staff accounts (admins); patients' logins are not listed."""
+    return await call(lambda ctx: [UserPublic.model_validate(user, from_attributes=True)
+                                   for user in people.staff_accounts(ctx)])
+
+
 @router.post("/users", response_model=UserPublic, status_code=201)
 async def create_user(body: UserCreate, call: SlowCallDep) -> UserPublic:
     return await call(lambda ctx: UserPublic.model_validate(people.create_user(ctx, body),
                                                             from_attributes=True))
+
+
+@router.patch("/users/{user_id}", response_model=UserPublic)
+async def update_user(user_id: IdPath, body: UserUpdate, call: SlowCallDep) -> UserPublic:
+    """Deactivate or reactivate a staff account, or give it a new password (admins).
+    Deactivating it or changing its password ends every login it has at once."""
+    return await call(lambda ctx: UserPublic.model_validate(
+        people.update_staff_account(ctx, user_id, body), from_attributes=True))

@@ -17,6 +17,7 @@ from service import auth
 from service.db import transaction
 from service.settings import ROOT
 from service.tables import (
+    ApiToken,
     Episode,
     Event,
     ExerciseLog,
@@ -36,6 +37,7 @@ from .access_table import (
     ACTIVE_MODEL,
     LEAD_TASK,
     ROLES,
+    SPARE_ACCOUNT,
     STYLESHEET,
     VENDOR_ASSET,
     Row,
@@ -109,6 +111,8 @@ class Scene:
             values["name"] = "htmx.min.js"
         if row.target == STYLESHEET:
             values["path"] = "carepath.css"
+        if row.target == SPARE_ACCOUNT:
+            values["user_id"] = self.world.users["physio2"]
         if row.target == ACTIVE_MODEL:
             with transaction(self.world.db, write=False) as session:
                 values["version_id"] = session.exec(
@@ -141,6 +145,10 @@ class Scene:
             elif row.body == "page task answers":
                 form.update({"session_topics": ["fear", "worry"]})
             return form
+        if row.body == "own password, unchanged":
+            return {"current_password": PASSWORD, "new_password": PASSWORD}
+        if row.body == "deactivate":
+            return {"active": False}
         if row.body == "new user":
             return {"username": f"new-by-{role}", "password": PASSWORD,
                     "role": "physiotherapist", "clinic_id": north}
@@ -180,6 +188,9 @@ class Scene:
                 select(Instance.id, Instance.version)).all())
             state["active models"] = sorted(session.exec(
                 select(ModelVersion.id).where(ModelVersion.active == True)).all())  # noqa: E712
+            state["accounts"] = sorted(session.exec(
+                select(User.id, User.active, User.password_hash, User.session_generation)).all())
+            state["API tokens"] = sorted(session.exec(select(ApiToken.token_hash)).all())
         return state
 
     def tidy(self, row: Row, role: str) -> None:
@@ -192,3 +203,10 @@ class Scene:
             self.clients[role] = self.world.client(ROLES[role])
         if row.path == "/logout":
             self.log_in_to_page(role)
+        if row.path == "/api/me/password" and ROLES[role] is not None:
+            # Changing one's password ends all one's logins: log in again (same password).
+            self.clients[role] = self.world.client(ROLES[role])
+            self.log_in_to_page(role)
+        if row.target == SPARE_ACCOUNT:
+            self.world.client("admin").patch(
+                f"/api/users/{self.world.users['physio2']}", json={"active": True})

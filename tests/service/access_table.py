@@ -64,6 +64,7 @@ LEAD_TASK = "a north clinic lead task"
 ACTIVE_MODEL = "the active model version"
 VENDOR_ASSET = "a vendored browser library"
 STYLESHEET = "the stylesheet"
+SPARE_ACCOUNT = "another physiotherapist's account"
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,8 +108,14 @@ POLICY: list[Row] = [
     Row("POST", "/api/auth/login", SIGNED_IN, body="own credentials"),
     Row("POST", "/api/auth/logout", EVERYONE),
     Row("GET", "/api/me", SIGNED_IN),
-    # Admins create users; nobody else.
+    # Everyone changes their own password (which ends their logins: the scene logs them in
+    # again).
+    Row("POST", "/api/me/password", SIGNED_IN, body="own password, unchanged"),
+    # Admins list, create, deactivate and reactivate accounts; nobody else.
+    Row("GET", "/api/users", frozenset({"admin"})),
     Row("POST", "/api/users", frozenset({"admin"}), body="new user"),
+    Row("PATCH", "/api/users/{user_id}", frozenset({"admin"}), SPARE_ACCOUNT,
+        body="deactivate"),
     # Clinicians refer patients to their own clinic.
     Row("POST", "/api/referrals", CLINICIANS, body="referral"),
     # Lists are filtered to what the caller may see (checked by names below).
