@@ -135,6 +135,12 @@ async def get_page_call(request: Request,
     return Call(request, csrf_checked=True)
 
 
+async def get_slow_page_call(request: Request,
+                             form: Annotated[dict[str, str], Depends(page_form)]) -> Call:
+    """As `get_page_call`, for pages whose work is slow (see Call)."""
+    return Call(request, csrf_checked=True, slow=True)
+
+
 def bearer_token(request: Request) -> str | None:
     """The API token of an `Authorization: Bearer ...` header, if the request has one."""
     header = request.headers.get("authorization", "")
@@ -166,5 +172,6 @@ CallDep = Annotated[Call, Depends(get_call)]
 SlowCallDep = Annotated[Call, Depends(get_slow_call)]
 AnonymousCallDep = Annotated[Call, Depends(get_anonymous_call)]
 PageCallDep = Annotated[Call, Depends(get_page_call)]
+SlowPageCallDep = Annotated[Call, Depends(get_slow_page_call)]
 PageFormDep = Annotated[dict[str, str], Depends(page_form)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -62,6 +62,15 @@ class InvalidRequestError(ServiceError):
         self.fields = fields or []
 
 
+class WrongPasswordError(InvalidRequestError):
+    """Changing one's password with a wrong current one (422). It counts as a failed login:
+    the failure is in the session, and the route keeps it though the request fails."""
+
+    def __init__(self) -> None:
+        super().__init__("the current password is wrong; nothing was changed",
+                         [{"field": "current_password", "message": "wrong password"}])
+
+
 STATUS: list[tuple[type[Exception], int, str]] = [
     (NotAuthenticatedError, 401, "not_authenticated"),
     (LoginRateLimitedError, 429, "too_many_attempts"),

@@ -15,8 +15,10 @@ from .episodes import Context
 from .errors import (
     ConflictError,
     InvalidRequestError,
+    NotAuthenticatedError,
     NotFoundError,
     SelfReferralRateLimitedError,
+    WrongPasswordError,
 )
 from .schemas import (
     EducationConfirm,
@@ -28,6 +30,7 @@ from .schemas import (
     UserCreate,
     UserUpdate,
 )
+from .settings import Settings
 from .tables import (
     Clinic,
     Episode,
@@ -90,6 +93,23 @@ def change_account(ctx: Context, user_id: int, active: bool | None,
     if user is None:
         raise NotFoundError(f"there is no user {user_id}")
     return user
+
+
+def change_own_password(ctx: Context, settings: Settings, client: str, current: str,
+                        new: str) -> None:
+    """The caller changes their password: `current` is checked as a login is (a wrong one
+    raises WrongPasswordError with the failed login added to the session, which the route
+    keeps), then every login of theirs ends. The new password is hashed before anything is
+    written (see add_user)."""
+    user = access.require_user(ctx.user)
+    new_hash = auth.hash_password(new)
+    try:
+        with ctx.read() as reader:
+            auth.authenticate(ctx.session, settings, user.username, current, client, ctx.now,
+                              reader=reader)
+    except NotAuthenticatedError:
+        raise WrongPasswordError from None
+    change_account(ctx, user.id or 0, None, new_hash)
 
 
 def user_named(ctx: Context, username: str) -> User:

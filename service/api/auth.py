@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from .. import access, auth, people
 from ..deps import AnonymousCallDep, CallDep, SlowCallDep, bearer_token
 from ..episodes import Context
-from ..errors import InvalidRequestError, NotAuthenticatedError
+from ..errors import NotAuthenticatedError, WrongPasswordError
 from ..schemas import (
     Credentials,
     IdPath,
@@ -108,16 +108,12 @@ async def change_password(body: PasswordChange, request: Request,
     password changes nothing and counts as a failed login."""
 
     def work(ctx: Context) -> None:
-        user = access.require_user(ctx.user)
-        new_hash = auth.hash_password(body.new_password)  # before anything is written
         try:
-            _authenticate(ctx, request, Credentials(username=user.username,
-                                                    password=body.current_password))
-        except NotAuthenticatedError:
-            raise InvalidRequestError(
-                "the current password is wrong; nothing was changed",
-                [{"field": "current_password", "message": "wrong password"}]) from None
-        people.change_account(ctx, user.id or 0, None, new_hash)
+            people.change_own_password(ctx, request.app.state.settings, _client(request),
+                                       body.current_password, body.new_password)
+        except WrongPasswordError:
+            ctx.session.commit()  # keep the failed attempt, though the request fails
+            raise
 
     await call(work)
     response = Response(status_code=204)

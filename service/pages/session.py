@@ -1,19 +1,25 @@
-"""Login and logout pages (cookie sessions), the home redirect, and vendor assets."""
+"""Login and logout pages (cookie sessions), one's account (changing one's password), the
+home redirect, and vendor assets."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from .. import auth
+from .. import auth, people
 from ..db import transaction
-from ..deps import PageCallDep
+from ..deps import PageCallDep, PageFormDep, SlowPageCallDep
 from ..episodes import Context
-from ..errors import LoginRateLimitedError, NotAuthenticatedError, NotFoundError
-from .common import VENDOR_FILES, home_for, redirect, render
+from ..errors import (
+    LoginRateLimitedError,
+    NotAuthenticatedError,
+    NotFoundError,
+    WrongPasswordError,
+)
+from .common import VENDOR_FILES, home_for, redirect, render, viewer
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,6 +29,16 @@ class LoginPage:
     next: str
     username: str = ""
     error: str = ""
+    notice: str = ""
+
+
+@dataclass(frozen=True)
+class AccountPage:
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+PASSWORD_CHANGED = ("Your password is changed, and you are logged out everywhere. Log in with "
+                    "your new password.")
 
 
 def _safe_next(value: str | None) -> str:
@@ -33,8 +49,9 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = None) -> Response:
-    return render(request, "login.html", LoginPage(next=_safe_next(next)), None)
+def login_page(request: Request, next: str | None = None, changed: str = "") -> Response:
+    notice = PASSWORD_CHANGED if changed else ""
+    return render(request, "login.html", LoginPage(next=_safe_next(next), notice=notice), None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -86,6 +103,44 @@ async def logout(call: PageCallDep) -> Response:
     response = redirect("/login")
     response.delete_cookie(auth.SESSION_COOKIE)
     return response
+
+
+@router.get("/account", response_class=HTMLResponse)
+async def account(request: Request, call: PageCallDep) -> Response:
+    return await call(lambda ctx: render(request, "account.html", AccountPage(),
+                                         viewer(request, ctx)))
+
+
+@router.post("/account", response_class=HTMLResponse)
+async def change_password(request: Request, call: SlowPageCallDep,
+                          form: PageFormDep) -> Response:
+    """Change one's password (people.change_own_password): every login one has then ends,
+    so the browser goes to the login page."""
+    current, new = form.get("current_password", ""), form.get("new_password", "")
+    errors = {}
+    if not current:
+        errors["current_password"] = "Enter your current password."
+    if not 8 <= len(new) <= 200:
+        errors["new_password"] = "Choose a new password of 8 to 200 characters."
+    elif form.get("new_password_again", "") != new:
+        errors["new_password_again"] = "The two new passwords differ: type the same one twice."
+
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        if not errors:
+            client = request.client.host if request.client else "unknown"
+            try:
+                people.change_own_password(ctx, request.app.state.settings, client, current, new)
+            except WrongPasswordError:
+                ctx.session.commit()  # keep the failed attempt for the login limit
+                errors["current_password"] = "That is not your current password."
+        if errors:
+            return render(request, "account.html", AccountPage(errors), who, status_code=422)
+        response = redirect("/login?changed=1")
+        response.delete_cookie(auth.SESSION_COOKIE)
+        return response
+
+    return await call(work)
 
 
 @router.get("/")

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.service.conftest import (  # noqa: F401  (fixtures reused by the browser tests)
+    PASSWORD,
     LiveServer,
     World,
     fast_password_hashing,
@@ -47,3 +50,38 @@ def browser() -> Iterator[object]:
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+TIMEOUT_MS = 10_000
+PHONE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 2}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+
+Person = Callable[..., Page]
+
+
+@pytest.fixture
+def person(browser: Browser, live_server: LiveServer) -> Iterator[Person]:  # noqa: F811
+    """A new person at the live server: their own browser context (cookies), one page."""
+    contexts: list[BrowserContext] = []
+
+    def open_page(**options: Any) -> Page:
+        context = browser.new_context(base_url=live_server.url, **(options or DESKTOP))
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def log_in(page: Page, username: str, shot: Path | None = None) -> None:
+    page.goto("/login")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    if shot is not None:
+        page.screenshot(path=str(shot), full_page=True)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()

@@ -7,18 +7,14 @@ Every main page is saved as a full-page screenshot in test-output/screenshots/."
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from service.tables import Event, ExerciseLog, TaskSubmission
+from tests.browser.conftest import PHONE, Person, log_in
 from tests.service.conftest import (
-    PASSWORD,
     A,
-    LiveServer,
     World,
     complete,
     find_task,
@@ -26,40 +22,7 @@ from tests.service.conftest import (
     through_first_visit,
 )
 
-TIMEOUT_MS = 10_000
-PHONE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True,
-         "device_scale_factor": 2}
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 ERROR_HEADINGS = re.compile(r"^(Not found|You cannot do that)$")
-
-Person = Callable[..., Page]
-
-
-@pytest.fixture
-def person(browser: Browser, live_server: LiveServer) -> Iterator[Person]:
-    """A new person at the live server: their own browser context (cookies), one page."""
-    contexts: list[BrowserContext] = []
-
-    def open_page(**options: Any) -> Page:
-        context = browser.new_context(base_url=live_server.url, **(options or DESKTOP))
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-def log_in(page: Page, username: str, shot: Path | None = None) -> None:
-    page.goto("/login")
-    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    if shot is not None:
-        page.screenshot(path=str(shot), full_page=True)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
 def first_visit_ready(world: World, name: str, username: str) -> tuple[int, str]:

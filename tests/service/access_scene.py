@@ -144,6 +144,9 @@ class Scene:
                             confirmed_read="yes")
             elif row.body == "page task answers":
                 form.update({"session_topics": ["fear", "worry"]})
+            elif row.body == "page own password, unchanged":
+                form.update(current_password=PASSWORD, new_password=PASSWORD,
+                            new_password_again=PASSWORD)
             return form
         if row.body == "own password, unchanged":
             return {"current_password": PASSWORD, "new_password": PASSWORD}
@@ -203,7 +206,8 @@ class Scene:
             self.clients[role] = self.world.client(ROLES[role])
         if row.path == "/logout":
             self.log_in_to_page(role)
-        if row.path == "/api/me/password" and ROLES[role] is not None:
+        if row.path in ("/api/me/password", "/account") and row.method == "POST" \
+                and ROLES[role] is not None:
             # Changing one's password ends all one's logins: log in again (same password).
             self.clients[role] = self.world.client(ROLES[role])
             self.log_in_to_page(role)

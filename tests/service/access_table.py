@@ -151,6 +151,10 @@ POLICY: list[Row] = [
     # it is refused rather than sent to log in.
     Row("POST", "/logout", SIGNED_IN, body="the CSRF token, as a form", via="page",
         anonymous=REFUSED),
+    # One's account: changing one's password ends all one's logins (the scene logs in again).
+    Row("GET", "/account", SIGNED_IN, via="page"),
+    Row("POST", "/account", SIGNED_IN, body="page own password, unchanged", via="page",
+        anonymous=REFUSED),
     Row("GET", "/static/vendor/{name}", EVERYONE, VENDOR_ASSET, via="page"),
     Row("GET", "/static/{path}", EVERYONE, STYLESHEET, via="page"),
     # Patient pages and their JSON twins: each patient sees their own episode only.

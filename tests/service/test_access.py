@@ -128,7 +128,7 @@ def _is_error_body(response: Response) -> bool:
 
 def outcome(response: Response) -> str:
     if response.status_code == 401 or (response.is_redirect and response.headers[
-            "location"].startswith("/login?")):
+            "location"].startswith("/login?next=")):
         return NEEDS_LOGIN
     if response.status_code in (403, 404):
         return REFUSED

@@ -15,7 +15,7 @@ from service.db import transaction
 from service.settings import get_settings
 from service.tables import ApiToken, LoginAttempt, User
 
-from .conftest import PASSWORD, World, page_login, refer
+from .conftest import PASSWORD, World, page_login, refer, soup
 
 NEW_PASSWORD = "a-new-and-longer-one"
 
@@ -200,3 +200,63 @@ def test_the_command_line_deactivates_reactivates_and_resets_any_account(
     assert cli("password", "physio", "--password", "short") == (
         2, "", "carepath: a password needs at least 8 characters")
     assert can_log_in(world, "physio", NEW_PASSWORD)
+
+
+def csrf_of(page: TestClient) -> str:
+    form = soup(page.get("/account")).find("input", {"name": "csrf_token"})
+    assert form is not None
+    return str(form["value"])
+
+
+def test_the_account_page_changes_the_password_and_sends_everyone_to_log_in_again(
+        world: World) -> None:
+    browser, other_device, api = (page_login(world, "physio"), page_login(world, "physio"),
+                                  world.client("physio"))
+    shown = browser.get("/account")
+    assert shown.status_code == 200
+    assert soup(shown).find("a", href="/account") is not None  # in the navigation
+
+    changed = browser.post("/account", follow_redirects=False, data={
+        "csrf_token": csrf_of(browser), "current_password": PASSWORD,
+        "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD})
+
+    assert changed.status_code == 303 and changed.headers["location"] == "/login?changed=1"
+    assert 'carepath_session=""' in changed.headers["set-cookie"]
+    notice = soup(browser.get("/login?changed=1")).find(role="status")
+    assert notice is not None and "Log in with your new password" in notice.text
+    assert other_device.get("/worklist", follow_redirects=False).headers["location"] \
+        .startswith("/login?next=")
+    assert not still_in(api) and can_log_in(world, "physio", NEW_PASSWORD)
+
+
+@pytest.mark.parametrize(("current", "new", "again", "field", "says"), [
+    ("not-my-password", NEW_PASSWORD, NEW_PASSWORD, "current_password",
+     "That is not your current password."),
+    ("", NEW_PASSWORD, NEW_PASSWORD, "current_password", "Enter your current password."),
+    (PASSWORD, "short", "short", "new_password", "of 8 to 200 characters"),
+    (PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "x", "new_password_again", "differ"),
+])
+def test_the_account_page_names_what_to_fix_and_changes_nothing(
+        world: World, current: str, new: str, again: str, field: str, says: str) -> None:
+    browser = page_login(world, "physio")
+    hash_before = password_hash(world, "physio")
+    response = browser.post("/account", data={
+        "csrf_token": csrf_of(browser), "current_password": current, "new_password": new,
+        "new_password_again": again})
+    assert response.status_code == 422
+    page = soup(response)
+    error = page.find(id=f"{field}-error")
+    assert error is not None and says in error.text, response.text
+    assert page.find(id=field)["aria-describedby"] == f"{field}-error"
+    assert password_hash(world, "physio") == hash_before and still_in(browser)
+    counted = world.count(LoginAttempt, username="physio")
+    assert counted == (1 if current == "not-my-password" else 0)
+
+
+def test_the_account_page_needs_its_csrf_token(world: World) -> None:
+    browser = page_login(world, "physio")
+    response = browser.post("/account", data={
+        "current_password": PASSWORD, "new_password": NEW_PASSWORD,
+        "new_password_again": NEW_PASSWORD})
+    assert response.status_code == 403
+    assert still_in(browser) and can_log_in(world, "physio")
