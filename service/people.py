@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlmodel import col, delete, func, select, update
+from sqlmodel import Session, col, delete, func, select, update
 
+from pathways.events import DomainEvent
 from pathways.exercises import default_library
 
-from . import access, auth, episodes
+from . import access, auth, episodes, repository
 from .episodes import Context
 from .errors import (
     ConflictError,
@@ -110,6 +111,35 @@ def change_own_password(ctx: Context, settings: Settings, client: str, current: 
     except NotAuthenticatedError:
         raise WrongPasswordError from None
     change_account(ctx, user.id or 0, None, new_hash)
+
+
+def patient_login(session: Session, patient_id: int) -> User | None:
+    """The patient's login, if they have one."""
+    return session.exec(select(User).where(User.patient_id == patient_id,
+                                           User.role == "patient")).first()
+
+
+def reset_patient_password(ctx: Context, episode_id: int, password: str) -> User:
+    """A clinician of the patient's clinic gives the patient's login a new password (a patient
+    who has forgotten theirs). Every login the patient has ends, and the episode's event log
+    records who did it, since whoever knows the password can act as the patient."""
+    clinician = access.require_role(ctx.user, *access.CLINICIANS)
+    with ctx.read() as reader:  # read and hash before anything is written (see add_user)
+        episode = reader.get(Episode, episode_id)
+        if episode is None:
+            raise NotFoundError("there is no such record you can see")
+        access.require_episode(clinician, episode)
+        login = patient_login(reader, episode.patient_id)
+    if login is None:
+        raise NotFoundError("this patient has no login; refer them with one to give them "
+                            "a password")
+    password_hash = auth.hash_password(password)
+    user = change_account(ctx, login.id or 0, None, password_hash)
+    event = DomainEvent("patient_password_reset", ctx.now.isoformat(),
+                        actor=str(clinician.id), data={"username": login.username})
+    repository.append_events(ctx.session,
+                             repository.event_rows(episode, [event], clinician.id))
+    return user
 
 
 def user_named(ctx: Context, username: str) -> User:

@@ -67,6 +67,16 @@ class UserUpdate(BaseModel):
         return self
 
 
+class PatientPassword(BaseModel):
+    """A new password for a patient's login, set by a clinician of their clinic."""
+
+    password: str = Field(min_length=8, max_length=200)
+
+
+class PatientLoginPublic(BaseModel):
+    username: str
+
+
 class PasswordChange(BaseModel):
     """Changing one's own password: the current one, and the new one."""
 

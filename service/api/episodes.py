@@ -21,6 +21,8 @@ from ..schemas import (
     IdPath,
     Limit,
     Offset,
+    PatientLoginPublic,
+    PatientPassword,
     QuestionnairePublic,
     ReferralCreate,
     SelfReferralCreate,
@@ -116,3 +118,14 @@ async def confirm_read(episode_id: IdPath, module: str, body: EducationConfirm,
                        call: CallDep) -> CompletionPublic:
     return await call(lambda ctx: completion_public(
         ctx, people.confirm_education(ctx, episode_id, module, body)))
+
+
+@router.post("/episodes/{episode_id}/patient-password", response_model=PatientLoginPublic)
+async def reset_patient_password(episode_id: IdPath, body: PatientPassword,
+                                 call: SlowCallDep) -> PatientLoginPublic:
+    """A clinician of the patient's clinic gives the patient's login a new password (they
+    have forgotten theirs); every login the patient has ends, and the episode's event log
+    says who did it. Answers the login's username, to give to the patient with the
+    password."""
+    return await call(lambda ctx: PatientLoginPublic(
+        username=people.reset_patient_password(ctx, episode_id, body.password).username))

@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from pathways.errors import FormValidationError
 
-from .. import episodes, views
-from ..deps import PageCallDep
+from .. import episodes, people, views
+from ..deps import PageCallDep, PageFormDep, SlowPageCallDep
 from ..episodes import Context
 from ..errors import NotFoundError
 from ..schemas import TaskPublic
@@ -87,12 +87,34 @@ def _row_or_worklist(request: Request, ctx: Context, task_id: str) -> Response:
 
 @router.get("/patients/{episode_id}", response_class=HTMLResponse)
 async def patient(episode_id: EpisodeId, request: Request, call: PageCallDep,
-                  done: str = Query("", max_length=36)) -> Response:
+                  done: str = Query("", max_length=36),
+                  password: str = Query("", max_length=10)) -> Response:
     def work(ctx: Context) -> Response:
         summary = cv.patient_summary(ctx, episode_id)
         saved = cv.completed_task_title(ctx, episode_id, done) if done else None
         return render(request, "clinician/patient.html", summary, viewer(request, ctx),
-                      saved=saved)
+                      saved=saved, password_changed=password == "changed")
+
+    return await call(work)
+
+
+@router.post("/patients/{episode_id}/password", response_class=HTMLResponse)
+async def patient_password(episode_id: EpisodeId, request: Request, call: SlowPageCallDep,
+                           form: PageFormDep) -> Response:
+    """Give the patient's login a new password (people.reset_patient_password)."""
+    new = form.get("new_password", "")
+    errors = {}
+    if not 8 <= len(new) <= 200:
+        errors["new_password"] = "Choose a password of 8 to 200 characters."
+    elif form.get("new_password_again", "") != new:
+        errors["new_password_again"] = "The two passwords differ: type the same one twice."
+
+    def work(ctx: Context) -> Response:
+        if errors:
+            return render(request, "clinician/patient.html", cv.patient_summary(ctx, episode_id),
+                          viewer(request, ctx), status_code=422, password_errors=errors)
+        people.reset_patient_password(ctx, episode_id, new)
+        return redirect(f"/patients/{episode_id}?password=changed#login")
 
     return await call(work)
 

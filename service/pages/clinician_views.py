@@ -66,6 +66,8 @@ class Header:
     """Exercise weeks completed; None when no exercise programme has started."""
     programme_weeks: int | None
     last_scores: tuple[Score, ...]
+    login_username: str | None = None
+    """The patient's login, if they have one (a clinician can give it a new password)."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ def patient_summary(ctx: Context, episode_id: int) -> PatientSummary:
     events = list(ctx.session.exec(select(Event).where(Event.episode_id == episode_id)
                                    .order_by(col(Event.id))).all())
     scores = views.questionnaires(ctx, episode_id)
+    login = people.patient_login(ctx.session, episode.patient_id)
     weeks = _adherence(events, int(settings.get("sessions_per_week", 0)))
     last = scores[-1] if scores else None
     header = Header(
@@ -189,7 +192,8 @@ def patient_summary(ctx: Context, episode_id: int) -> PatientSummary:
                                 last.submitted_at if last else None)
                           for key, label in (("pain", "Pain (0-10)"),
                                              ("disability", "Disability (0-100)"),
-                                             ("pseq", "PSEQ (0-60)"))))
+                                             ("pseq", "PSEQ (0-60)"))),
+        login_username=login.username if login else None)
     return PatientSummary(
         header=header, alerts=episode_alerts(ctx, {episode_id})[episode_id],
         guideline_warnings=_guideline_warnings(events), open_tasks=_open_tasks(ctx, episode_id),

@@ -87,18 +87,22 @@ SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "registry_questionnaire_completed": lambda d: f"Registry questionnaire "
     f"({d.get('registry_month_done')} months): {_scores_text(d.get('registry_scores'))}",
     "episode_completed": lambda d: "Pathway complete",
+    "patient_password_reset": lambda d: "The patient's login was given a new password",
     "task_completed": lambda d: f"{d.get('title')} done" + (" (late)" if d.get("overdue")
                                                             else ""),
 }
 """Event name -> a sentence for people. Unknown events are shown by name."""
 HIDDEN = {"timer_fired"}
+BY_PERSON = {"episode_started", "patient_password_reset"}
+"""Events a person does directly (not through a task)."""
 """Engine bookkeeping the events around it already say in words."""
 
 
 def timeline(ctx: Context, events: list[Event],
               people_tasks: set[str]) -> tuple[TimelineItem, ...]:
     """Events as sentences, oldest first. "By" names the person only for what a person did:
-    a referral, or a task of theirs (the steps the engine runs after it are not theirs)."""
+    a referral, a new password for the patient, or a task of theirs (the steps the engine
+    runs after it are not theirs)."""
     names = user_names(ctx, {e.actor_id for e in events if e.actor_id})
     items = []
     for index, event in enumerate(events):
@@ -113,7 +117,7 @@ def timeline(ctx: Context, events: list[Event],
                 words(event.name) or event.name).capitalize()
         except (TypeError, ValueError, AttributeError):
             sentence = (words(event.name) or event.name).capitalize()
-        by_person = event.name == "episode_started" or event.element in people_tasks
+        by_person = event.name in BY_PERSON or event.element in people_tasks
         items.append(TimelineItem(event.at, when(event.at), event.name, sentence,
                                   names.get(event.actor_id) if event.actor_id and by_person
                                   else None))

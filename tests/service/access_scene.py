@@ -111,6 +111,10 @@ class Scene:
             values["name"] = "htmx.min.js"
         if row.target == STYLESHEET:
             values["path"] = "carepath.css"
+        if row.path.endswith("password") and row.target == A_EPISODE:
+            # Anna's login was given a new password (the same one): all her logins ended.
+            self.clients["patient_A"] = self.world.client(ROLES["patient_A"])
+            self.log_in_to_page("patient_A")
         if row.target == SPARE_ACCOUNT:
             values["user_id"] = self.world.users["physio2"]
         if row.target == ACTIVE_MODEL:
@@ -144,12 +148,16 @@ class Scene:
                             confirmed_read="yes")
             elif row.body == "page task answers":
                 form.update({"session_topics": ["fear", "worry"]})
+            elif row.body == "page patient password":
+                form.update(new_password=PASSWORD, new_password_again=PASSWORD)
             elif row.body == "page own password, unchanged":
                 form.update(current_password=PASSWORD, new_password=PASSWORD,
                             new_password_again=PASSWORD)
             return form
         if row.body == "own password, unchanged":
             return {"current_password": PASSWORD, "new_password": PASSWORD}
+        if row.body == "patient password":
+            return {"password": PASSWORD}
         if row.body == "deactivate":
             return {"active": False}
         if row.body == "new user":
@@ -211,6 +219,10 @@ class Scene:
             # Changing one's password ends all one's logins: log in again (same password).
             self.clients[role] = self.world.client(ROLES[role])
             self.log_in_to_page(role)
+        if row.path.endswith("password") and row.target == A_EPISODE:
+            # Anna's login was given a new password (the same one): all her logins ended.
+            self.clients["patient_A"] = self.world.client(ROLES["patient_A"])
+            self.log_in_to_page("patient_A")
         if row.target == SPARE_ACCOUNT:
             self.world.client("admin").patch(
                 f"/api/users/{self.world.users['physio2']}", json={"active": True})

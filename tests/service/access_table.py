@@ -129,6 +129,9 @@ POLICY: list[Row] = [
     Row("POST", "/api/episodes/{episode_id}/exercise-logs", ANNAS_CARE, A_EPISODE,
         "exercise log"),
     Row("GET", "/api/episodes/{episode_id}/education", ANNAS_CARE, A_EPISODE),
+    # Anna's clinicians give her login a new password (she must then log in again).
+    Row("POST", "/api/episodes/{episode_id}/patient-password",
+        frozenset({"physio", "clinic_lead"}), A_EPISODE, "patient password"),
     # Reading education is a patient task: only Anna confirms she has read her module.
     Row("POST", "/api/episodes/{episode_id}/education/{module}/confirm",
         frozenset({"patient_A"}), A_EPISODE, "check answers"),
@@ -179,6 +182,8 @@ POLICY: list[Row] = [
         via="page"),
     Row("GET", "/patients/{episode_id}/diagram.bpmn", frozenset({"physio", "clinic_lead"}),
         A_EPISODE, via="page"),
+    Row("POST", "/patients/{episode_id}/password", frozenset({"physio", "clinic_lead"}),
+        A_EPISODE, body="page patient password", via="page", anonymous=REFUSED),
     Row("GET", "/api/episodes/{episode_id}/summary", frozenset({"physio", "clinic_lead"}),
         A_EPISODE),
     Row("GET", "/tasks/{task_id}", frozenset({"physio", "clinic_lead"}), A_PHYSIO_TASK,

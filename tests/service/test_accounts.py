@@ -260,3 +260,75 @@ def test_the_account_page_needs_its_csrf_token(world: World) -> None:
         "new_password_again": NEW_PASSWORD})
     assert response.status_code == 403
     assert still_in(browser) and can_log_in(world, "physio")
+
+
+# -- a patient who has forgotten their password: their clinician gives them a new one
+
+
+def test_a_physiotherapist_gives_a_patient_a_new_password_and_the_log_says_who(
+        world: World) -> None:
+    anna, episode_id = refer(world, "Anna Andersson", "anna")
+    physio = world.client("physio")
+
+    response = physio.post(f"/api/episodes/{episode_id}/patient-password",
+                           json={"password": NEW_PASSWORD})
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"username": "anna"}
+    assert not still_in(anna)
+    assert not can_log_in(world, "anna") and can_log_in(world, "anna", NEW_PASSWORD)
+    timeline = physio.get(f"/api/episodes/{episode_id}/timeline").json()["data"]
+    assert timeline[-1]["name"] == "patient_password_reset"
+    assert timeline[-1]["actor_id"] == world.users["physio"]
+    summary = physio.get(f"/api/episodes/{episode_id}/summary").json()
+    assert summary["header"]["login_username"] == "anna"
+    said = [item for item in summary["timeline"] if item["name"] == "patient_password_reset"]
+    assert [(s["sentence"], s["by"]) for s in said] == [
+        ("The patient's login was given a new password", "physio")]
+    verified = world.client("auditor").get("/api/audit/verify").json()
+    assert verified["ok"] is True, verified
+
+
+def test_only_the_patients_own_clinicians_may_give_them_a_password(world: World) -> None:
+    anna, episode_id = refer(world, "Anna Andersson", "anna")
+    url = f"/api/episodes/{episode_id}/patient-password"
+    body = {"password": NEW_PASSWORD}
+    elsewhere = world.client("southphysio").post(url, json=body)
+    unknown = world.client("physio").post("/api/episodes/999999/patient-password", json=body)
+    assert elsewhere.status_code == unknown.status_code == 404
+    assert elsewhere.json() == unknown.json()
+    assert anna.post(url, json=body).status_code == 403
+    short = world.client("physio").post(url, json={"password": "short"})
+    assert short.status_code == 422
+    assert still_in(anna) and can_log_in(world, "anna")
+    without_login = world.client("physio").post(
+        "/api/referrals", json={"display_name": "Nils Nolog", "birth_year": 1970})
+    assert without_login.status_code == 201, without_login.text
+    response = world.client("physio").post(
+        f"/api/episodes/{without_login.json()['id']}/patient-password", json=body)
+    assert response.status_code == 404
+    assert "this patient has no login" in response.json()["error"]["message"].lower()
+
+
+def test_the_patient_page_gives_the_login_a_new_password(world: World) -> None:
+    anna, episode_id = refer(world, "Anna Andersson", "anna")
+    browser = page_login(world, "physio")
+    page = soup(browser.get(f"/patients/{episode_id}"))
+    login = page.find("section", id="login")
+    assert login is not None and "Username: anna" in login.get_text(" ", strip=True)
+    csrf = str(login.find("input", {"name": "csrf_token"})["value"])
+
+    differ = browser.post(f"/patients/{episode_id}/password", data={
+        "csrf_token": csrf, "new_password": NEW_PASSWORD, "new_password_again": "other-one!"})
+    assert differ.status_code == 422
+    error = soup(differ).find(id="new_password_again-error")
+    assert error is not None and "differ" in error.text
+    assert still_in(anna)
+
+    done = browser.post(f"/patients/{episode_id}/password", follow_redirects=False, data={
+        "csrf_token": csrf, "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD})
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/patients/{episode_id}?password=changed#login"
+    notice = soup(browser.get(done.headers["location"])).find(role="status")
+    assert notice is not None and "(anna) has a new password" in notice.text
+    assert not still_in(anna) and can_log_in(world, "anna", NEW_PASSWORD)
