@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from pathways.clock import Clock
 
-from . import auth
+from . import auth, repository
 from .db import transaction
 from .episodes import Context
 from .errors import ForbiddenError
@@ -75,7 +75,19 @@ class Call:
 
     def _run(self, fn: Callable[[Context], T]) -> T:
         with _unit_of_work(self.request, self.csrf_checked, self.anonymous) as ctx:
-            return fn(ctx)
+            result = fn(ctx)
+        if ctx.opened and ctx.user is not None:
+            _log_access(self.request, ctx.user.id or 0, ctx.opened)
+        return result
+
+
+def _log_access(request: Request, user_id: int, opened: dict[int, int]) -> None:
+    """After a request that opened patients' records has succeeded: who, which, when and
+    with which request, in a short transaction of its own (most such requests only read)."""
+    app = request.app
+    with transaction(app.state.db, write=True) as session:
+        repository.log_access(session, user_id, opened, app.state.clock.now(),
+                              f"{request.method} {request.url.path}")
 
 
 async def get_call(request: Request) -> Call:

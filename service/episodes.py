@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +55,9 @@ class Context:
     db: Engine | None = None
     snapshot: Session | None = None
     """A read-only transaction already open for this request (the caller was read from it)."""
+    opened: dict[int, int] = field(default_factory=dict)
+    """Episode id -> patient id of the records a clinician opened in this request
+    (views.episode_row notes them); the unit of work logs them (tables.AccessRecord)."""
 
     @contextmanager
     def read(self) -> Iterator[Session]:

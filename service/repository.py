@@ -19,6 +19,7 @@ from pathways.task_views import ReadyTask as EngineTask
 from .db import is_postgres
 from .statements import Prepared
 from .tables import (
+    AccessRecord,
     Episode,
     Event,
     Instance,
@@ -236,3 +237,11 @@ _DELETE_DRAFTS = Prepared(sa.delete(_DRAFTS)
                           .where(_DRAFTS.c.task_id == sa.bindparam("task_id")))
 _INSERT_SUBMISSION = Prepared(_SUBMISSIONS.insert(),
                               columns=[column.name for column in _SUBMISSIONS.c])
+
+
+def log_access(session: Session, user_id: int, opened: dict[int, int], at: datetime,
+               request: str) -> None:
+    """One access-log row per patient record (episode -> patient) a request opened."""
+    session.add_all([AccessRecord(at=at, user_id=user_id, patient_id=patient_id,
+                                  episode_id=episode_id, request=request[:300])
+                     for episode_id, patient_id in sorted(opened.items())])

@@ -172,6 +172,22 @@ class EventsPublic(BaseModel):
     count: int
 
 
+class AccessRecordPublic(BaseModel):
+    id: int
+    at: datetime
+    user_id: int
+    username: str
+    role: str
+    patient_id: int
+    episode_id: int
+    request: str
+
+
+class AccessLogPublic(BaseModel):
+    data: list[AccessRecordPublic]
+    count: int
+
+
 class CompletionPublic(BaseModel):
     episode_id: int
     events: list[str]

@@ -101,6 +101,21 @@ class LoginAttempt(SQLModel, table=True):
     at: datetime = _time(index=True)
 
 
+class AccessRecord(SQLModel, table=True):
+    """Who opened which patient's record, when, and with which request: one row per record a
+    successful request of a clinician read (a patient reading their own is not logged;
+    lists such as the worklist are not either). Auditors read it."""
+
+    __tablename__ = "access_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(index=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    patient_id: int = Field(foreign_key="patients.id", index=True)
+    episode_id: int = Field(foreign_key="episodes.id")
+    request: str = Field(max_length=300)
+    """The request's method and path, e.g. `GET /patients/12`."""
+
+
 class ModelVersion(SQLModel, table=True):
     """An immutable, validated model bundle. Instances keep the version they started with."""
 

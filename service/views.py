@@ -13,13 +13,22 @@ from . import access, repository
 from .episodes import Context
 from .errors import NotFoundError
 from .schemas import (
+    AccessRecordPublic,
     EpisodePublic,
     EventPublic,
     QuestionnairePublic,
     TaskPublic,
     VerifyPublic,
 )
-from .tables import Episode, Event, Patient, QuestionnaireResponse, ReadyTask
+from .tables import (
+    AccessRecord,
+    Episode,
+    Event,
+    Patient,
+    QuestionnaireResponse,
+    ReadyTask,
+    User,
+)
 
 DueFilter = Literal["overdue", "today", "upcoming"]
 ClaimFilter = Literal["mine", "unclaimed", "others"]
@@ -93,12 +102,16 @@ def task_detail(ctx: Context, task_id: str) -> tuple[TaskPublic, dict[str, Any] 
 
 
 def episode_row(ctx: Context, episode_id: int) -> Episode:
-    access.require_role(ctx.user, "patient", "physiotherapist", "clinic_lead")
+    """The episode, for someone who may see it: the one gate to a patient's record. A
+    clinician's opening of it is noted for the access log (see Context.opened)."""
+    user = access.require_role(ctx.user, "patient", "physiotherapist", "clinic_lead")
     episode = ctx.session.get(Episode, episode_id)
     if episode is None:
         # Unknown and forbidden look the same to a caller who may not see it.
         raise NotFoundError("there is no such record you can see")
-    access.require_episode(ctx.user, episode)
+    access.require_episode(user, episode)
+    if user.role in access.CLINICIANS:
+        ctx.opened[episode_id] = episode.patient_id
     return episode
 
 
@@ -152,6 +165,24 @@ def audit_events(ctx: Context, episode_id: int | None, after_id: int,
         query = query.where(Event.episode_id == episode_id)
     rows = ctx.session.exec(query.order_by(col(Event.id)).limit(limit)).all()
     return [_event_public(e) for e in rows]
+
+
+def access_log(ctx: Context, patient_id: int | None, user_id: int | None, after_id: int,
+               limit: int) -> list[AccessRecordPublic]:
+    """Who opened which patient's record (auditors), oldest first, by patient and/or user."""
+    access.require_role(ctx.user, "auditor")
+    query = (select(AccessRecord, User.username, User.role)
+             .join(User, col(User.id) == AccessRecord.user_id)
+             .where(col(AccessRecord.id) > after_id))
+    if patient_id is not None:
+        query = query.where(AccessRecord.patient_id == patient_id)
+    if user_id is not None:
+        query = query.where(AccessRecord.user_id == user_id)
+    rows = ctx.session.exec(query.order_by(col(AccessRecord.id)).limit(limit)).all()
+    return [AccessRecordPublic(id=record.id or 0, at=record.at, user_id=record.user_id,
+                               username=username, role=role, patient_id=record.patient_id,
+                               episode_id=record.episode_id, request=record.request)
+            for record, username, role in rows]
 
 
 def verify_log(ctx: Context) -> VerifyPublic:

@@ -12,6 +12,7 @@ from ..deps import CallDep, SlowCallDep
 from ..episodes import Context
 from ..errors import NotFoundError
 from ..schemas import (
+    AccessLogPublic,
     AfterId,
     EventsPublic,
     IdPath,
@@ -67,6 +68,19 @@ async def audit_events(call: SlowCallDep, episode_id: IdQuery = None, after_id: 
     def work(ctx: Context) -> EventsPublic:
         events = views.audit_events(ctx, episode_id, after_id, limit)
         return EventsPublic(data=events, count=len(events))
+
+    return await call(work)
+
+
+@router.get("/audit/access", response_model=AccessLogPublic)
+async def audit_access(call: SlowCallDep, patient_id: IdQuery = None, user_id: IdQuery = None,
+                       after_id: AfterId = 0,
+                       limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> AccessLogPublic:
+    """Who opened which patient's record, when, with which request (clinicians' successful
+    requests that read one patient's record; lists are not logged)."""
+    def work(ctx: Context) -> AccessLogPublic:
+        records = views.access_log(ctx, patient_id, user_id, after_id, limit)
+        return AccessLogPublic(data=records, count=len(records))
 
     return await call(work)
 

@@ -1,0 +1,68 @@
+"""The access log: every successful request of a clinician that opens a patient's record
+leaves one row (who, which patient and episode, when, which request); patients reading their
+own record, lists, and refused requests leave none. Auditors read it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.tables import AccessRecord
+
+from .conftest import World, find_task, page_login, refer
+
+
+def access_log(world: World, **params: Any) -> list[dict[str, Any]]:
+    response = world.client("auditor").get("/api/audit/access", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["count"] == len(body["data"])
+    return list(body["data"])
+
+
+def test_each_record_a_clinician_opens_is_logged_once_per_request(world: World) -> None:
+    anna, episode_id = refer(world, "Anna Andersson", "anna")
+    patient_id = anna.get(f"/api/episodes/{episode_id}").json()["patient_id"]
+    physio, browser = world.client("physio"), page_login(world, "physio")
+    before = world.count(AccessRecord)
+
+    assert browser.get(f"/patients/{episode_id}").status_code == 200
+    assert physio.get(f"/api/episodes/{episode_id}/timeline").status_code == 200
+    assert physio.get(f"/api/episodes/{episode_id}/summary").status_code == 200
+
+    rows = access_log(world, patient_id=patient_id)
+    assert [row["request"] for row in rows] == [
+        f"GET /patients/{episode_id}", f"GET /api/episodes/{episode_id}/timeline",
+        f"GET /api/episodes/{episode_id}/summary"]
+    assert {(r["username"], r["role"], r["user_id"], r["patient_id"], r["episode_id"])
+            for r in rows} == {("physio", "physiotherapist", world.users["physio"],
+                                patient_id, episode_id)}
+    assert {r["at"] for r in rows} == {world.clock.now().isoformat().replace("+00:00", "Z")}
+    assert world.count(AccessRecord) == before + 3
+
+
+def test_own_records_lists_and_refusals_leave_no_row(world: World) -> None:
+    anna, episode_id = refer(world, "Anna Andersson", "anna")
+    before = world.count(AccessRecord)
+    own_task = find_task(anna, "red_flag_screen")["task_id"]
+    for url in ("/api/today", f"/api/episodes/{episode_id}",
+                f"/api/episodes/{episode_id}/timeline", f"/api/tasks/{own_task}"):
+        assert anna.get(url).status_code == 200, url
+    assert world.client("physio").get("/api/tasks").status_code == 200
+    assert world.client("physio").get("/api/episodes").status_code == 200
+    assert world.client("southphysio").get(f"/api/episodes/{episode_id}").status_code == 404
+    assert world.client("physio").get("/api/episodes/999999").status_code == 404
+    assert world.count(AccessRecord) == before
+
+
+def test_the_log_is_read_by_person_and_page_by_page(world: World) -> None:
+    _, first = refer(world, "Anna Andersson", "anna")
+    _, second = refer(world, "Bertil Berg", "bertil")
+    world.client("physio").get(f"/api/episodes/{first}")
+    world.client("lead").get(f"/api/episodes/{second}")
+    world.client("physio").get(f"/api/episodes/{second}/questionnaires")
+
+    by_physio = access_log(world, user_id=world.users["physio"])
+    assert [r["request"] for r in by_physio] == [
+        f"GET /api/episodes/{first}", f"GET /api/episodes/{second}/questionnaires"]
+    everything = access_log(world)
+    assert access_log(world, after_id=everything[0]["id"], limit=1) == everything[1:2]
