@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from .. import auth, people
@@ -49,7 +49,8 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = None, changed: str = "") -> Response:
+def login_page(request: Request, next: str | None = None,
+               changed: str = Query("", max_length=10)) -> Response:
     notice = PASSWORD_CHANGED if changed else ""
     return render(request, "login.html", LoginPage(next=_safe_next(next), notice=notice), None)
 
