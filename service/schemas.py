@@ -183,6 +183,14 @@ class AccessRecordPublic(BaseModel):
     request: str
 
 
+class OwnAccessPublic(BaseModel):
+    """One opening of a patient's record, as the patient sees it: when, and by whom."""
+
+    at: datetime
+    by: str
+    role: str
+
+
 class AccessLogPublic(BaseModel):
     data: list[AccessRecordPublic]
     count: int

@@ -16,6 +16,7 @@ from .schemas import (
     AccessRecordPublic,
     EpisodePublic,
     EventPublic,
+    OwnAccessPublic,
     QuestionnairePublic,
     TaskPublic,
     VerifyPublic,
@@ -183,6 +184,18 @@ def access_log(ctx: Context, patient_id: int | None, user_id: int | None, after_
                                username=username, role=role, patient_id=record.patient_id,
                                episode_id=record.episode_id, request=record.request)
             for record, username, role in rows]
+
+
+def own_access_log(ctx: Context, limit: int = 100) -> list[OwnAccessPublic]:
+    """Who has opened the calling patient's record, newest first (a patient's right to know
+    who has read their record)."""
+    user = access.require_role(ctx.user, "patient")
+    query = (select(AccessRecord.at, User.full_name, User.username, User.role)
+             .join(User, col(User.id) == AccessRecord.user_id)
+             .where(AccessRecord.patient_id == user.patient_id)
+             .order_by(col(AccessRecord.id).desc()).limit(limit))
+    return [OwnAccessPublic(at=at, by=full_name or username, role=role)
+            for at, full_name, username, role in ctx.session.exec(query).all()]
 
 
 def verify_log(ctx: Context) -> VerifyPublic:

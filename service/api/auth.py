@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from .. import access, auth, people
+from .. import access, auth, people, views
 from ..deps import AnonymousCallDep, CallDep, SlowCallDep, bearer_token
 from ..episodes import Context
 from ..errors import NotAuthenticatedError, WrongPasswordError
@@ -13,6 +13,7 @@ from ..schemas import (
     Credentials,
     IdPath,
     LoginPublic,
+    OwnAccessPublic,
     PasswordChange,
     TokenPublic,
     UserCreate,
@@ -98,6 +99,12 @@ async def me(call: CallDep) -> UserPublic:
         return UserPublic.model_validate(user, from_attributes=True)
 
     return await call(work)
+
+
+@router.get("/me/access-log", response_model=list[OwnAccessPublic])
+async def own_access_log(call: CallDep) -> list[OwnAccessPublic]:
+    """Patients: who has opened your record, newest first (the last 100)."""
+    return await call(views.own_access_log)
 
 
 @router.post("/me/password", status_code=204)

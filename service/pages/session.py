@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from .. import auth, people
+from .. import auth, people, views
 from ..db import transaction
 from ..deps import PageCallDep, PageFormDep, SlowPageCallDep
 from ..episodes import Context
@@ -19,6 +19,7 @@ from ..errors import (
     NotFoundError,
     WrongPasswordError,
 )
+from ..schemas import OwnAccessPublic
 from .common import VENDOR_FILES, home_for, redirect, render, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -35,6 +36,14 @@ class LoginPage:
 @dataclass(frozen=True)
 class AccountPage:
     errors: dict[str, str] = field(default_factory=dict)
+    opened: tuple[OwnAccessPublic, ...] | None = None
+    """For a patient: who has opened their record lately (None for staff)."""
+
+
+def _account_page(ctx: Context, errors: dict[str, str] | None = None) -> AccountPage:
+    opened = (tuple(views.own_access_log(ctx, limit=20))
+              if ctx.user is not None and ctx.user.role == "patient" else None)
+    return AccountPage(errors or {}, opened)
 
 
 PASSWORD_CHANGED = ("Your password is changed, and you are logged out everywhere. Log in with "
@@ -108,7 +117,7 @@ async def logout(call: PageCallDep) -> Response:
 
 @router.get("/account", response_class=HTMLResponse)
 async def account(request: Request, call: PageCallDep) -> Response:
-    return await call(lambda ctx: render(request, "account.html", AccountPage(),
+    return await call(lambda ctx: render(request, "account.html", _account_page(ctx),
                                          viewer(request, ctx)))
 
 
@@ -136,7 +145,8 @@ async def change_password(request: Request, call: SlowPageCallDep,
                 ctx.session.commit()  # keep the failed attempt for the login limit
                 errors["current_password"] = "That is not your current password."
         if errors:
-            return render(request, "account.html", AccountPage(errors), who, status_code=422)
+            return render(request, "account.html", _account_page(ctx, errors), who,
+                          status_code=422)
         response = redirect("/login?changed=1")
         response.delete_cookie(auth.SESSION_COOKIE)
         return response

@@ -111,6 +111,8 @@ POLICY: list[Row] = [
     # Everyone changes their own password (which ends their logins: the scene logs them in
     # again).
     Row("POST", "/api/me/password", SIGNED_IN, body="own password, unchanged"),
+    # Patients see who has opened their own record.
+    Row("GET", "/api/me/access-log", PATIENTS),
     # Admins list, create, deactivate and reactivate accounts; nobody else.
     Row("GET", "/api/users", frozenset({"admin"})),
     Row("POST", "/api/users", frozenset({"admin"}), body="new user"),

@@ -4,11 +4,12 @@ own record, lists, and refused requests leave none. Auditors read it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from service.tables import AccessRecord
 
-from .conftest import World, find_task, page_login, refer
+from .conftest import World, find_task, page_login, refer, soup
 
 
 def access_log(world: World, **params: Any) -> list[dict[str, Any]]:
@@ -66,3 +67,28 @@ def test_the_log_is_read_by_person_and_page_by_page(world: World) -> None:
         f"GET /api/episodes/{first}", f"GET /api/episodes/{second}/questionnaires"]
     everything = access_log(world)
     assert access_log(world, after_id=everything[0]["id"], limit=1) == everything[1:2]
+
+
+def test_a_patient_sees_who_has_opened_their_record_and_nobody_elses(world: World) -> None:
+    anna, anna_episode = refer(world, "Anna Andersson", "anna")
+    bertil, _ = refer(world, "Bertil Berg", "bertil")
+    assert anna.get("/api/me/access-log").json() == []
+    world.client("physio").get(f"/api/episodes/{anna_episode}")
+    world.clock.advance(timedelta(hours=2))
+    world.client("lead").get(f"/api/episodes/{anna_episode}/timeline")
+
+    seen = anna.get("/api/me/access-log")
+
+    assert seen.status_code == 200, seen.text
+    assert [(item["by"], item["role"]) for item in seen.json()] == [
+        ("lead", "clinic_lead"), ("physio", "physiotherapist")]  # newest first
+    assert bertil.get("/api/me/access-log").json() == []
+    assert world.client("physio").get("/api/me/access-log").status_code == 403
+
+    page = soup(page_login(world, "anna").get("/account"))
+    section = page.find("section", attrs={"aria-labelledby": "opened-title"})
+    assert section is not None
+    assert [li.get_text(" ", strip=True).split(": ", 1)[1] for li in section.find_all("li")] \
+        == ["lead (clinic lead)", "physio (physiotherapist)"]
+    staff_page = soup(page_login(world, "physio").get("/account"))
+    assert staff_page.find("section", attrs={"aria-labelledby": "opened-title"}) is None
