@@ -22,7 +22,7 @@ from ..errors import NotFoundError
 from ..schemas import TaskPublic
 from . import clinician_views as cv
 from . import worklist_views as wv
-from .common import Viewer, home_for, redirect, render, viewer
+from .common import Viewer, home_for, new_password_problems, redirect, render, viewer
 from .forms import FormField, fields_for, parse_form
 
 router = APIRouter(include_in_schema=False)
@@ -102,18 +102,13 @@ async def patient(episode_id: EpisodeId, request: Request, call: PageCallDep,
 async def patient_password(episode_id: EpisodeId, request: Request, call: SlowPageCallDep,
                            form: PageFormDep) -> Response:
     """Give the patient's login a new password (people.reset_patient_password)."""
-    new = form.get("new_password", "")
-    errors = {}
-    if not 8 <= len(new) <= 200:
-        errors["new_password"] = "Choose a password of 8 to 200 characters."
-    elif form.get("new_password_again", "") != new:
-        errors["new_password_again"] = "The two passwords differ: type the same one twice."
+    errors = new_password_problems(form)
 
     def work(ctx: Context) -> Response:
         if errors:
             return render(request, "clinician/patient.html", cv.patient_summary(ctx, episode_id),
                           viewer(request, ctx), status_code=422, password_errors=errors)
-        people.reset_patient_password(ctx, episode_id, new)
+        people.reset_patient_password(ctx, episode_id, form["new_password"])
         return redirect(f"/patients/{episode_id}?password=changed#login")
 
     return await call(work)

@@ -67,6 +67,18 @@ def render(request: Request, template: str, page: Any, who: Viewer | None,
                                       status_code=status_code)
 
 
+def new_password_problems(form: dict[str, str]) -> dict[str, str]:
+    """A form's `new_password` and `new_password_again`: field -> what to fix (the pages'
+    twin of the API schemas' 8 to 200 characters)."""
+    new = form.get("new_password", "")
+    if not 8 <= len(new) <= 200:
+        return {"new_password": "Choose a new password of 8 to 200 characters."}
+    if form.get("new_password_again", "") != new:
+        return {"new_password_again": "The two new passwords differ: type the same one "
+                                      "twice."}
+    return {}
+
+
 def home_for(user: User) -> str:
     return HOME_BY_ROLE.get(user.role, "/")
 

@@ -20,7 +20,7 @@ from ..errors import (
     WrongPasswordError,
 )
 from ..schemas import OwnAccessPublic
-from .common import VENDOR_FILES, home_for, redirect, render, viewer
+from .common import VENDOR_FILES, home_for, new_password_problems, redirect, render, viewer
 
 router = APIRouter(include_in_schema=False)
 
@@ -127,13 +127,9 @@ async def change_password(request: Request, call: SlowPageCallDep,
     """Change one's password (people.change_own_password): every login one has then ends,
     so the browser goes to the login page."""
     current, new = form.get("current_password", ""), form.get("new_password", "")
-    errors = {}
+    errors = new_password_problems(form)
     if not current:
-        errors["current_password"] = "Enter your current password."
-    if not 8 <= len(new) <= 200:
-        errors["new_password"] = "Choose a new password of 8 to 200 characters."
-    elif form.get("new_password_again", "") != new:
-        errors["new_password_again"] = "The two new passwords differ: type the same one twice."
+        errors = {"current_password": "Enter your current password.", **errors}
 
     def work(ctx: Context) -> Response:
         who = viewer(request, ctx)
