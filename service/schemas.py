@@ -15,6 +15,9 @@ IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 AfterId = Annotated[int, Query(ge=0, le=MAX_ID)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
+TaskRole = Literal["patient", "physiotherapist", "clinic_lead"]
+"""Who works a task (pathways.properties.ROLES)."""
+RoleQuery = Annotated[TaskRole | None, Query()]
 
 
 class Credentials(BaseModel):

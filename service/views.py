@@ -11,7 +11,7 @@ from sqlmodel import col, func, select
 
 from . import access, repository
 from .episodes import Context
-from .errors import NotFoundError
+from .errors import InvalidRequestError, NotFoundError
 from .schemas import (
     AccessRecordPublic,
     EpisodePublic,
@@ -47,14 +47,22 @@ def task_public(task: ReadyTask, patient_name: str, now: datetime) -> TaskPublic
 def worklist(ctx: Context, due: DueFilter | None = None, stratum: str | None = None,
              claimed: ClaimFilter | None = None, name: str | None = None,
              episode_id: int | None = None, limit: int = 100,
-             offset: int = 0) -> tuple[list[TaskPublic], int]:
-    """The caller's open tasks, most urgent first (overdue, then by due time)."""
+             offset: int = 0, role: str | None = None) -> tuple[list[TaskPublic], int]:
+    """The caller's open tasks, most urgent first (overdue, then by due time). `role`: only
+    the tasks of that role, one of those the caller works (a clinic lead works two)."""
     user = access.require_role(ctx.user, "patient", "physiotherapist", "clinic_lead")
+    roles = sorted(access.TASK_ROLES_BY_USER_ROLE[user.role])
+    if role is not None:
+        if role not in roles:
+            raise InvalidRequestError(
+                f"there are no {role} tasks in your list: a {user.role} works "
+                f"{' and '.join(roles)} tasks",
+                [{"field": "role", "message": f"must be one of: {', '.join(roles)}"}])
+        roles = [role]
     conditions: list[Any] = []
     if user.role == "patient":
         conditions += [ReadyTask.patient_id == user.patient_id, ReadyTask.role == "patient"]
     else:
-        roles = sorted(access.TASK_ROLES_BY_USER_ROLE[user.role])
         conditions += [ReadyTask.clinic_id == user.clinic_id, col(ReadyTask.role).in_(roles)]
     now = ctx.now
     end_of_day = now.replace(hour=23, minute=59, second=59)

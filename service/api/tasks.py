@@ -13,6 +13,7 @@ from ..schemas import (
     IdQuery,
     Limit,
     Offset,
+    RoleQuery,
     TaskDetail,
     TaskPublic,
     TasksPublic,
@@ -26,9 +27,11 @@ router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 async def task_list(call: CallDep, due: views.DueFilter | None = None,
                     stratum: str | None = None, claimed: views.ClaimFilter | None = None,
                     name: str | None = None, episode_id: IdQuery = None,
-                    limit: Limit = 100, offset: Offset = 0) -> TasksPublic:
+                    role: RoleQuery = None, limit: Limit = 100,
+                    offset: Offset = 0) -> TasksPublic:
     def work(ctx: Context) -> TasksPublic:
-        data, count = views.worklist(ctx, due, stratum, claimed, name, episode_id, limit, offset)
+        data, count = views.worklist(ctx, due, stratum, claimed, name, episode_id, limit, offset,
+                                     role)
         return TasksPublic(data=data, count=count)
 
     return await call(work)

@@ -37,9 +37,9 @@ FIRST_VISIT_FORM = "first_visit"
 @router.get("/worklist", response_class=HTMLResponse)
 async def worklist(request: Request, call: PageCallDep, overdue: bool = False,
                    name: str = Query("", max_length=200), stratum: str = Query("", max_length=10),
-                   mine: bool = False) -> Response:
+                   mine: bool = False, role: str = Query("", max_length=20)) -> Response:
     def work(ctx: Context) -> Response:
-        page = wv.worklist_page(ctx, wv.WorklistFilters(overdue, name, stratum, mine))
+        page = wv.worklist_page(ctx, wv.WorklistFilters(overdue, name, stratum, mine, role))
         return render(request, "clinician/worklist.html", page, viewer(request, ctx))
 
     return await call(work)
@@ -48,10 +48,11 @@ async def worklist(request: Request, call: PageCallDep, overdue: bool = False,
 @router.get("/worklist/rows", response_class=HTMLResponse)
 async def worklist_rows(request: Request, call: PageCallDep, overdue: bool = False,
                         name: str = Query("", max_length=200),
-                        stratum: str = Query("", max_length=10), mine: bool = False) -> Response:
+                        stratum: str = Query("", max_length=10), mine: bool = False,
+                        role: str = Query("", max_length=20)) -> Response:
     """The sections alone, for htmx: filters change them, and they refresh every 30 s."""
     def work(ctx: Context) -> Response:
-        page = wv.worklist_page(ctx, wv.WorklistFilters(overdue, name, stratum, mine))
+        page = wv.worklist_page(ctx, wv.WorklistFilters(overdue, name, stratum, mine, role))
         return render(request, "clinician/_worklist_sections.html", page, viewer(request, ctx))
 
     return await call(work)

@@ -33,6 +33,8 @@ from ..tables import (
 NO_EXERCISE_ALERT_DAYS = 7
 """Default for the clinic setting `no_exercise_alert_days` (pathway.toml [settings])."""
 STRATA = ("low", "medium", "high")
+ROLE_LABELS = {"physiotherapist": "Physiotherapist", "clinic_lead": "Clinic lead",
+               "patient": "Patient"}
 WORKLIST_LIMIT = 500
 TASK_ALERTS = {"red_flag": ("Red flag", "red-flag"), "exercise": ("Exercise alert", "warn"),
                "not_improving": ("Not improving", "warn")}
@@ -83,6 +85,8 @@ class WorklistFilters:
     name: str = ""
     stratum: str = ""
     mine: bool = False
+    role: str = ""
+    """One of the task roles the caller works ("": all of them)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,8 @@ class WorklistPage:
     """...and how many of them are listed (the most urgent first)."""
     task_types: tuple[tuple[str, str], ...]
     """(task name, title) of every task the caller's role works in the active model."""
+    roles: tuple[tuple[str, str], ...] = ()
+    """(task role, label) of the roles the caller works, when there is more than one."""
     strata: tuple[str, ...] = STRATA
 
 
@@ -104,7 +110,8 @@ def worklist_page(ctx: Context, filters: WorklistFilters) -> WorklistPage:
     tasks, count = views.worklist(ctx, due="overdue" if filters.overdue else None,
                                   stratum=filters.stratum or None,
                                   claimed="mine" if filters.mine else None,
-                                  name=filters.name or None, limit=WORKLIST_LIMIT)
+                                  name=filters.name or None, limit=WORKLIST_LIMIT,
+                                  role=filters.role or None)
     end_of_day = ctx.now.replace(hour=23, minute=59, second=59)  # as views.worklist's "today"
     sections: dict[str, list[WorklistRow]] = {"overdue": [], "today": [], "upcoming": []}
     for row in _rows(ctx, user, tasks):
@@ -112,9 +119,11 @@ def worklist_page(ctx: Context, filters: WorklistFilters) -> WorklistPage:
                if row.due_at is not None and row.due_at <= end_of_day else "upcoming")
         sections[key].append(row)
     titles = {"overdue": "Overdue", "today": "Due today", "upcoming": "Upcoming"}
+    roles = sorted(access.TASK_ROLES_BY_USER_ROLE[user.role])
     return WorklistPage(filters, tuple(WorklistSection(k, titles[k], tuple(v))
                                        for k, v in sections.items()), count, len(tasks),
-                        _task_types(ctx, access.TASK_ROLES_BY_USER_ROLE[user.role]))
+                        _task_types(ctx, set(roles)),
+                        tuple((r, ROLE_LABELS[r]) for r in roles) if len(roles) > 1 else ())
 
 
 def worklist_row(ctx: Context, task_id: str) -> WorklistRow:

@@ -124,6 +124,25 @@ def test_worklist_filters_ask_for_rows_with_htmx_and_every_filter_works(world: W
     assert tasks(mine="true") == []
 
 
+def test_a_clinic_lead_narrows_the_worklist_to_one_of_the_two_roles_they_work(
+        world: World) -> None:
+    red_flag_patient(world, "Rolf Berg", "rolf")
+    lead = log_in(world, "lead")
+    page = html(lead.get("/worklist"))
+    choices = [o.get_text(strip=True) for o in page.select("select#filter-role option")]
+    assert choices == ["All my roles", "Clinic lead", "Physiotherapist"]
+    assert unlabelled_controls(page) == []
+
+    def tasks(**params: str) -> list[str]:
+        fragment = html(lead.get("/worklist/rows", params=params))
+        return sorted(cells(r)["Task"] for r in fragment.select("tbody tr"))
+
+    assert tasks() == tasks(role="physiotherapist") == ["Review red flag"]
+    assert tasks(role="clinic_lead") == []
+    refused = lead.get("/worklist/rows", params={"role": "patient"})
+    assert refused.status_code == 422 and "clinic_lead and physiotherapist" in refused.text
+
+
 def test_claim_and_release_take_one_click_and_answer_with_the_updated_row(
         world: World) -> None:
     red_flag_patient(world, "Rolf Berg", "rolf")

@@ -149,6 +149,13 @@ def test_a_high_risk_patient_who_does_not_improve_is_escalated_to_a_specialist(
     _complete(physio, "not_improving_review", {"escalation_decision": "specialist_referral"})
     # The referral is the clinic lead's: a physiotherapist does not see it.
     assert "specialist_referral" not in [t["name"] for t in physio.get("/api/tasks").json()["data"]]
+    # The lead works both roles' tasks, and narrows the list to one of them.
+    names = {role: [t["name"] for t in lead.get("/api/tasks", params={"role": role}).json()["data"]]
+             for role in ("clinic_lead", "physiotherapist")}
+    assert names["clinic_lead"] == ["specialist_referral"]
+    assert "specialist_referral" not in names["physiotherapist"]
+    assert lead.get("/api/tasks").json()["count"] == len(names["clinic_lead"]) + len(
+        names["physiotherapist"])
     _complete(lead, "specialist_referral", {"referred_to": "Spine clinic", "confirmed": True})
     episode = lead.get(f"/api/episodes/{episode_id}").json()
     assert episode["status"] == "escalated"
