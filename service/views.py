@@ -33,6 +33,8 @@ from .tables import (
 
 DueFilter = Literal["overdue", "today", "upcoming"]
 ClaimFilter = Literal["mine", "unclaimed", "others"]
+StratumFilter = Literal["low", "medium", "high"]
+"""The reference pathway's risk strata (its STarT Back decision table)."""
 
 
 def task_public(task: ReadyTask, patient_name: str, now: datetime) -> TaskPublic:

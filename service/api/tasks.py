@@ -25,7 +25,8 @@ router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
 @router.get("", response_model=TasksPublic)
 async def task_list(call: CallDep, due: views.DueFilter | None = None,
-                    stratum: str | None = None, claimed: views.ClaimFilter | None = None,
+                    stratum: views.StratumFilter | None = None,
+                    claimed: views.ClaimFilter | None = None,
                     name: str | None = None, episode_id: IdQuery = None,
                     role: RoleQuery = None, limit: Limit = 100,
                     offset: Offset = 0) -> TasksPublic:

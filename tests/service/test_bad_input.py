@@ -105,6 +105,8 @@ BAD_REQUESTS = [
     pytest.param(Bad("nina", "GET", "/api/tasks", 422, "invalid_request", ("role",),
                      params={"role": "physiotherapist"}),
                  id="a patient asking for the physiotherapists' tasks"),
+    pytest.param(Bad("physio", "GET", "/api/tasks", 422, "invalid_request", ("stratum",),
+                     params={"stratum": "severe"}), id="tasks of a stratum there is not"),
     # Ids and offsets beyond what the database stores: "not found" or "fix the request".
     pytest.param(Bad("nina", "GET", f"/api/episodes/{2**63}", (404, 422)),
                  id="an episode id beyond 64 bits"),
