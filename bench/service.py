@@ -13,7 +13,7 @@ What it does, all on 127.0.0.1 and in a temporary directory that is removed at t
 - A SQLite file database is migrated and the reference pathway deployed (`prepare`, as
   `carepath serve` does). The server is a separate process (`python -m
   bench.service_setup`, so clients and server do not share a GIL): `create_app` with
-  mode="test", the embedded worker off and a ManualClock, served by uvicorn as `carepath
+  mode="development", the embedded worker off and a ManualClock, served by uvicorn as `carepath
   serve` serves it: one process, and for the last throughput row two (`serve_processes`, as
   `carepath serve --workers 2`: a SO_REUSEPORT socket each; the bench starts once both are
   serving).

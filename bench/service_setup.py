@@ -251,7 +251,7 @@ def setup(tmp: Path) -> Setup:
     from service.tables import Clinic
 
     url = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    settings = Settings(database_url=url, mode="test", embedded_worker=False)
+    settings = Settings(database_url=url, mode="development", embedded_worker=False)
     clock = ManualClock()
     db = create_db_engine(settings)
     prepare(db, settings, clock)
@@ -294,7 +294,7 @@ def make_app() -> Any:
     from service.app import create_app
     from service.settings import Settings
 
-    settings = Settings(database_url=os.environ["BENCH_DB_URL"], mode="test",
+    settings = Settings(database_url=os.environ["BENCH_DB_URL"], mode="development",
                         embedded_worker=False)
     clock = ManualClock(datetime.fromisoformat(os.environ["BENCH_CLOCK"]))
     return ServerTiming(create_app(settings, clock))

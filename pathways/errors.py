@@ -20,7 +20,8 @@ class TaskNotReadyError(PathwayError):
 
     def __init__(self, task_id: str, state: str) -> None:
         message = (
-            "this task was already completed by someone else"
+            "this task is already done: it was completed before this answer arrived; reload "
+            "to see what comes next"
             if state == "COMPLETED"
             else f"this task cannot be completed now (it is {state.lower()})"
         )

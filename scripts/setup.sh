@@ -27,6 +27,7 @@ fi
 
 # Browser libraries for the pages, exactly as package-lock.json pins them.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  command -v npm >/dev/null || apt_install npm  # the brief assumes it; install it if absent
   npm ci --no-audit --no-fund --loglevel=error
 fi
 

@@ -99,8 +99,14 @@ def _serve(args: argparse.Namespace) -> int:
         load_demo_if_empty(db, settings)
     host, port = args.host or settings.host, args.port or settings.port
     workers = args.workers or settings.workers
-    print(f"carepath is serving on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)"
-          + (f" with {workers} processes" if workers > 1 else ""))
+    print(f"carepath is serving on http://{host}:{port}/"
+          + (f" with {workers} processes" if workers > 1 else "")
+          + f"; log in at http://{host}:{port}/login (API docs: http://{host}:{port}/docs)")
+    if settings.mode == "development":
+        from .demo import credentials_path
+
+        if credentials_path(settings).exists():
+            print(f"demo logins: {credentials_path(settings)}")
     if workers > 1:
         db.dispose()  # each process opens its own connections
         return serve_processes("service.app:create_app", host, port, workers)

@@ -314,4 +314,5 @@ def _print(db: Engine, settings: Settings, result: DemoResult, patients: int) ->
     print(f"episodes: {counts(statuses)}")
     print(f"open tasks per role: {counts(open_tasks)}")
     print(f"overdue tasks: {sum(overdue.values())} ({counts(overdue) or 'none'})")
-    print(f"log in at http://{settings.host}:{settings.port}/ (API docs at /docs)")
+    print(f"log in at /login on the server (`carepath serve`: http://{settings.host}:"
+          f"{settings.port}/login by default)")

@@ -74,19 +74,23 @@ class Call:
             threads, context.run, self._run, fn)
 
     def _run(self, fn: Callable[[Context], T]) -> T:
+        write = self.request.method not in SAFE_METHODS
         with _unit_of_work(self.request, self.csrf_checked, self.anonymous) as ctx:
             result = fn(ctx)
-        if ctx.opened and ctx.user is not None:
-            _log_access(self.request, ctx.user.id or 0, ctx.opened)
+            if write:  # saved with the change, or neither is
+                _log_access(self.request, ctx, ctx.session)
+        if not write and ctx.opened:
+            # A read takes no write lock; its record is written once it has succeeded, and
+            # if that fails the answer fails too: nothing is shown that was not logged.
+            with transaction(self.request.app.state.db, write=True) as session:
+                _log_access(self.request, ctx, session)
         return result
 
 
-def _log_access(request: Request, user_id: int, opened: dict[int, int]) -> None:
-    """After a request that opened patients' records has succeeded: who, which, when and
-    with which request, in a short transaction of its own (most such requests only read)."""
-    app = request.app
-    with transaction(app.state.db, write=True) as session:
-        repository.log_access(session, user_id, opened, app.state.clock.now(),
+def _log_access(request: Request, ctx: Context, session: Session) -> None:
+    """Who opened which patients' records (`ctx.opened`), when and with which request."""
+    if ctx.opened and ctx.user is not None:
+        repository.log_access(session, ctx.user.id or 0, ctx.opened, ctx.now,
                               f"{request.method} {request.url.path}")
 
 

@@ -17,8 +17,9 @@ DEFAULT_SECRET = "development-only-secret-change-me"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAREPATH_", extra="ignore")
 
-    mode: Literal["development", "production", "test"] = "development"
-    """production refuses to start with the default secret."""
+    mode: Literal["development", "production"] = "development"
+    """Only development accepts the default secret (and loads the demo); production refuses
+    to start without a secret of its own."""
     database_url: str = f"sqlite:///{ROOT / 'var' / 'carepath.sqlite3'}"
     """SQLite (embedded, default) or postgresql+psycopg://user:pass@host/db."""
     secret_key: str = DEFAULT_SECRET
@@ -48,8 +49,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
-        if self.mode == "production" and (self.secret_key == DEFAULT_SECRET
-                                          or len(self.secret_key) < 32):
+        if self.mode != "development" and (self.secret_key == DEFAULT_SECRET
+                                           or len(self.secret_key) < 32):
             raise ValueError("CAREPATH_SECRET_KEY must be set to a random value of at least "
                              "32 characters in production (e.g. `python -c 'import secrets; "
                              "print(secrets.token_urlsafe(48))'`)")

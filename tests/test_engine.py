@@ -83,7 +83,7 @@ def test_completing_a_task_twice_says_someone_already_did_it(engine: PathwayEngi
     task_id = _task(instance, "red_flag_screen")
     saved = instance.state_json()
     instance.complete_task(task_id, NO_FLAGS)
-    with pytest.raises(TaskNotReadyError, match="already completed by someone else"):
+    with pytest.raises(TaskNotReadyError, match="already done"):
         instance.complete_task(task_id, NO_FLAGS)
     # A second worker holding the old state loses the race the same way once it reloads.
     assert engine.restore(saved).task(task_id).name == "red_flag_screen"

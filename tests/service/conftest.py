@@ -154,7 +154,7 @@ def make_world() -> Iterator[World]:
     # Requests' work runs as in production: on SQLite on the event loop (each TestClient
     # request has a loop of its own, so requests from several threads still overlap); the
     # live server gives it threads (see live_server).
-    settings = Settings(database_url=url, mode="test", embedded_worker=False,
+    settings = Settings(database_url=url, mode="development", embedded_worker=False,
                         login_attempts_per_window=5)
     clock = ManualClock()
     db = create_db_engine(settings)

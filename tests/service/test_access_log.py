@@ -41,6 +41,19 @@ def test_each_record_a_clinician_opens_is_logged_once_per_request(world: World) 
     assert world.count(AccessRecord) == before + 3
 
 
+def test_a_clinicians_change_is_logged_with_it_and_a_refused_one_leaves_no_row(
+        world: World) -> None:
+    _anna, episode_id = refer(world, "Anna Andersson", "anna")
+    physio = world.client("physio")
+    url = f"/api/episodes/{episode_id}/patient-password"
+    before = world.count(AccessRecord)
+    assert physio.post(url, json={"password": "short"}).status_code == 422
+    assert world.count(AccessRecord) == before
+    assert physio.post(url, json={"password": "a-new-and-long-one-7"}).status_code == 200
+    assert [row["request"] for row in access_log(world)][-1] == f"POST {url}"
+    assert world.count(AccessRecord) == before + 1
+
+
 def test_own_records_lists_and_refusals_leave_no_row(world: World) -> None:
     anna, episode_id = refer(world, "Anna Andersson", "anna")
     before = world.count(AccessRecord)

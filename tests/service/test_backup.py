@@ -40,7 +40,7 @@ class Embedded:
 @pytest.fixture
 def embedded(tmp_path: Path) -> Iterator[Embedded]:
     url = f"sqlite:///{tmp_path / 'data' / 'carepath.sqlite3'}"
-    settings = Settings(database_url=url, mode="test")
+    settings = Settings(database_url=url, mode="development")
     db = create_db_engine(settings)
     prepare(db, settings, ManualClock())
     with transaction(db, write=True) as session:

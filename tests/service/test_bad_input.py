@@ -244,6 +244,7 @@ def test_the_reference_bundle_uploads_and_a_changed_bundle_becomes_a_new_active_
                                "(given: '-1')"),
     ("CAREPATH_WORKERS", "two", "CAREPATH_WORKERS: Input should be a valid integer"),
     ("CAREPATH_MODE", "production", "CAREPATH_SECRET_KEY must be set"),
+    ("CAREPATH_MODE", "test", "CAREPATH_MODE: Input should be 'development' or 'production'"),
 ])
 def test_a_bad_setting_stops_the_command_line_with_one_line_naming_it(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str,

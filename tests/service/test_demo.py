@@ -53,7 +53,7 @@ class Demo:
 def _fresh(url: str) -> tuple[Settings, Engine]:
     if url.startswith("postgresql"):
         _reset_postgres(url)
-    settings = Settings(database_url=url, mode="test", embedded_worker=False)
+    settings = Settings(database_url=url, mode="development", embedded_worker=False)
     db = create_db_engine(settings)
     prepare(db, settings, SystemClock())
     return settings, db
@@ -100,7 +100,8 @@ def test_the_printed_passwords_of_every_role_log_in(demo: Demo) -> None:
     logins = demo.logins()
     assert {role for role, _ in logins.values()} == set(ROLES)
     assert sum(role == "physiotherapist" for role, _ in logins.values()) == 2
-    assert "log in at http://127.0.0.1:8000/ (API docs at /docs)" in demo.output
+    assert "log in at /login on the server (`carepath serve`: http://127.0.0.1:8000/login" in \
+        demo.output
     assert "patients per stratum: high" in demo.output and "overdue tasks: " in demo.output
     app = create_app(demo.settings, ManualClock(demo.result.now), demo.db)
     client = TestClient(app)

@@ -44,7 +44,7 @@ WRITES_PER_PROCESS = 150
 
 def _add_one_at_a_time(url: str, count: int) -> None:
     """Read the counter, then write it back plus one: a lost update shows in the total."""
-    db = create_db_engine(Settings(database_url=url, mode="test"))
+    db = create_db_engine(Settings(database_url=url, mode="development"))
     for _ in range(count):
         with transaction(db, write=True) as session:
             value = session.execute(sa.text("SELECT n FROM counter")).scalar_one()
@@ -53,7 +53,7 @@ def _add_one_at_a_time(url: str, count: int) -> None:
 
 def test_writers_in_two_processes_queue_and_lose_no_update(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-    db = create_db_engine(Settings(database_url=url, mode="test"))
+    db = create_db_engine(Settings(database_url=url, mode="development"))
     with transaction(db, write=True) as session:
         session.execute(sa.text("CREATE TABLE counter (n INTEGER NOT NULL)"))
         session.execute(sa.text("INSERT INTO counter VALUES (0)"))
@@ -92,7 +92,8 @@ def _served(tmp_path: Path, url: str) -> Iterator[tuple[str, list[int]]]:
     stops it at the end and checks that both processes stopped."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPATH_")}
-    env.update(CAREPATH_DATABASE_URL=url, CAREPATH_MODE="test", CAREPATH_EMBEDDED_WORKER="false")
+    env.update(CAREPATH_DATABASE_URL=url, CAREPATH_MODE="development",
+               CAREPATH_EMBEDDED_WORKER="false")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
@@ -107,6 +108,7 @@ def _served(tmp_path: Path, url: str) -> Iterator[tuple[str, list[int]]]:
         workers = [pid for pid in _children(server.pid)
                    if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
         assert len(workers) == 2, workers
+        assert f"log in at http://127.0.0.1:{port}/login" in log.read_text()
         yield f"http://127.0.0.1:{port}", workers
     finally:
         server.send_signal(signal.SIGTERM)
@@ -156,7 +158,7 @@ def test_two_processes_racing_to_complete_one_task_complete_it_once(tmp_path: Pa
             for client in (*racers, physio, patient):
                 client.close()
     assert_one_winner(responses)
-    db = create_db_engine(Settings(database_url=url, mode="test"))
+    db = create_db_engine(Settings(database_url=url, mode="development"))
     with transaction(db, write=False) as session:
         assert session.get(TaskSubmission, task["task_id"]) is not None
         completed = session.exec(select(Event).where(
@@ -167,7 +169,7 @@ def test_two_processes_racing_to_complete_one_task_complete_it_once(tmp_path: Pa
 
 
 def _clinic_with_a_physiotherapist(url: str) -> None:
-    settings, clock = Settings(database_url=url, mode="test"), SystemClock()
+    settings, clock = Settings(database_url=url, mode="development"), SystemClock()
     db = create_db_engine(settings)
     prepare(db, settings, clock)
     with transaction(db, write=True) as session:
@@ -192,7 +194,7 @@ def test_a_write_that_fails_half_way_lets_the_next_writer_in(tmp_path: Path) -> 
     ends, however it ends: an error half-way must not leave the database locked."""
 
     db = create_db_engine(Settings(database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}",
-                                   mode="test"))
+                                   mode="development"))
     with transaction(db, write=True) as session:
         session.execute(sa.text("CREATE TABLE t (n INTEGER)"))
     with pytest.raises(RuntimeError), transaction(db, write=True) as session:
@@ -301,7 +303,7 @@ def test_the_write_ahead_log_is_copied_back_by_a_background_thread(tmp_path: Pat
     from service.db import checkpoint_wal
 
     path = tmp_path / "wal.sqlite3"
-    db = create_db_engine(Settings(database_url=f"sqlite:///{path}", mode="test"))
+    db = create_db_engine(Settings(database_url=f"sqlite:///{path}", mode="development"))
     with transaction(db, write=True) as session:
         session.execute(sa.text("CREATE TABLE t (n INTEGER, filler TEXT)"))
     stop = threading.Event()
@@ -335,7 +337,7 @@ def test_young_objects_are_collected_less_often_while_serving(tmp_path: Path) ->
 
     before = gc.get_threshold()
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'gc.sqlite3'}",
-                              mode="test", embedded_worker=False))
+                              mode="development", embedded_worker=False))
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
         assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
