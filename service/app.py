@@ -107,10 +107,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                             status_code=error.status_code)
 
     @app.exception_handler(IntegrityError)
-    async def conflict(request: Request, error: IntegrityError) -> JSONResponse:
-        return JSONResponse({"error": {"code": "conflict", "fields": [],
-                                       "message": "that conflicts with data saved at the same "
-                                                  "moment; reload and try again"}},
+    async def conflict(request: Request, error: IntegrityError) -> Response:
+        message = "That conflicts with data saved at the same moment; reload and try again."
+        if wants_html(request):
+            return error_page(request, 409, message)
+        return JSONResponse({"error": {"code": "conflict", "fields": [], "message": message}},
                             status_code=409)
 
     @app.exception_handler(RequestValidationError)

@@ -6,6 +6,7 @@ the one error shape (see `error_checks`) and leave the database as it was."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from pathways.models import read_bundle_dir
 from service.settings import ROOT
 from service.tables import ModelVersion
 
+from ..hostile_models_support import timer_step, write_bundle
 from .conftest import PASSWORD, A, World, find_task, refer
 from .error_checks import error_of, saved_state
 
@@ -264,3 +266,41 @@ def test_a_bad_setting_stops_the_command_line_with_one_line_naming_it(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("carepath: configuration error: "), lines
     assert says in lines[0]
+
+
+def test_a_clash_the_database_catches_is_a_409_page_or_json_never_a_500(world: World) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    def clash() -> None:  # what a unique constraint says when two requests insert at once
+        raise IntegrityError("INSERT ...", {}, Exception("UNIQUE constraint failed"))
+
+    world.app.add_api_route("/api/clash", clash)
+    world.app.add_api_route("/clash", clash)
+    api, page = world.client().get("/api/clash"), world.client().get("/clash")
+    assert api.status_code == page.status_code == 409
+    assert "saved at the same moment" in error_of(api)["message"]
+    assert page.headers["content-type"].startswith("text/html")
+    assert "saved at the same moment" in page.text
+
+
+def test_a_failing_engine_step_answers_422_and_the_whole_request_is_rolled_back(
+        world: World, tmp_path: Path) -> None:
+    # A model that passes deploy-time validation, whose timer fails at run time on a bad
+    # answer (a negative number of days).
+    bundle = write_bundle(tmp_path / "bundle", timer_step("iso_duration(days=review_in_days)"))
+    files = {name: data.decode("utf-8") for name, data in read_bundle_dir(bundle).items()}
+    deployed = world.client("manager").post("/api/models", json={"files": files})
+    assert deployed.status_code == 201, deployed.text
+    patient, _episode_id = refer(world, "Nina", "nina")
+    task = find_task(patient, "check_in")
+    before = saved_state(world)
+
+    response = patient.post(f"/api/tasks/{task['task_id']}/complete",
+                            json={"data": {"pain_level": 3, "review_in_days": -1}})
+
+    assert response.status_code == 422, response.text
+    error = error_of(response)
+    assert error["code"] == "pathway_step_failed", error
+    assert "could not continue at 'wait'" in error["message"], error
+    assert saved_state(world) == before, "the failed step left something saved"
+    assert find_task(patient, "check_in")["task_id"] == task["task_id"]
