@@ -89,7 +89,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     async def domain_error(request: Request, error: Exception) -> Response:
         described = describe(error)
         if described is None:  # a ValueError from deep inside: still the caller's input
-            described = (422, {"code": "invalid_request", "message": str(error), "fields": []})
+            text = str(error)
+            described = (422, {"code": "invalid_request", "fields": [],
+                               "message": text[:1].upper() + text[1:]})
         status, body = described
         if wants_html(request):
             if status == 401:
@@ -124,7 +126,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
             return error_page(request, 422, "; ".join(f"{f['field']}: {f['message']}"
                                                       for f in fields))
         return JSONResponse({"error": {"code": "invalid_request", "fields": fields,
-                                       "message": "the request needs fixing; see fields"}},
+                                       "message": "The request needs fixing; see fields"}},
                             status_code=422)
 
     @app.get("/healthz", include_in_schema=False)

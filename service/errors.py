@@ -109,6 +109,6 @@ def describe(error: Exception) -> tuple[int, dict[str, Any]] | None:
 
 def _message(error: Exception) -> str:
     if isinstance(error, ModelError):
-        return f"the model has {len(error.problems)} problem(s); see fields"
+        return f"The model has {len(error.problems)} problem(s); see fields"
     text = str(error)
     return text[:1].upper() + text[1:] if text else type(error).__name__

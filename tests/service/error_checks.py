@@ -34,6 +34,7 @@ def error_of(response: Response) -> dict[str, Any]:
     assert set(error) == {"code", "message", "fields"}, body
     assert isinstance(error["code"], str) and error["code"]
     assert isinstance(error["message"], str) and len(error["message"].split()) >= 3, error
+    assert error["message"][:1].isupper(), f"a sentence starts with a capital: {error}"
     assert isinstance(error["fields"], list)
     assert all(set(f) == {"field", "message"} for f in error["fields"]), error
     return error
