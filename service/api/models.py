@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
-from .. import access, models_registry, views
+from .. import access, indicators, models_registry, views
 from ..deps import CallDep, SlowCallDep
 from ..episodes import Context
 from ..errors import NotFoundError
@@ -17,6 +18,7 @@ from ..schemas import (
     EventsPublic,
     IdPath,
     IdQuery,
+    IndicatorsPublic,
     ModelUpload,
     ModelVersionPublic,
     VerifyPublic,
@@ -88,3 +90,13 @@ async def audit_access(call: SlowCallDep, patient_id: IdQuery = None, user_id: I
 @router.get("/audit/verify", response_model=VerifyPublic)
 async def verify(call: SlowCallDep) -> VerifyPublic:
     return await call(lambda ctx: views.verify_log(ctx))
+
+
+@router.get("/audit/indicators", response_model=IndicatorsPublic)
+async def audit_indicators(call: SlowCallDep, start: Annotated[date | None, Query()] = None,
+                           end: Annotated[date | None, Query()] = None,
+                           clinic_id: IdQuery = None) -> IndicatorsPublic:
+    """Guideline-adherence indicators (numerator, denominator, rate) per clinic and per
+    clinician, over the episodes that started from `start` to `end` (YYYY-MM-DD, both
+    included; by default the last 365 days)."""
+    return await call(lambda ctx: indicators.adherence_indicators(ctx, start, end, clinic_id))
