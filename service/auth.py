@@ -1,5 +1,5 @@
 """Who is calling: argon2 passwords, bearer tokens (API), signed session cookies (pages),
-CSRF tokens for form posts, and login rate limiting."""
+CSRF tokens for form posts (the login form's too), and login rate limiting."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlmodel import Session, col, delete, func, select
 
+from .db import is_postgres, transaction
 from .errors import LoginRateLimitedError, NotAuthenticatedError
 from .settings import Settings
 from .statements import Prepared
@@ -22,6 +23,16 @@ from .tables import ApiToken, LoginAttempt, User, from_row
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("carepath-timing-equaliser")
 SESSION_COOKIE = "carepath_session"
+LOGIN_COOKIE = "carepath_login"
+"""The login form's pre-session cookie (see `login_form`)."""
+LOGIN_FORM_MAX_AGE_SECONDS = 3600
+"""How long a login page's form may wait to be sent; after that it is refused as expired."""
+FORM_REFUSED = ("the form has expired or did not come from carepath; reload the page and "
+                "submit it again")
+"""What a form post without its CSRF token is told."""
+# One key signs both cookies; their salts keep either from passing for the other.
+_SESSION_SALT = "carepath-session"
+_LOGIN_SALT = "carepath-login"
 
 
 def hash_password(password: str) -> str:
@@ -37,33 +48,63 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def authenticate(session: Session, settings: Settings, username: str, password: str,
-                 client: str, now: datetime, reader: Session | None = None) -> User:
-    """The active user with these credentials, or NotAuthenticatedError; failures are counted
-    per username and client, and too many in the window are refused before checking.
+LOGIN_CLIENTS_PER_USERNAME = 4
+"""One username's failed logins from all client addresses together are capped at this many
+times the limit for one address (`settings.login_attempts_per_window`): guessing spread over
+many addresses is still limited (to 20 passwords in 5 minutes by default), while a flood
+from one address, which can use up only its own share, leaves the person free to log in
+from theirs until four addresses' worth of guesses have been made in the window."""
+_LOGIN_LOCKS = 7_311_002
+"""PostgreSQL advisory lock class (with a hash of the username) for one username's attempts."""
 
-    `reader`: a read-only snapshot to read the user and the failures from, so that checking
-    the password (argon2: deliberately slow) happens before `session` writes anything, and
-    so outside SQLite's write lock."""
-    reads = reader or session
-    window_start = now - timedelta(seconds=settings.login_window_seconds)
-    failures = reads.exec(
-        select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.username == username, LoginAttempt.at >= window_start)
-    ).one()
-    if failures >= settings.login_attempts_per_window:
-        raise LoginRateLimitedError(settings.login_window_seconds)
-    user = reads.exec(select(User).where(User.username == username)).first()
+
+def authenticate(session: Session, settings: Settings, username: str, password: str,
+                 client: str, now: datetime) -> User:
+    """The active user with these credentials, or NotAuthenticatedError; LoginRateLimitedError,
+    without checking the password, once the limits of `_admit_attempt` are reached.
+
+    The attempt is admitted in a short transaction of its own, committed before the password
+    is checked: however many attempts arrive at once, no more passwords are checked than the
+    limits allow, and a failed one stays counted whatever becomes of `session`. The check
+    (argon2: deliberately slow) then holds no lock, so `session` must not have written yet
+    (on SQLite the admission waits for the write lock that `session` would hold). A success
+    deletes this client's attempts in `session`, with the login it grants. The user is read
+    during the admission."""
+    with transaction(session.get_bind().engine, write=True) as admission:
+        _admit_attempt(admission, settings, username[:100], client[:100], now)
+        user = admission.exec(select(User).where(User.username == username)).first()
     if user is None or not user.active:
         _verify(_DUMMY_HASH, password)  # same cost whether or not the user exists
         ok = False
     else:
         ok = _verify(user.password_hash, password)
     if not ok or user is None:
-        session.add(LoginAttempt(username=username[:100], client=client[:100], at=now))
         raise NotAuthenticatedError("wrong username or password")
-    session.exec(delete(LoginAttempt).where(col(LoginAttempt.username) == username))
+    session.exec(delete(LoginAttempt).where(col(LoginAttempt.username) == user.username,
+                                            col(LoginAttempt.client) == client[:100]))
     return user
+
+
+def _admit_attempt(session: Session, settings: Settings, username: str, client: str,
+                   now: datetime) -> None:
+    """Record a login attempt, or refuse it (LoginRateLimitedError, nothing recorded) once the
+    username has had `login_attempts_per_window` attempts from this client address in the
+    window, or LOGIN_CLIENTS_PER_USERNAME times that from all addresses. One username's
+    attempts are counted and recorded one at a time (SQLite admits one writer at a time; on
+    PostgreSQL an advisory lock on the username is held to the commit), so attempts arriving
+    together cannot all count the same few."""
+    if is_postgres(session):
+        session.connection().execute(
+            sa.text(f"SELECT pg_advisory_xact_lock({_LOGIN_LOCKS}, hashtext(:name))"),
+            {"name": username})
+    start = now - timedelta(seconds=settings.login_window_seconds)
+    from_client, from_all = session.exec(
+        select(func.count().filter(col(LoginAttempt.client) == client), func.count())
+        .where(LoginAttempt.username == username, col(LoginAttempt.at) >= start)).one()
+    limit = settings.login_attempts_per_window
+    if from_client >= limit or from_all >= limit * LOGIN_CLIENTS_PER_USERNAME:
+        raise LoginRateLimitedError(settings.login_window_seconds)
+    session.add(LoginAttempt(username=username, client=client, at=now))
 
 
 def issue_token(session: Session, settings: Settings, user: User, now: datetime) -> str:
@@ -98,23 +139,44 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _cookie_serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key, salt="carepath-session")
+def _signer(settings: Settings, salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key, salt=salt)
+
+
+def _signed_data(signer: URLSafeTimedSerializer, value: str,
+                 max_age: int) -> dict[str, object] | None:
+    try:
+        data = signer.loads(value, max_age=max_age)
+    except BadSignature:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def session_cookie(settings: Settings, user: User) -> str:
     """Signed cookie value: the user id, their session generation and a per-session CSRF
     secret."""
-    return _cookie_serializer(settings).dumps({"uid": user.id, "gen": user.session_generation,
-                                               "csrf": secrets.token_urlsafe(16)})
+    return _signer(settings, _SESSION_SALT).dumps({
+        "uid": user.id, "gen": user.session_generation, "csrf": secrets.token_urlsafe(16)})
 
 
 def read_session_cookie(settings: Settings, value: str) -> dict[str, object] | None:
-    try:
-        data = _cookie_serializer(settings).loads(value, max_age=settings.session_max_age_seconds)
-    except BadSignature:
-        return None
-    return data if isinstance(data, dict) else None
+    return _signed_data(_signer(settings, _SESSION_SALT), value,
+                        settings.session_max_age_seconds)
+
+
+def login_form(settings: Settings, cookie_value: str) -> tuple[str, str]:
+    """The login form's CSRF token and the value of its pre-session cookie, which holds the
+    token signed (login CSRF: else a form on another site could log a browser into the
+    sender's account, and what the victim then entered would be the sender's to read). A
+    current cookie keeps its token, so a login page open in another tab still works; it is
+    signed afresh, so its time starts again."""
+    token = csrf_token(read_login_cookie(settings, cookie_value) or {})
+    token = token or secrets.token_urlsafe(16)
+    return token, _signer(settings, _LOGIN_SALT).dumps({"csrf": token})
+
+
+def read_login_cookie(settings: Settings, value: str) -> dict[str, object] | None:
+    return _signed_data(_signer(settings, _LOGIN_SALT), value, LOGIN_FORM_MAX_AGE_SECONDS)
 
 
 def user_for_cookie(session: Session, cookie: dict[str, object]) -> User | None:

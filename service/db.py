@@ -32,11 +32,13 @@ def create_db_engine(settings: Settings) -> Engine:
         file = Path(path) if path and path != ":memory:" else None
         if file is not None:
             file.parent.mkdir(parents=True, exist_ok=True)
+        # A slow unit of work (deps.SLOW_THREADS: 8) may hold three connections at once (its
+        # transaction, its snapshot, a login attempt's own admission: auth.authenticate).
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                                  pool_size=8, max_overflow=8)
+                                  pool_size=8, max_overflow=24)
         _configure_sqlite(engine, WriterLock(file))
         return engine
-    return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
 class WriterLock:

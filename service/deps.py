@@ -139,8 +139,7 @@ async def page_form(request: Request) -> dict[str, str]:
     cookie = auth.read_session_cookie(request.app.state.settings,
                                       request.cookies.get(auth.SESSION_COOKIE, ""))
     if cookie is None or not auth.csrf_matches(cookie, fields.get("csrf_token")):
-        raise ForbiddenError("the form has expired or did not come from carepath; reload the "
-                             "page and submit it again")
+        raise ForbiddenError(auth.FORM_REFUSED)
     request.state.form_lists = {k: form.getlist(k) for k in form}
     return fields
 

@@ -63,8 +63,8 @@ class InvalidRequestError(ServiceError):
 
 
 class WrongPasswordError(InvalidRequestError):
-    """Changing one's password with a wrong current one (422). It counts as a failed login:
-    the failure is in the session, and the route keeps it though the request fails."""
+    """Changing one's password with a wrong current one (422). It counts as a failed login
+    (auth.authenticate commits the attempt before checking the password)."""
 
     def __init__(self) -> None:
         super().__init__("the current password is wrong; nothing was changed",

@@ -99,15 +99,13 @@ def change_account(ctx: Context, user_id: int, active: bool | None,
 def change_own_password(ctx: Context, settings: Settings, client: str, current: str,
                         new: str) -> None:
     """The caller changes their password: `current` is checked as a login is (a wrong one
-    raises WrongPasswordError with the failed login added to the session, which the route
-    keeps), then every login of theirs ends. The new password is hashed before anything is
-    written (see add_user)."""
+    raises WrongPasswordError, and counts as a failed login: auth.authenticate has already
+    committed the attempt), then every login of theirs ends. The new password is hashed
+    before anything is written (see add_user)."""
     user = access.require_user(ctx.user)
     new_hash = auth.hash_password(new)
     try:
-        with ctx.read() as reader:
-            auth.authenticate(ctx.session, settings, user.username, current, client, ctx.now,
-                              reader=reader)
+        auth.authenticate(ctx.session, settings, user.username, current, client, ctx.now)
     except NotAuthenticatedError:
         raise WrongPasswordError from None
     change_account(ctx, user.id or 0, None, new_hash)

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request, Response
 from .. import access, auth, people, views
 from ..deps import AnonymousCallDep, CallDep, SlowCallDep, bearer_token
 from ..episodes import Context
-from ..errors import NotAuthenticatedError, WrongPasswordError
 from ..schemas import (
     Credentials,
     IdPath,
@@ -30,15 +29,8 @@ def _client(request: Request) -> str:
 
 
 def _authenticate(ctx: Context, request: Request, body: Credentials) -> User:
-    """Check the credentials on a read-only snapshot (argon2 is slow on purpose: no write
-    lock is held meanwhile); a failed attempt is kept for rate limiting."""
-    try:
-        with ctx.read() as reader:
-            return auth.authenticate(ctx.session, request.app.state.settings, body.username,
-                                     body.password, _client(request), ctx.now, reader=reader)
-    except NotAuthenticatedError:
-        ctx.session.commit()  # keep the failed attempt, though the request fails
-        raise
+    return auth.authenticate(ctx.session, request.app.state.settings, body.username,
+                             body.password, _client(request), ctx.now)
 
 
 @router.post("/auth/token", response_model=TokenPublic)
@@ -113,16 +105,9 @@ async def change_password(body: PasswordChange, request: Request,
     """Change your own password. Every login you have then ends (API tokens and page
     sessions, on every device): log in again with the new password. A wrong current
     password changes nothing and counts as a failed login."""
-
-    def work(ctx: Context) -> None:
-        try:
-            people.change_own_password(ctx, request.app.state.settings, _client(request),
-                                       body.current_password, body.new_password)
-        except WrongPasswordError:
-            ctx.session.commit()  # keep the failed attempt, though the request fails
-            raise
-
-    await call(work)
+    await call(lambda ctx: people.change_own_password(
+        ctx, request.app.state.settings, _client(request), body.current_password,
+        body.new_password))
     response = Response(status_code=204)
     response.delete_cookie(auth.SESSION_COOKIE)
     return response

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from .. import auth, people, views
-from ..db import transaction
-from ..deps import PageCallDep, PageFormDep, SlowPageCallDep
+from ..deps import AnonymousCallDep, PageCallDep, PageFormDep, SlowPageCallDep
 from ..episodes import Context
 from ..errors import (
+    ForbiddenError,
     LoginRateLimitedError,
     NotAuthenticatedError,
     NotFoundError,
@@ -31,6 +31,7 @@ class LoginPage:
     username: str = ""
     error: str = ""
     notice: str = ""
+    csrf_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,44 +61,45 @@ def _safe_next(value: str | None) -> str:
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str | None = None,
                changed: str = Query("", max_length=10)) -> Response:
+    """The login form, with the pre-session cookie whose token it carries (auth.login_form)."""
+    settings = request.app.state.settings
+    token, cookie = auth.login_form(settings, request.cookies.get(auth.LOGIN_COOKIE, ""))
     notice = PASSWORD_CHANGED if changed else ""
-    return render(request, "login.html", LoginPage(next=_safe_next(next), notice=notice), None)
-
-
-@router.post("/login", response_class=HTMLResponse)
-def login(request: Request, username: Annotated[str, Form()] = "",
-          password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "") -> Response:
-    next_url = _safe_next(next)
-    app = request.app
-    client = request.client.host if request.client else "unknown"
-    try:
-        with transaction(app.state.db, write=True) as session, \
-                transaction(app.state.db, write=False) as reader:  # see auth.authenticate
-            user = auth.authenticate(session, app.state.settings, username, password, client,
-                                     app.state.clock.now(), reader=reader)
-            cookie = auth.session_cookie(app.state.settings, user)
-            home = home_for(user)
-    except (NotAuthenticatedError, LoginRateLimitedError) as err:
-        if isinstance(err, NotAuthenticatedError):
-            _record_failure(request, username, client)
-        status = 429 if isinstance(err, LoginRateLimitedError) else 401
-        page = LoginPage(next=next_url, username=username, error=str(err).capitalize())
-        return render(request, "login.html", page, None, status_code=status)
-    response = redirect(next_url or home)
-    response.set_cookie(auth.SESSION_COOKIE, cookie,
-                        max_age=app.state.settings.session_max_age_seconds, httponly=True,
-                        samesite="lax", secure=app.state.settings.secure_cookies)
+    page = LoginPage(next=_safe_next(next), notice=notice, csrf_token=token)
+    response = render(request, "login.html", page, None)
+    response.set_cookie(auth.LOGIN_COOKIE, cookie, max_age=auth.LOGIN_FORM_MAX_AGE_SECONDS,
+                        path="/login", httponly=True, samesite="lax",
+                        secure=settings.secure_cookies)
     return response
 
 
-def _record_failure(request: Request, username: str, client: str) -> None:
-    """The failed attempt was rolled back with the login transaction: keep it for the limit."""
-    from ..tables import LoginAttempt
-
-    app = request.app
-    with transaction(app.state.db, write=True) as session:
-        session.add(LoginAttempt(username=username[:100], client=client[:100],
-                                 at=app.state.clock.now()))
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, call: AnonymousCallDep,
+                username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+                next: Annotated[str, Form()] = "",
+                csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Log in with the form of login_page: without the token of this browser's login cookie
+    the form is refused before any password is checked, as it may come from another site.
+    Checking the password is slow work (see deps.Call); auth.authenticate limits it."""
+    settings = request.app.state.settings
+    form_cookie = auth.read_login_cookie(settings, request.cookies.get(auth.LOGIN_COOKIE, ""))
+    if form_cookie is None or not auth.csrf_matches(form_cookie, csrf_token):
+        raise ForbiddenError(auth.FORM_REFUSED)
+    next_url = _safe_next(next)
+    client = request.client.host if request.client else "unknown"
+    try:
+        user = await call(lambda ctx: auth.authenticate(ctx.session, settings, username,
+                                                        password, client, ctx.now))
+    except (NotAuthenticatedError, LoginRateLimitedError) as err:
+        status = 429 if isinstance(err, LoginRateLimitedError) else 401
+        page = LoginPage(next=next_url, username=username, error=str(err).capitalize(),
+                         csrf_token=csrf_token)
+        return render(request, "login.html", page, None, status_code=status)
+    response = redirect(next_url or home_for(user))
+    response.set_cookie(auth.SESSION_COOKIE, auth.session_cookie(settings, user),
+                        max_age=settings.session_max_age_seconds, httponly=True,
+                        samesite="lax", secure=settings.secure_cookies)
+    return response
 
 
 @router.post("/logout")
@@ -138,7 +140,6 @@ async def change_password(request: Request, call: SlowPageCallDep,
             try:
                 people.change_own_password(ctx, request.app.state.settings, client, current, new)
             except WrongPasswordError:
-                ctx.session.commit()  # keep the failed attempt for the login limit
                 errors["current_password"] = "That is not your current password."
         if errors:
             return render(request, "account.html", _account_page(ctx, errors), who,

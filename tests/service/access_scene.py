@@ -67,10 +67,17 @@ class Scene:
                             follow_redirects=False)
         username = ROLES[role]
         if username is not None:
-            response = client.post("/login", data={"username": username, "password": PASSWORD})
+            response = client.post("/login", data={"username": username, "password": PASSWORD,
+                                                   **self.login_form(client)})
             assert response.status_code == 303, response.text
             self.sessions[role] = client.cookies[auth.SESSION_COOKIE]
         self.pages[role] = client
+
+    def login_form(self, client: TestClient) -> dict[str, str]:
+        """The login form's CSRF field, with the cookie the login page would have set."""
+        token, cookie = auth.login_form(self.world.settings, "")
+        client.cookies.set(auth.LOGIN_COOKIE, cookie)
+        return {"csrf_token": token}
 
     def client(self, row: Row, role: str) -> TestClient:
         client = (self.pages if row.via == "page" else self.clients)[role]
@@ -132,7 +139,7 @@ class Scene:
                     else "not-the-password"}
         if row.body == "own credentials, as a form":
             return {"username": username or "nobody", "password": PASSWORD if username
-                    else "not-the-password"}
+                    else "not-the-password", **self.login_form(self.pages[role])}
         if row.body == "the CSRF token, as a form":
             cookie = auth.read_session_cookie(self.world.settings, self.sessions.get(role, ""))
             return {"csrf_token": auth.csrf_token(cookie or {})}

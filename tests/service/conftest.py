@@ -290,10 +290,12 @@ def education_answers(module_id: str) -> dict[str, Any]:
 
 
 def page_login(world: World, username: str) -> TestClient:
-    """A browser: logs in through the login form and keeps the session cookie."""
+    """A browser: opens the login page (its form carries the token of the cookie it sets),
+    logs in through the form and keeps the session cookie."""
     client = TestClient(world.app, raise_server_exceptions=False)
-    response = client.post("/login", data={"username": username, "password": PASSWORD},
-                           follow_redirects=False)
+    token = soup(client.get("/login")).find("input", attrs={"name": "csrf_token"})["value"]
+    response = client.post("/login", data={"username": username, "password": PASSWORD,
+                                           "csrf_token": token}, follow_redirects=False)
     assert response.status_code == 303, response.text
     return client
 

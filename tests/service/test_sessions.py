@@ -4,6 +4,7 @@ stored passwords and the secret key."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from http.cookies import SimpleCookie
 from typing import Any
@@ -12,13 +13,15 @@ import pytest
 from argon2 import Type
 from fastapi.testclient import TestClient
 from httpx import Response
+from itsdangerous import TimestampSigner
 from sqlmodel import select
 
+from service import auth
 from service.db import transaction
 from service.settings import DEFAULT_SECRET, Settings
-from service.tables import User
+from service.tables import LoginAttempt, User
 
-from .conftest import PASSWORD, SERVICE_HASHER, World, refer
+from .conftest import PASSWORD, SERVICE_HASHER, World, refer, soup
 from .error_checks import error_of, saved_state
 
 
@@ -188,3 +191,68 @@ def test_production_refuses_to_start_without_a_real_secret_key(
             Settings(mode="production", **given)
     else:
         assert Settings(mode="production", **given).secret_key == secret
+
+
+def _login_form_token(browser: TestClient) -> str:
+    """Open the login page, as a browser does before logging in: the token its form
+    carries (the page also sets the login cookie)."""
+    page = browser.get("/login")
+    assert page.status_code == 200, page.text
+    token: str = soup(page).find("input", attrs={"name": "csrf_token"})["value"]
+    return token
+
+
+def test_the_login_form_logs_in_with_the_token_of_its_cookie(world: World) -> None:
+    """The login page sets a short-lived, HttpOnly, SameSite cookie for the login path; its
+    form's token logs in, from a second tab too, and after a wrong password."""
+    browser = TestClient(world.app, raise_server_exceptions=False)
+    first_tab = _login_form_token(browser)
+    second = browser.get("/login")
+    morsel = SimpleCookie(second.headers["set-cookie"])["carepath_login"]
+    assert morsel["httponly"] is True and morsel["samesite"].lower() == "lax"
+    assert morsel["path"] == "/login"
+    assert int(morsel["max-age"]) == auth.LOGIN_FORM_MAX_AGE_SECONDS == 3600
+    assert first_tab not in morsel.value
+    assert soup(second).find("input", attrs={"name": "csrf_token"})["value"] == first_tab
+
+    wrong = browser.post("/login", data={"username": "physio", "password": "not-it",
+                                         "csrf_token": first_tab})
+    assert wrong.status_code == 401, wrong.text
+    again = soup(wrong).find("input", attrs={"name": "csrf_token"})["value"]
+    logged_in = browser.post("/login", follow_redirects=False, data={
+        "username": "physio", "password": PASSWORD, "csrf_token": again})
+    assert logged_in.status_code == 303, logged_in.text
+    assert browser.get("/api/me").json()["username"] == "physio"
+
+
+@pytest.mark.parametrize("forgery", [
+    "no token", "no login cookie", "another browser's token", "an expired form",
+    "the session's token"])
+def test_a_login_form_without_the_token_of_its_cookie_logs_nobody_in(
+        world: World, forgery: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Login CSRF: a form on another site must not log the browser into the sender's account
+    (what the victim then entered would be the sender's to read). The sender can get a
+    token for their own login cookie, but not for the victim's."""
+    browser = TestClient(world.app, raise_server_exceptions=False)
+    with monkeypatch.context() as timing:
+        if forgery == "an expired form":
+            timing.setattr(TimestampSigner, "get_timestamp",
+                           lambda _: int(time.time()) - auth.LOGIN_FORM_MAX_AGE_SECONDS - 1)
+        form = {"username": "physio2", "password": PASSWORD,
+                "csrf_token": _login_form_token(browser)}
+    if forgery == "no token":
+        del form["csrf_token"]
+    elif forgery == "no login cookie":
+        browser.cookies.clear()
+    elif forgery == "another browser's token":
+        form["csrf_token"] = _login_form_token(world.client())
+    elif forgery == "the session's token":
+        form["csrf_token"] = _cookie_login(world, "physio2")[1]
+
+    refused = browser.post("/login", data=form, follow_redirects=False)
+
+    assert refused.status_code == 403, refused.text
+    assert "did not come from carepath; reload the page" in refused.text
+    assert "carepath_session" not in refused.headers.get("set-cookie", "")
+    assert browser.get("/api/me").status_code == 401
+    assert world.count(LoginAttempt) == 0, "refused before any password is checked"
