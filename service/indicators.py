@@ -13,8 +13,9 @@ from typing import Any
 from sqlmodel import col, select
 
 from pathways import adherence
+from pathways.adherence_records import EVENTS_READ, AdherenceSettings, EpisodeEvent, EpisodeRecord
 
-from . import access
+from . import access, models_registry
 from .episodes import Context
 from .errors import InvalidRequestError
 from .schemas import (
@@ -46,31 +47,44 @@ def adherence_indicators(ctx: Context, start: date | None, end: date | None,
     if clinic_id is not None:
         in_period.append(col(Episode.clinic_id) == clinic_id)
     by_clinic = _episodes_by_clinic(ctx, in_period)
+    # The indicators' names give the active model's numbers; each episode is judged by its own.
+    named = model_settings(ctx, models_registry.active_version_id(ctx.session))
     names = _clinician_names(ctx, [e.first_visit_by for group in by_clinic.values()
                                    for e in group])
     return IndicatorsPublic(start=start, end=end, as_of=ctx.now, clinics=[
-        _clinic_public(ctx.now, clinic, name, by_clinic[clinic], names)
+        _clinic_public(ctx.now, clinic, name, by_clinic[clinic], names, named)
         for clinic, name in clinics.items()])
 
 
 def _episodes_by_clinic(ctx: Context, in_period: list[Any]
-                        ) -> dict[int, list[adherence.EpisodeRecord]]:
+                        ) -> dict[int, list[EpisodeRecord]]:
     """The episodes matching `in_period` with the events the indicators read, in log order:
     two queries, however many episodes there are."""
-    events: dict[int, list[adherence.EpisodeEvent]] = defaultdict(list)
+    events: dict[int, list[EpisodeEvent]] = defaultdict(list)
     for episode_id, name, at, actor_id, data in ctx.session.exec(
             select(Event.episode_id, Event.name, Event.at, Event.actor_id, Event.data)
             .join(Episode, col(Episode.id) == col(Event.episode_id))
-            .where(*in_period, col(Event.name).in_(sorted(adherence.EVENTS_READ)))
+            .where(*in_period, col(Event.name).in_(sorted(EVENTS_READ)))
             .order_by(col(Event.episode_id), col(Event.id))).all():
-        events[episode_id].append(adherence.EpisodeEvent(name, at, data or {}, actor_id))
-    by_clinic: dict[int, list[adherence.EpisodeRecord]] = defaultdict(list)
-    for episode_id, clinic_id, stratum, started_at in ctx.session.exec(
-            select(Episode.id, Episode.clinic_id, Episode.stratum, Episode.started_at)
+        events[episode_id].append(EpisodeEvent(name, at, data or {}, actor_id))
+    by_clinic: dict[int, list[EpisodeRecord]] = defaultdict(list)
+    settings: dict[int, AdherenceSettings] = {}
+    for episode_id, clinic_id, stratum, started_at, version_id in ctx.session.exec(
+            select(Episode.id, Episode.clinic_id, Episode.stratum, Episode.started_at,
+                   Episode.model_version_id)
             .where(*in_period).order_by(col(Episode.id))).all():
+        if version_id not in settings:
+            settings[version_id] = model_settings(ctx, version_id)
         by_clinic[clinic_id].append(
-            adherence.EpisodeRecord(started_at, stratum, events[episode_id]))
+            EpisodeRecord(started_at, stratum, events[episode_id], settings[version_id]))
     return by_clinic
+
+
+def model_settings(ctx: Context, version_id: int) -> AdherenceSettings:
+    """The indicators' numbers as a model version's pathway.toml sets them (its follow-up
+    weeks, its windows, its number of psychologically informed sessions)."""
+    engine = ctx.engines.engine_by_id(ctx.session, version_id)
+    return AdherenceSettings.of_model(engine.model.settings)
 
 
 def _clinics(ctx: Context, clinic_id: int | None) -> dict[int, str]:
@@ -94,29 +108,30 @@ def _clinician_names(ctx: Context, user_ids: Sequence[int | None]) -> dict[int, 
     return {id_: full_name or username for id_, full_name, username in rows if id_ is not None}
 
 
-def _clinic_public(now: datetime, clinic_id: int, name: str,
-                   episodes: list[adherence.EpisodeRecord],
-                   names: dict[int, str]) -> ClinicIndicatorsPublic:
-    by_clinician: dict[int, list[adherence.EpisodeRecord]] = defaultdict(list)
+def _clinic_public(now: datetime, clinic_id: int, name: str, episodes: list[EpisodeRecord],
+                   names: dict[int, str], named: AdherenceSettings) -> ClinicIndicatorsPublic:
+    by_clinician: dict[int, list[EpisodeRecord]] = defaultdict(list)
     for episode in episodes:
         if episode.first_visit_by is not None:
             by_clinician[episode.first_visit_by].append(episode)
     clinicians = [ClinicianIndicatorsPublic(
         user_id=user_id, name=names.get(user_id, f"user {user_id}"),
-        episodes=len(theirs), indicators=_indicators(theirs, now))
+        episodes=len(theirs), indicators=_indicators(theirs, now, named))
         for user_id, theirs in sorted(by_clinician.items())]
     return ClinicIndicatorsPublic(clinic_id=clinic_id, name=name, episodes=len(episodes),
-                                  indicators=_indicators(episodes, now), clinicians=clinicians)
+                                  indicators=_indicators(episodes, now, named),
+                                  clinicians=clinicians)
 
 
-def _indicators(episodes: list[adherence.EpisodeRecord], now: datetime) -> list[IndicatorPublic]:
+def _indicators(episodes: list[EpisodeRecord], now: datetime,
+                named: AdherenceSettings) -> list[IndicatorPublic]:
     return [IndicatorPublic(
         id=result.indicator.id, name=result.name, numerator=result.tally.numerator,
         denominator=result.tally.denominator, rate=result.tally.rate,
         available=result.indicator.available, note=result.note,
         by_stratum=[_stratum_public(stratum, tally)
                     for stratum, tally in result.by_stratum.items()])
-        for result in adherence.compute(episodes, now)]
+        for result in adherence.compute(episodes, now, named)]
 
 
 def _stratum_public(stratum: str, tally: adherence.Tally) -> StratumTallyPublic:

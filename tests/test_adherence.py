@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pathways import adherence as a
-from pathways.adherence import EpisodeEvent, EpisodeRecord
+from pathways.adherence_records import AdherenceSettings, EpisodeEvent, EpisodeRecord
 
 REFERRED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 VISIT_DAY = 3
@@ -50,7 +50,7 @@ def referred_only(*events: EpisodeEvent, stratum: str | None = None) -> EpisodeR
 
 
 def verdict(check: a.Check, episode: EpisodeRecord, now_day: float = 200) -> a.Verdict:
-    return check(episode, a.AdherenceSettings(), day(now_day))
+    return check(episode, AdherenceSettings(), day(now_day))
 
 
 def follow_up(week: int, days_late: float = 0, improved: bool = True) -> EpisodeEvent:
@@ -160,7 +160,7 @@ def test_each_indicator_counts_an_episode_only_once_it_applies_and_is_due(
 def test_the_configured_days_move_the_deadlines() -> None:
     late_education = cared_for("low", event("education_completed", VISIT_DAY + 9),
                                education_given=[])
-    settings = a.AdherenceSettings(education_days=10, window_days=5)
+    settings = AdherenceSettings(education_days=10, window_days=5)
     assert a.education_in_time(late_education, settings, day(200)) is True
     five_days_late = cared_for("low", follow_up(2, 5))
     assert a.follow_ups_on_time(five_days_late, settings, day(VISIT_DAY + 20)) is True
@@ -189,3 +189,29 @@ def test_nothing_is_counted_over_no_episodes() -> None:
 def test_the_first_visit_names_the_clinician_an_episode_counts_for() -> None:
     assert cared_for().first_visit_by == PHYSIO
     assert referred_only(event("red_flag_screened", 1)).first_visit_by is None
+
+
+def test_a_models_own_settings_set_the_numbers_and_bad_ones_keep_the_defaults() -> None:
+    from pathlib import Path
+
+    from pathways.models import load_bundle_dir
+
+    reference = load_bundle_dir(Path(__file__).parents[1] / "bpmn" / "betterback").settings
+    assert AdherenceSettings.of_model(reference) == AdherenceSettings()
+    changed = AdherenceSettings.of_model({**reference, "pi_sessions": 6,
+                                          "follow_up_weeks": [4, 12], "follow_up_due_days": 2})
+    assert (changed.pi_sessions, changed.pi_days) == (6, 42)
+    assert (changed.follow_up_weeks, changed.window_days) == ((4, 12), 2)
+    spoilt = AdherenceSettings.of_model({"pi_sessions": "four", "follow_up_weeks": [2, -6],
+                                         "education_due_days": True})
+    assert spoilt == AdherenceSettings()
+
+
+def test_each_episode_is_judged_by_the_numbers_of_its_own_model() -> None:
+    late_education = cared_for("low", event("education_completed", VISIT_DAY + 9),
+                               education_given=[])
+    relaxed = EpisodeRecord(late_education.started_at, late_education.stratum,
+                            late_education.events, AdherenceSettings(education_days=10))
+    results = {r.indicator.id: r for r in a.compute([late_education, relaxed], day(200))}
+    assert (results[3].tally.numerator, results[3].tally.denominator) == (1, 2)
+    assert results[3].name == "Education given by the first visit or within 7 days"

@@ -149,3 +149,28 @@ def test_reading_the_indicators_changes_nothing_and_an_auditor_cannot_act(
                                            "difficulty": "about_right"}})
     assert response.status_code in (403, 404), response.text
     assert saved_state(world) == before
+
+
+def test_each_episode_is_judged_by_its_own_models_numbers(world: World) -> None:
+    from pathways.models import read_bundle_dir
+    from service.settings import ROOT
+
+    files = {name: data.decode("utf-8")
+             for name, data in read_bundle_dir(ROOT / "bpmn" / "betterback").items()}
+    files["pathway.toml"] = files["pathway.toml"].replace("pi_sessions = 4", "pi_sessions = 2")
+    deployed = world.client("manager").post("/api/models", json={"files": files})
+    assert deployed.status_code == 201, deployed.text
+    hugo, _ = refer(world, "Hugo", "hugo")
+    through_first_visit(world, hugo, "high_start_back")
+    physio = world.client("physio")
+    for _ in range(2):
+        complete(physio, "pi_session", {"session_topics": ["fear"]})
+    # A later version asks for six: Hugo's episode stays on the version it started on.
+    files["pathway.toml"] = files["pathway.toml"].replace("pi_sessions = 2", "pi_sessions = 6")
+    assert world.client("manager").post("/api/models", json={"files": files}).status_code == 201
+
+    north = world.client("auditor").get(URL, params={"clinic_id": world.clinics["north"]})
+    pi = next(i for i in north.json()["clinics"][0]["indicators"] if i["id"] == 5)
+    assert pi["name"] == "High risk: 6 psychologically informed sessions delivered"
+    # Judged by six, two would not be due yet (no count); by his model's two, they are met.
+    assert (pi["numerator"], pi["denominator"]) == (1, 1)
