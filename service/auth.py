@@ -48,12 +48,6 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-LOGIN_CLIENTS_PER_USERNAME = 4
-"""One username's failed logins from all client addresses together are capped at this many
-times the limit for one address (`settings.login_attempts_per_window`): guessing spread over
-many addresses is still limited (to 20 passwords in 5 minutes by default), while a flood
-from one address, which can use up only its own share, leaves the person free to log in
-from theirs until four addresses' worth of guesses have been made in the window."""
 _LOGIN_LOCKS = 7_311_002
 """PostgreSQL advisory lock class (with a hash of the username) for one username's attempts."""
 
@@ -89,7 +83,7 @@ def _admit_attempt(session: Session, settings: Settings, username: str, client: 
                    now: datetime) -> None:
     """Record a login attempt, or refuse it (LoginRateLimitedError, nothing recorded) once the
     username has had `login_attempts_per_window` attempts from this client address in the
-    window, or LOGIN_CLIENTS_PER_USERNAME times that from all addresses. One username's
+    window, or `login_attempts_per_username` from all addresses. One username's
     attempts are counted and recorded one at a time (SQLite admits one writer at a time; on
     PostgreSQL an advisory lock on the username is held to the commit), so attempts arriving
     together cannot all count the same few."""
@@ -101,8 +95,8 @@ def _admit_attempt(session: Session, settings: Settings, username: str, client: 
     from_client, from_all = session.exec(
         select(func.count().filter(col(LoginAttempt.client) == client), func.count())
         .where(LoginAttempt.username == username, col(LoginAttempt.at) >= start)).one()
-    limit = settings.login_attempts_per_window
-    if from_client >= limit or from_all >= limit * LOGIN_CLIENTS_PER_USERNAME:
+    if (from_client >= settings.login_attempts_per_window
+            or from_all >= settings.login_attempts_per_username):
         raise LoginRateLimitedError(settings.login_window_seconds)
     session.add(LoginAttempt(username=username, client=client, at=now))
 

@@ -39,7 +39,12 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = 5.0
     session_max_age_seconds: int = 8 * 3600
     token_max_age_seconds: int = 12 * 3600
-    login_attempts_per_window: int = 5
+    login_attempts_per_window: int = Field(default=5, ge=1)
+    """Password checks per username and client address per window."""
+    login_attempts_per_username: int = Field(default=20, ge=1)
+    """Password checks per username from all addresses together per window: guessing spread
+    over many addresses is still capped, and a flood from one address (which uses up only its
+    own share) leaves the person free to log in from theirs until this many are made."""
     login_window_seconds: int = 300
     self_referrals_per_window: int = 10
     """Self-referrals (public: no login needed) accepted from one client address per window."""

@@ -1,4 +1,5 @@
-"""The README documents what a model author can use: every helper and every property."""
+"""The README documents what a model author can use (every helper and every property) and
+every setting an operator can give."""
 
 from __future__ import annotations
 
@@ -17,4 +18,12 @@ def test_every_model_helper_is_documented() -> None:
 
 def test_every_task_property_is_documented() -> None:
     missing = [name for name in KNOWN_PROPERTIES if f"`{name}" not in README]
+    assert missing == []
+
+
+def test_every_setting_is_documented() -> None:
+    from service.settings import Settings
+
+    missing = [name for name in Settings.model_fields
+               if f"`CAREPATH_{name.upper()}`" not in README]
     assert missing == []

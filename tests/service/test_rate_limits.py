@@ -155,7 +155,8 @@ def test_guessing_spread_over_many_addresses_is_capped_for_the_login(world: Worl
     """Each address may try the limit, but all addresses together only a few times that:
     then the login is locked everywhere until the window has passed."""
     limit = world.settings.login_attempts_per_window
-    for n in range(auth.LOGIN_CLIENTS_PER_USERNAME):
+    assert world.settings.login_attempts_per_username == 4 * limit  # the defaults' ratio
+    for n in range(world.settings.login_attempts_per_username // limit):
         guesser = _from(world, f"203.0.113.{n}")
         for _ in range(limit):
             assert _token_status(guesser, WRONG) == 401
