@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 TREATMENT_EVENTS = frozenset({"first_visit_recorded", "education_assigned", "education_completed",
@@ -15,6 +16,8 @@ EVENTS_READ = TREATMENT_EVENTS | ENDING_EVENTS | {
     "red_flag_screened", "red_flag_raised", "risk_stratified", "baseline_recorded",
     "follow_up_completed"}
 """The only events the indicators look at (the service reads no others)."""
+EVENTS_WITH_DATA = frozenset({"first_visit_recorded", "follow_up_completed"})
+"""The only events whose data the indicators read (the others' may be left out)."""
 SPECIALIST_REFERRALS = frozenset({"specialist_spine", "orthopaedics", "rheumatology",
                                   "pain_clinic"})
 """First-visit referral options that send the patient to a specialist (forms/first_visit)."""
@@ -40,23 +43,32 @@ class EpisodeRecord:
     settings: AdherenceSettings | None = None
     """The numbers of the episode's own model version; None: those given to `compute`."""
 
+    @cached_property
+    def _first_at(self) -> dict[str, int]:
+        """Each event name's first place in the log (the twelve checks ask again and again)."""
+        places: dict[str, int] = {}
+        for place, event in enumerate(self.events):
+            places.setdefault(event.name, place)
+        return places
+
     def first(self, name: str) -> EpisodeEvent | None:
-        return next((e for e in self.events if e.name == name), None)
+        place = self._first_at.get(name)
+        return None if place is None else self.events[place]
 
     def has(self, name: str) -> bool:
-        return self.first(name) is not None
+        return name in self._first_at
 
     def position(self, names: Iterable[str]) -> int | None:
         """Where in the log the first event of any of `names` is (events of one step share a
         time, so the order of the log, not the time, says what came first)."""
-        wanted = set(names)
-        return next((i for i, e in enumerate(self.events) if e.name in wanted), None)
+        places = [self._first_at[name] for name in names if name in self._first_at]
+        return min(places) if places else None
 
     def follow_up(self, week: int) -> EpisodeEvent | None:
         return next((e for e in self.events if e.name == "follow_up_completed"
                      and e.data.get("follow_up_week") == week), None)
 
-    @property
+    @cached_property
     def ended_at(self) -> datetime | None:
         """When the episode left the pathway (escalated, discharged or completed)."""
         ended = [e.at for e in self.events if e.name in ENDING_EVENTS]
