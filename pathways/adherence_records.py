@@ -7,7 +7,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, get_args
+
+from .instruments.scoring import Stratum
 
 TREATMENT_EVENTS = frozenset({"first_visit_recorded", "education_assigned", "education_completed",
                               "exercise_started", "pi_session_delivered", "programme_changed"})
@@ -21,7 +23,7 @@ EVENTS_WITH_DATA = frozenset({"first_visit_recorded", "follow_up_completed"})
 SPECIALIST_REFERRALS = frozenset({"specialist_spine", "orthopaedics", "rheumatology",
                                   "pain_clinic"})
 """First-visit referral options that send the patient to a specialist (forms/first_visit)."""
-STRATA = ("low", "medium", "high")
+STRATA: tuple[str, ...] = get_args(Stratum)
 
 
 @dataclass(frozen=True)

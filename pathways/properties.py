@@ -13,9 +13,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
-ROLES = ("patient", "physiotherapist", "clinic_lead")
+TaskRole = Literal["patient", "physiotherapist", "clinic_lead"]
+ROLES: tuple[str, ...] = get_args(TaskRole)
 KNOWN_PROPERTIES = frozenset(
     {"role", "form", "due_in", "education_module", "alert", "cycle", "event:", "event_if:"}
 )

@@ -30,7 +30,7 @@ from .api import summary as summary_api
 from .api import tasks as tasks_api
 from .api import today as today_api
 from .db import checkpoint_wal, create_db_engine, transaction
-from .errors import NotFoundError, ServiceError, describe
+from .errors import NotFoundError, ServiceError, describe, sentence
 from .models_registry import EngineRegistry
 from .pages.common import error_page, redirect, wants_html
 from .settings import Settings, get_settings
@@ -89,9 +89,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     async def domain_error(request: Request, error: Exception) -> Response:
         described = describe(error)
         if described is None:  # a ValueError from deep inside: still the caller's input
-            text = str(error)
             described = (422, {"code": "invalid_request", "fields": [],
-                               "message": text[:1].upper() + text[1:]})
+                               "message": sentence(str(error))})
         status, body = described
         if wants_html(request):
             if status == 401:

@@ -88,9 +88,8 @@ def _admit_attempt(session: Session, settings: Settings, username: str, client: 
     PostgreSQL an advisory lock on the username is held to the commit), so attempts arriving
     together cannot all count the same few."""
     if is_postgres(session):
-        session.connection().execute(
-            sa.text(f"SELECT pg_advisory_xact_lock({_LOGIN_LOCKS}, hashtext(:name))"),
-            {"name": username})
+        session.exec(sa.text("SELECT pg_advisory_xact_lock(:kind, hashtext(:name))")
+                     .bindparams(kind=_LOGIN_LOCKS, name=username))
     start = now - timedelta(seconds=settings.login_window_seconds)
     from_client, from_all = session.exec(
         select(func.count().filter(col(LoginAttempt.client) == client), func.count())

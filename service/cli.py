@@ -105,8 +105,9 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.mode == "development":
         from .demo import credentials_path
 
-        if credentials_path(settings).exists():
-            print(f"demo logins: {credentials_path(settings)}")
+        logins = credentials_path(settings)
+        if logins.exists():
+            print(f"demo logins: {logins}")
     if workers > 1:
         db.dispose()  # each process opens its own connections
         return serve_processes("service.app:create_app", host, port, workers)

@@ -156,6 +156,12 @@ async def get_slow_page_call(request: Request,
     return Call(request, csrf_checked=True, slow=True)
 
 
+def client_address(request: Request) -> str:
+    """The caller's address, as uvicorn reports it (behind a proxy: FORWARDED_ALLOW_IPS), the
+    unit the login and self-referral limits count by."""
+    return request.client.host if request.client else "unknown"
+
+
 def bearer_token(request: Request) -> str | None:
     """The API token of an `Authorization: Bearer ...` header, if the request has one."""
     header = request.headers.get("authorization", "")

@@ -107,8 +107,12 @@ def describe(error: Exception) -> tuple[int, dict[str, Any]] | None:
     return None
 
 
+def sentence(text: str) -> str:
+    """An error message as the answer gives it: starting with a capital."""
+    return text[:1].upper() + text[1:]
+
+
 def _message(error: Exception) -> str:
     if isinstance(error, ModelError):
         return f"The model has {len(error.problems)} problem(s); see fields"
-    text = str(error)
-    return text[:1].upper() + text[1:] if text else type(error).__name__
+    return sentence(str(error)) or type(error).__name__

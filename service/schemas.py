@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pathways.properties import TaskRole
+
 MAX_ID = 2**31 - 1
 """Ids are 32-bit on PostgreSQL; a larger one is simply not found (422, never a 500)."""
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -15,8 +17,6 @@ IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 AfterId = Annotated[int, Query(ge=0, le=MAX_ID)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-TaskRole = Literal["patient", "physiotherapist", "clinic_lead"]
-"""Who works a task (pathways.properties.ROLES)."""
 RoleQuery = Annotated[TaskRole | None, Query()]
 
 

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from sqlmodel import col, func, select
 
+from pathways.instruments.scoring import Stratum
+
 from . import access, repository
 from .episodes import Context
 from .errors import InvalidRequestError, NotFoundError
@@ -33,8 +35,8 @@ from .tables import (
 
 DueFilter = Literal["overdue", "today", "upcoming"]
 ClaimFilter = Literal["mine", "unclaimed", "others"]
-StratumFilter = Literal["low", "medium", "high"]
-"""The reference pathway's risk strata (its STarT Back decision table)."""
+StratumFilter = Stratum
+"""The risk strata (STarT Back)."""
 
 
 def task_public(task: ReadyTask, patient_name: str, now: datetime) -> TaskPublic:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from .. import access, auth, people, views
-from ..deps import AnonymousCallDep, CallDep, SlowCallDep, bearer_token
+from ..deps import AnonymousCallDep, CallDep, SlowCallDep, bearer_token, client_address
 from ..episodes import Context
 from ..schemas import (
     Credentials,
@@ -24,13 +24,9 @@ from ..tables import User
 router = APIRouter(prefix="/api", tags=["auth"])
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _authenticate(ctx: Context, request: Request, body: Credentials) -> User:
     return auth.authenticate(ctx.session, request.app.state.settings, body.username,
-                             body.password, _client(request), ctx.now)
+                             body.password, client_address(request), ctx.now)
 
 
 @router.post("/auth/token", response_model=TokenPublic)
@@ -106,7 +102,7 @@ async def change_password(body: PasswordChange, request: Request,
     sessions, on every device): log in again with the new password. A wrong current
     password changes nothing and counts as a failed login."""
     await call(lambda ctx: people.change_own_password(
-        ctx, request.app.state.settings, _client(request), body.current_password,
+        ctx, request.app.state.settings, client_address(request), body.current_password,
         body.new_password))
     response = Response(status_code=204)
     response.delete_cookie(auth.SESSION_COOKIE)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import select
 
 from .. import people, views
-from ..deps import CallDep, SlowCallDep
+from ..deps import CallDep, SlowCallDep, client_address
 from ..episodes import Context
 from ..schemas import (
     ClinicPublic,
@@ -54,9 +54,8 @@ async def self_refer(body: SelfReferralCreate, request: Request,
     """Public: anyone may refer themselves; each client address a limited number of times
     per window (CAREPATH_SELF_REFERRALS_PER_WINDOW)."""
     settings = request.app.state.settings
-    limit = people.SelfReferralLimit(
-        request.client.host if request.client else "unknown",
-        settings.self_referrals_per_window, settings.self_referral_window_seconds)
+    limit = people.SelfReferralLimit(client_address(request), settings.self_referrals_per_window,
+                                     settings.self_referral_window_seconds)
     return await call(lambda ctx: views.episode_public(ctx, people.self_refer(ctx, body, limit)))
 
 

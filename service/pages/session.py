@@ -10,7 +10,13 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from .. import auth, people, views
-from ..deps import AnonymousCallDep, PageCallDep, PageFormDep, SlowPageCallDep
+from ..deps import (
+    AnonymousCallDep,
+    PageCallDep,
+    PageFormDep,
+    SlowPageCallDep,
+    client_address,
+)
 from ..episodes import Context
 from ..errors import (
     ForbiddenError,
@@ -86,7 +92,7 @@ async def login(request: Request, call: AnonymousCallDep,
     if form_cookie is None or not auth.csrf_matches(form_cookie, csrf_token):
         raise ForbiddenError(auth.FORM_REFUSED)
     next_url = _safe_next(next)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     try:
         user = await call(lambda ctx: auth.authenticate(ctx.session, settings, username,
                                                         password, client, ctx.now))
@@ -136,7 +142,7 @@ async def change_password(request: Request, call: SlowPageCallDep,
     def work(ctx: Context) -> Response:
         who = viewer(request, ctx)
         if not errors:
-            client = request.client.host if request.client else "unknown"
+            client = client_address(request)
             try:
                 people.change_own_password(ctx, request.app.state.settings, client, current, new)
             except WrongPasswordError:

@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from sqlmodel import col, func, select
 
 from pathways.instruments import (
     PAIN_MCID_POINTS,
 )
+from pathways.instruments.scoring import Stratum
 from pathways.models import PathwayModel
 from pathways.properties import TaskProperties
 
@@ -32,7 +33,7 @@ from ..tables import (
 
 NO_EXERCISE_ALERT_DAYS = 7
 """Default for the clinic setting `no_exercise_alert_days` (pathway.toml [settings])."""
-STRATA = ("low", "medium", "high")
+STRATA: tuple[str, ...] = get_args(Stratum)
 ROLE_LABELS = {"physiotherapist": "Physiotherapist", "clinic_lead": "Clinic lead",
                "patient": "Patient"}
 WORKLIST_LIMIT = 500
