@@ -50,7 +50,7 @@ def run_case(model: PathwayModel, case: dict[str, Any]) -> Iterator[StepResult]:
     engine = PathwayEngine(model, clock)
     instance = engine.start(START_DATA, settings=case.get("settings"))
     yield _result(0, "episode started", instance, clock, instance.take_events())
-    for number, step in enumerate(case["steps"], 1):
+    for number, step in enumerate(expand_steps(case["steps"]), 1):
         action, events = _run_step(step, instance, clock)
         result = _result(number, action, instance, clock, events)
         result.problems = _check(step, result, instance, clock)
@@ -60,10 +60,22 @@ def run_case(model: PathwayModel, case: dict[str, Any]) -> Iterator[StepResult]:
         if result.problems:
             return
     if instance.is_completed != case.get("completed", instance.is_completed):
-        final = StepResult(len(case["steps"]) + 1, "end of case", clock.now().isoformat(),
+        final = StepResult(len(expand_steps(case["steps"])) + 1, "end of case", clock.now().isoformat(),
                            [], [], [])
         final.problems = [f"expected completed={case['completed']}, got {instance.is_completed}"]
         yield final
+
+
+def expand_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps with each `repeat: N` (and its `steps:`) written out N times, so a case can run a
+    full-length programme without copying a week twelve times."""
+    out: list[dict[str, Any]] = []
+    for step in steps:
+        if "repeat" in step:
+            out += expand_steps(step["steps"]) * int(step["repeat"])
+        else:
+            out.append(step)
+    return out
 
 
 def _result(number: int, action: str, instance: PathwayInstance, clock: ManualClock,
@@ -103,6 +115,9 @@ def _run_step(step: dict[str, Any], instance: PathwayInstance,
 def _check(step: dict[str, Any], result: StepResult, instance: PathwayInstance,
            clock: ManualClock) -> list[str]:
     problems = _missing_events(step.get("events", []), result.events)
+    names = {e.name for e in result.events}
+    problems += [f"event {name} happened, expected not" for name in step.get("no_events", [])
+                 if name in names]
     if "ready" in step:
         ready = sorted(t.name for t in instance.ready_tasks())
         if ready != sorted(step["ready"]):
@@ -129,10 +144,14 @@ def _missing_events(expected: list[Any], events: list[DomainEvent]) -> list[str]
 
 
 def _matches(expected: Any, actual: Any) -> bool:
-    """`expected` is a subset of `actual`: dicts by key, everything else by equality."""
+    """`expected` is a subset of `actual`: dicts by key, lists item by item (same length),
+    everything else by equality."""
     if isinstance(expected, dict):
         return isinstance(actual, dict) and all(
             k in actual and _matches(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        return (isinstance(actual, list) and len(expected) == len(actual)
+                and all(_matches(e, a) for e, a in zip(expected, actual, strict=True)))
     return bool(expected == actual)
 
 
@@ -144,7 +163,7 @@ def _round_trip(engine: PathwayEngine,
     # Encode the restored workflow afresh (state_json() would hand back the text it came from).
     if json.dumps(restored.state(), separators=(",", ":")) != text:
         problems.append("state changed in a save/restore round trip")
-    if [t.id for t in restored.ready_tasks()] != [t.id for t in instance.ready_tasks()]:
+    if sorted(t.id for t in restored.ready_tasks()) != sorted(t.id for t in instance.ready_tasks()):
         problems.append("ready tasks changed in a save/restore round trip")
     if restored.waiting_timers() != instance.waiting_timers():
         problems.append("timers changed in a save/restore round trip")

@@ -1,7 +1,15 @@
 """Graded exercise library: load and validate education/exercises/*.toml, build programmes.
 
-A programme is plain JSON-able workflow data: ``[{"exercise": "walking", "level": 1}, ...]``.
-Doses are starting suggestions that the physiotherapist adjusts.
+A programme is plain JSON-able workflow data: ``[{"exercise": "walking", "level": 1,
+"step": 0}, ...]``. Doses are starting suggestions that the physiotherapist adjusts.
+
+Each exercise progresses on its own along a ladder of rungs (domain.md 2.8: about 10-20 % more
+load or time a week, never a doubling). A rung is a level of the library at its own dose, or
+that level's dose raised ``step`` times by the clinic's step percent (``pathway.toml``
+``progression_step_percent``), rounded down but at least one more minute or repetition. The
+ladder climbs within a level until one more step would reach the next level's volume, then
+moves to the next level; a next level that is a harder form at the same or a lower volume is
+the next rung at once. The top rung is the top level at its own dose.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "education" / "exercises"
 CATEGORIES = ("aerobic", "mobility", "strength", "control", "flexibility", "function", "balance")
 STRATA = ("low", "medium", "high")
 DECISIONS = {"progress": 1, "hold": 0, "regress": -1}
+"""Rungs a weekly decision moves an exercise along its ladder."""
+DEFAULT_STEP_PERCENT = 15
+"""The middle of domain.md 2.8's "about 10-20 %"; a model passes pathway.toml's own."""
 MIN_LEVELS, MAX_LEVELS = 3, 4
 
 Programme = list[dict[str, object]]
@@ -63,6 +74,31 @@ class Dose:
             text += f", {self.sessions_per_week} times a week"
         return text
 
+    @property
+    def volume(self) -> int:
+        """Minutes, or repetitions over all sets: what a step raises."""
+        return self.minutes if self.minutes is not None else (self.sets or 0) * (self.reps or 0)
+
+    def raised(self, percent: int) -> Dose:
+        """One step up: minutes (or repetitions per set) up by ``percent``, rounded down, and
+        at least one more."""
+        if self.minutes is not None:
+            return dataclasses.replace(self, minutes=_raise(self.minutes, percent))
+        return dataclasses.replace(self, reps=_raise(self.reps or 0, percent))
+
+
+def _raise(amount: int, percent: int) -> int:
+    return max(amount + 1, amount * (100 + percent) // 100)
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One place on an exercise's ladder: a level, and steps raised within it."""
+
+    level: int
+    step: int
+    dose: Dose
+
 
 @dataclass(frozen=True)
 class Level:
@@ -91,6 +127,10 @@ class Exercise:
         if not _is_int(n) or not 1 <= n <= self.max_level:
             _fail(f"exercise {self.id!r}", "level", f"must be 1..{self.max_level}, got {n!r}")
         return self.levels[n - 1]
+
+    def ladder(self, step_percent: int = DEFAULT_STEP_PERCENT) -> tuple[Rung, ...]:
+        """Every rung from level 1 at its own dose to the top level, in order."""
+        return _ladder(self, step_percent)
 
 
 def _check_url(url: object, where: str, field: str) -> str:
@@ -159,6 +199,29 @@ def _parse_exercise(path: Path) -> Exercise:
     title, summary = _text(data, "title", where), _text(data, "summary", where)
     video_url = _check_url(data.get("video_url", ""), where, "video_url")
     return Exercise(ex_id, title, category, summary, video_url, tuple(levels))
+
+
+@lru_cache(maxsize=256)
+def _ladder(exercise: Exercise, step_percent: int) -> tuple[Rung, ...]:
+    rungs: list[Rung] = []
+    for level, following in zip(exercise.levels, (*exercise.levels[1:], None), strict=True):
+        rung = Rung(level.level, 0, level.dose)
+        rungs.append(rung)
+        while following is not None:
+            raised = rung.dose.raised(step_percent)
+            if raised.volume >= following.dose.volume:
+                break
+            rung = Rung(level.level, rung.step + 1, raised)
+            rungs.append(rung)
+    return tuple(rungs)
+
+
+def check_step_percent(value: object) -> int:
+    """The clinic's step: a whole percent from 1 to 20 (domain.md 2.8: about 10-20 % a week)."""
+    if not _is_int(value) or not 1 <= value <= 20:
+        _fail("settings", "progression_step_percent",
+              f"must be a whole number from 1 to 20, got {value!r}")
+    return value
 
 
 class ExerciseLibrary:
@@ -252,7 +315,7 @@ def _entries(
         where = f"programme[{i}]"
         if not isinstance(entry, Mapping):
             _fail(where, "entry", "must be a mapping with 'exercise' and 'level'")
-        ex_id, level = entry.get("exercise"), entry.get("level")
+        ex_id, level, step = entry.get("exercise"), entry.get("level"), entry.get("step", 0)
         if ex_id not in lib:
             _fail(where, "exercise", f"unknown exercise id {ex_id!r}")
         ex = lib.get(str(ex_id))
@@ -260,38 +323,123 @@ def _entries(
             _fail(where, "exercise", f"{ex.id!r} appears more than once")
         if not _is_int(level) or not 1 <= level <= ex.max_level:
             _fail(where, "level", f"must be 1..{ex.max_level} for {ex.id!r}, got {level!r}")
+        if not _is_int(step) or step < 0:
+            _fail(where, "step", f"must be a whole number of at least 0, got {step!r}")
         out.append((entry, ex, level))
     return out
 
 
+def _position(ladder: tuple[Rung, ...], level: int, step: int) -> int:
+    """Where an entry stands: its level's highest rung at or below its step."""
+    return max(i for i, rung in enumerate(ladder)
+               if rung.level == level and rung.step <= step)
+
+
 def apply_progression(
     programme: Iterable[Mapping[str, object]], decision: str,
-    library: ExerciseLibrary | None = None,
+    library: ExerciseLibrary | None = None, step_percent: int = DEFAULT_STEP_PERCENT,
 ) -> Programme:
-    """New programme after a weekly decision: "progress" (+1 level, capped at the maximum),
-    "hold" or "regress" (-1, floor 1). Other entry keys are kept; the input is not mutated."""
-    if not isinstance(decision, str) or decision not in DECISIONS:
-        raise ExerciseError(
-            f"unknown decision {decision!r} (expected one of {', '.join(DECISIONS)})")
+    """The programme after one decision for every exercise: "progress" (one rung up, none past
+    the top), "hold", or "regress" (one rung down, none below the first)."""
+    entries = list(programme) if isinstance(programme, list | tuple) else programme
+    count = len(entries) if isinstance(entries, list | tuple) else 0
+    return apply_week_decisions(entries, [decision] * count, step_percent, library)
+
+
+WEEK_DECISIONS = {"progress": 1, "hold": 0, "hold_signal": 0, "hold_alert": 0,
+                  "regress_alert": -1, "regress": -1}
+"""What exercise_progression.dmn (or a physiotherapist) decides for one exercise, in rungs.
+A hold for a warning sign (too hard, pain over the limit or not settled) is remembered on the
+entry as ``signal``: the same sign next week is a repeated one (exercise_progression.dmn)."""
+_SIGNALS = ("hold_signal", "hold_alert")
+
+
+def apply_week_decisions(
+    programme: Iterable[Mapping[str, object]], decisions: Iterable[object],
+    step_percent: int = DEFAULT_STEP_PERCENT, library: ExerciseLibrary | None = None,
+) -> Programme:
+    """Each exercise moves by its own decision (one per entry, in order). Other entry keys are
+    kept; the input is not mutated."""
+    percent = check_step_percent(step_percent)
+    entries = _entries(programme, library or default_library())
+    chosen = list(decisions) if isinstance(decisions, list | tuple) else None
+    if chosen is None or len(chosen) != len(entries):
+        _fail("decisions", "value", f"need one decision per exercise ({len(entries)})")
     result: Programme = []
-    for entry, ex, level in _entries(programme, library or default_library()):
+    for (entry, ex, level), decision in zip(entries, chosen, strict=True):
+        if not isinstance(decision, str) or decision not in WEEK_DECISIONS:
+            raise ExerciseError(f"unknown decision {decision!r} "
+                                f"(expected one of {', '.join(WEEK_DECISIONS)})")
+        ladder = ex.ladder(percent)
+        here = _position(ladder, level, int(str(entry.get("step", 0))))
+        rung = ladder[max(0, min(len(ladder) - 1, here + WEEK_DECISIONS[decision]))]
         new = copy.deepcopy(dict(entry))
-        new["level"] = max(1, min(ex.max_level, level + DECISIONS[decision]))
+        new.update(level=rung.level, step=rung.step, signal=decision in _SIGNALS)
         result.append(new)
     return result
 
 
+def week_inputs(
+    programme: Iterable[Mapping[str, object]], check_in: Mapping[str, object],
+    sessions_per_week: int, library: ExerciseLibrary | None = None,
+) -> list[dict[str, object]]:
+    """One row per exercise for exercise_progression.dmn, from the weekly check-in.
+
+    Pain during exercise counts against the exercises the patient named as bringing it on,
+    or against all of them when they named none (they cannot always tell)."""
+    entries = _entries(programme, library or default_library())
+    painful = _ids(check_in.get("painful_exercises"))
+    too_hard = _ids(check_in.get("too_hard_exercises"))
+    done = check_in.get("sessions_done")
+    if not _is_int(done) or done < 0 or not _is_int(sessions_per_week) or sessions_per_week < 1:
+        _fail("check-in", "sessions_done", f"must be a whole number of at least 0, got {done!r}")
+    pain = check_in.get("pain_during")
+    if not _is_int(pain) or not 0 <= pain <= 10:
+        _fail("check-in", "pain_during", f"must be a whole number from 0 to 10, got {pain!r}")
+    rows: list[dict[str, object]] = []
+    for entry, ex, _level in entries:
+        involved = not painful or ex.id in painful
+        rows.append({
+            "exercise": ex.id,
+            "pain_during": pain if involved else 0,
+            "pain_settled": check_in.get("pain_settled") is not False or not involved,
+            "too_hard": ex.id in too_hard,
+            "adherence": min(1.0, done / sessions_per_week),
+            "repeated": entry.get("signal") is True,
+        })
+    return rows
+
+
+def _ids(value: object) -> set[str]:
+    if value is None:
+        return set()
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        _fail("check-in", "exercises", f"must be a list of exercise ids, got {value!r}")
+    return set(value)
+
+
 def describe_programme(
-    programme: Iterable[Mapping[str, object]], library: ExerciseLibrary | None = None
+    programme: Iterable[Mapping[str, object]], library: ExerciseLibrary | None = None,
+    step_percent: int = DEFAULT_STEP_PERCENT,
 ) -> list[dict[str, object]]:
     """Display data per entry, for pages and the patient's "today" view."""
     result: list[dict[str, object]] = []
-    for _entry, ex, n in _entries(programme, library or default_library()):
+    for entry, ex, n in _entries(programme, library or default_library()):
         lv = ex.level(n)
+        dose = _dose_at(ex, n, int(str(entry.get("step", 0))), step_percent)
         result.append({
             "id": ex.id, "title": ex.title, "category": ex.category, "level": n,
-            "max_level": ex.max_level, "level_name": lv.name, "dose": lv.dose.describe(),
+            "max_level": ex.max_level, "level_name": lv.name, "dose": dose.describe(),
             "instructions": lv.instructions, "what_to_feel": lv.what_to_feel,
             "stop_if": lv.stop_if, "video_url": ex.video_url,
         })
     return result
+
+
+
+def _dose_at(exercise: Exercise, level: int, step: int, step_percent: int) -> Dose:
+    """The dose of an entry: its level's own, raised ``step`` times."""
+    dose = exercise.level(level).dose
+    for _ in range(step):
+        dose = dose.raised(step_percent)
+    return dose

@@ -137,9 +137,19 @@ def starting_programme(stratum: str, findings: Mapping[str, object] | None = Non
     return list(_exercises.starting_programme(stratum, findings or {}))
 
 
-def apply_progression(programme: list[Any], decision: str) -> list[Any]:
-    """The programme after a weekly decision: 'progress', 'hold' or 'regress'."""
-    return list(_exercises.apply_progression(programme, decision))
+def exercise_week(programme: list[Any], check_in: Mapping[str, Any],
+                  sessions_per_week: int) -> list[Any]:
+    """One row per exercise for the progression table: pain during exercise and whether it
+    settled (for the exercises that brought it on), too hard, share of sessions done, and
+    whether last week gave the same exercise a warning sign."""
+    return list(_exercises.week_inputs(programme, check_in, sessions_per_week))
+
+
+def apply_exercise_decisions(programme: list[Any], decisions: list[Any],
+                             step_percent: int) -> list[Any]:
+    """The programme after one decision per exercise ('progress', 'hold', 'hold_signal',
+    'hold_alert', 'regress_alert', 'regress'), each a rung on its own ladder."""
+    return list(_exercises.apply_week_decisions(programme, decisions, step_percent))
 
 
 HELPERS: dict[str, Callable[..., Any]] = {
@@ -163,6 +173,7 @@ HELPERS: dict[str, Callable[..., Any]] = {
     "education_modules_for": education_modules_for,
     "check_education_answers": check_education_answers,
     "starting_programme": starting_programme,
-    "apply_progression": apply_progression,
+    "exercise_week": exercise_week,
+    "apply_exercise_decisions": apply_exercise_decisions,
 }
 """Name -> helper, exactly what models see. Documented in README ("Model helpers")."""

@@ -60,6 +60,8 @@ def drop_spent_data(workflow: BpmnWorkflow) -> None:
     which the service keeps in its event log and task submissions, not in the state.
     """
     for task_id, sub in list(workflow.subprocesses.items()):
+        if task_id not in workflow.subprocesses:
+            continue  # nested in one deleted above: deleting a subprocess deletes its own
         parent = workflow.get_task_from_id(task_id)
         if sub.is_completed() and parent is not None and parent.state == TaskState.COMPLETED:
             # The call activity has taken the subprocess's result: nothing reads it again.

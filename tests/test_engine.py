@@ -141,10 +141,15 @@ def test_the_weekly_cycle_runs_52_weeks_and_the_state_does_not_grow(
         instance.fire_due_timers()
         for task in instance.ready_tasks():
             if task.name.startswith("follow_up"):
-                instance.complete_task(task.id, {"proms": ANSWERS["improved_proms"]})
+                instance.complete_task(task.id, {"proms": ANSWERS["improved_proms"],
+                                                 "red_flags": ANSWERS["no_new_flags"]})
         events = instance.complete_task(
             _task(instance, "weekly_check_in"),
-            {"sessions_done": 3, "week_pain_nrs": 4, "difficulty": "about_right"})
+            {"sessions_done": 3, "week_pain_nrs": 4, "pain_during": 3, "pain_settled": True,
+             "painful_exercises": [], "too_hard_exercises": [], "red_flags": {
+                 key: False for key in ("bladder_bowel_change", "saddle_numbness",
+                                        "bilateral_leg_symptoms", "fever",
+                                        "unexplained_weight_loss")}})
         instance = engine.restore(instance.state_json())
         sizes[week] = len(instance.state_json())
     assert "exercise_completed" in [e.name for e in events]

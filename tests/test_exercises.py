@@ -15,9 +15,11 @@ from pathways.exercises import (
     ExerciseError,
     ExerciseLibrary,
     apply_progression,
+    apply_week_decisions,
     default_library,
     describe_programme,
     starting_programme,
+    week_inputs,
 )
 
 REQUIRED_IDS = {
@@ -149,8 +151,10 @@ def test_start_level_two_then_progress_to_top(tmp_path: Path) -> None:
     small = ExerciseLibrary.load(tmp_path)
     programme = starting_programme("low", {"start_level": 2}, small)
     assert ids_levels(programme) == [(i, 2) for i in LOW]
-    assert ids_levels(apply_progression(apply_progression(programme, "progress", small),
-                                        "progress", small)) == [(i, 3) for i in LOW]
+    climbed = programme
+    for _ in range(10):
+        climbed = apply_progression(climbed, "progress", small)
+    assert ids_levels(climbed) == [(i, 3) for i in LOW]
 
 
 @pytest.mark.parametrize(("stratum", "findings", "match"), [
@@ -175,7 +179,6 @@ def test_starting_programme_uses_default_library() -> None:
 # --- progression -------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("decision", "start", "expected"), [
-    ("progress", 1, 2),
     ("progress", "max", "max"),
     ("hold", 2, 2),
     ("regress", 2, 1),
@@ -193,6 +196,65 @@ def test_apply_progression(lib: ExerciseLibrary, decision: str, start: int | str
         assert result is not programme and result[0] is not programme[0]
         assert result[0]["level"] == (top if expected == "max" else expected)
         assert result[0]["note"] == {"done": [1]} and result[0]["note"] is not programme[0]["note"]
+
+
+def test_progress_climbs_one_rung_of_each_exercises_own_ladder(lib: ExerciseLibrary) -> None:
+    for ex_id in lib.ids():
+        ladder = lib.get(ex_id).ladder()
+        result = apply_progression([{"exercise": ex_id, "level": 1}], "progress", lib)
+        assert (result[0]["level"], result[0]["step"]) == (ladder[1].level, ladder[1].step)
+
+
+def test_a_rung_is_about_ten_to_twenty_percent_more_and_never_a_doubling(
+        lib: ExerciseLibrary) -> None:
+    """domain.md 2.8. Within a level each step adds 15 % rounded down but at least one minute
+    or one repetition a set, so very small doses (3 x 3) rise by one repetition a set."""
+    for ex_id in lib.ids():
+        ladder = lib.get(ex_id).ladder(15)
+        assert (ladder[0].level, ladder[0].step) == (1, 0)
+        assert ladder[-1].level == lib.get(ex_id).max_level
+        for lower, upper in zip(ladder, ladder[1:], strict=False):
+            rise = upper.dose.volume / lower.dose.volume
+            one_more = (lower.dose.volume + (lower.dose.sets or 1)) / lower.dose.volume
+            assert rise < 2, (ex_id, lower, upper)
+            if upper.level == lower.level:
+                assert rise <= max(1.15, one_more) + 1e-9, (ex_id, lower, upper)
+            else:  # a level of its own: at most one step above the rung below it
+                assert rise <= max(1.15, one_more) + 1e-9, (ex_id, lower, upper)
+
+
+def test_the_walking_ladder_climbs_in_minutes_a_clinician_would_sign(lib: ExerciseLibrary) -> None:
+    minutes = [r.dose.minutes for r in lib.get("walking").ladder(15)]
+    assert minutes == [10, 11, 12, 13, 14, 16, 18, 20, 23, 26, 29, 30, 34, 39, 40]
+
+
+def test_each_exercise_moves_by_its_own_decision(lib: ExerciseLibrary) -> None:
+    programme = [{"exercise": "walking", "level": 1, "step": 3},
+                 {"exercise": "core-control", "level": 2, "step": 0}]
+    result = apply_week_decisions(programme, ["progress", "hold_signal"], 15, lib)
+    assert [(e["level"], e["step"], e["signal"]) for e in result] == [(1, 4, False),
+                                                                     (2, 0, True)]
+    back = apply_week_decisions(result, ["regress_alert", "regress"], 15, lib)
+    assert [(e["level"], e["step"], e["signal"]) for e in back] == [(1, 3, False),
+                                                                   (1, 0, False)]
+    with pytest.raises(ExerciseError, match="one decision per exercise"):
+        apply_week_decisions(programme, ["progress"], 15, lib)
+    with pytest.raises(ExerciseError, match="progression_step_percent"):
+        apply_week_decisions(programme, ["hold", "hold"], 50, lib)
+
+
+def test_week_inputs_count_pain_against_the_named_exercises_or_all(lib: ExerciseLibrary) -> None:
+    programme = [{"exercise": "walking", "level": 1}, {"exercise": "balance", "level": 1,
+                                                       "signal": True}]
+    week = {"sessions_done": 2, "pain_during": 7, "pain_settled": False,
+            "painful_exercises": ["balance"], "too_hard_exercises": ["walking"]}
+    rows = week_inputs(programme, week, 3, lib)
+    assert rows[0] == {"exercise": "walking", "pain_during": 0, "pain_settled": True,
+                       "too_hard": True, "adherence": 2 / 3, "repeated": False}
+    assert rows[1]["pain_during"] == 7 and rows[1]["pain_settled"] is False
+    assert rows[1]["repeated"] is True
+    everyone = week_inputs(programme, {**week, "painful_exercises": []}, 3, lib)
+    assert [r["pain_during"] for r in everyone] == [7, 7]
 
 
 def test_progress_mixed_levels(lib: ExerciseLibrary) -> None:

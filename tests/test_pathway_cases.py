@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pathways.cases import load_cases, run_case
+from pathways.cases import expand_steps, load_cases, run_case
 from pathways.models import PathwayModel
 
 from .conftest import BETTERBACK_DIR
@@ -20,6 +20,8 @@ def test_the_cases_cover_every_stratum_and_red_flag_route() -> None:
     text = (BETTERBACK_DIR / "cases.yaml").read_text()
     for needle in ("stratum: low", "stratum: medium", "stratum: high", "outcome: emergency",
                    "outcome: urgent", "progression: regress_alert", "progression: progress",
+                   "progression: hold_alert", "hold_signal", "risk_factor_noted",
+                   "specialist_answer", "combined_programme_session", "repeat: 5",
                    "specialist_referral", "episode_discharged"):
         assert needle in text
 
@@ -29,4 +31,4 @@ def test_pathway_case(case: dict[str, Any], betterback: PathwayModel) -> None:
     steps = list(run_case(betterback, case))
     for step in steps:
         assert not step.problems, f"step {step.number} ({step.action}): {step.problems}"
-    assert len(steps) == len(case["steps"]) + 1
+    assert len(steps) == len(expand_steps(case["steps"])) + 1

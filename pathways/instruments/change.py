@@ -143,5 +143,6 @@ def improvement_summary(
         compared += 1
         any_improved = any_improved or improved
     summary["any_improved"] = any_improved
+    summary["primary_improved"] = bool(summary.get("disability") or summary.get("psfs"))  # TEMP
     summary["measures_compared"] = compared
     return summary
