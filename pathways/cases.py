@@ -60,8 +60,8 @@ def run_case(model: PathwayModel, case: dict[str, Any]) -> Iterator[StepResult]:
         if result.problems:
             return
     if instance.is_completed != case.get("completed", instance.is_completed):
-        final = StepResult(len(expand_steps(case["steps"])) + 1, "end of case", clock.now().isoformat(),
-                           [], [], [])
+        final = StepResult(len(expand_steps(case["steps"])) + 1, "end of case",
+                           clock.now().isoformat(), [], [], [])
         final.problems = [f"expected completed={case['completed']}, got {instance.is_completed}"]
         yield final
 

@@ -249,22 +249,36 @@ class _Loader:
             patient.week += 1
             if patient.week == plan.flare_week:
                 patient.pain = min(10, patient.pain + 2)
-                return {"sessions_done": 2, "week_pain_nrs": patient.pain, "difficulty": "too_hard"}
+                return self._week(2, patient.pain, pain_during=7, settled=False)
             step = rng.choice([0, 1, 1]) if plan.review is None else rng.choice([-1, 0, 0, 1])
             patient.pain = max(0, min(10, patient.pain - step))
-            return {"sessions_done": rng.choice([3, 3, 3, 2] if plan.review is None else [1, 2, 3]),
-                    "week_pain_nrs": patient.pain,
-                    "difficulty": rng.choice(["about_right", "about_right", "too_easy"])}
+            return self._week(rng.choice([3, 3, 3, 2] if plan.review is None else [1, 2, 3]),
+                              patient.pain, pain_during=min(5, patient.pain), settled=True)
         if name == "pi_session":
             return {"session_topics": rng.sample(TOPICS, 2)}
         if name.startswith(("follow_up", "registry")):
-            return {"proms": follow_up_answers(patient.baseline, plan.review is None, rng)}
+            return {"proms": follow_up_answers(patient.baseline, plan.review is None, rng),
+                    "red_flags": self.answers["no_new_flags"]}
+        if name == "combined_programme_goals":
+            return {"goals": ["Walk to the shops and back", "Sit through a film"],
+                    "confidence": 6}
+        if name == "combined_programme_session":
+            return {"session_topics": ["graded_exercise", "fear"],
+                    "goals_progress": "some_progress"}
+        if name == "specialist_answer":
+            return {"specialist_seen": True, "specialist_outcome": "back_to_physiotherapy"}
         if name == "not_improving_review":
             return {"escalation_decision": plan.review or "continue"}
         if name == "discharge":
             return {"discharge_outcome": "improved" if plan.review is None else "unchanged",
                     "self_management_plan_given": True}
         raise DemoError(f"the demo has no answers for the task {name!r}")
+
+    def _week(self, sessions: int, pain: int, pain_during: int,
+              settled: bool) -> dict[str, Any]:
+        return {"sessions_done": sessions, "week_pain_nrs": pain, "pain_during": pain_during,
+                "pain_settled": settled, "painful_exercises": [], "too_hard_exercises": [],
+                "red_flags": self.answers["no_new_flags"]}
 
 
 def credentials_path(settings: Settings) -> Path:

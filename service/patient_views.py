@@ -18,10 +18,11 @@ from typing import Any
 from sqlmodel import col, select
 
 from pathways.education import EducationModule, default_catalogue
+from pathways.events import DomainEvent
 from pathways.exercises import describe_programme
 from pathways.models import PathwayModel
 
-from . import access, views
+from . import access, repository, views
 from .episodes import Context
 from .errors import NotFoundError
 from .schemas import TaskPublic
@@ -38,9 +39,14 @@ PROGRAMME_EVENTS = ("exercise_started", "exercise_level_changed", "exercise_week
 WEEK_START_EVENTS = ("exercise_started", "exercise_week_completed", "exercise_alert_reviewed")
 """A programme week restarts when the weekly timer is armed again: at the start, and after
 each check-in (or the alert review that follows a bad week)."""
-KIND_ORDER = {"safety": 0, "questionnaire": 1, "check_in": 2, "exercise": 3, "education": 4}
-"""Today's order: the safety questions before anything else (NICE HTE16, domain.md), then what
-has a due date and feeds clinical decisions, then the daily routine, then reading."""
+KIND_ORDER = {"emergency": -1, "safety": 0, "questionnaire": 1, "check_in": 2, "exercise": 3,
+              "education": 4}
+"""Today's order: an open emergency above everything; the safety questions before anything
+else (NICE HTE16, domain.md), then what has a due date and feeds clinical decisions, then the
+daily routine, then reading."""
+EMERGENCY_SHOWN_EVERY = timedelta(minutes=10)
+"""`emergency_instruction_shown` is recorded when the instruction is shown, at most this often
+per episode (a patient reloading the page would otherwise flood the log)."""
 
 
 # --------------------------------------------------------------------------- values
@@ -91,7 +97,7 @@ class DayView:
 @dataclass(frozen=True)
 class NextAction:
     kind: str
-    """safety, questionnaire, check_in, exercise, education."""
+    """emergency, safety, questionnaire, check_in, exercise, education."""
     title: str
     detail: str
     href: str
@@ -168,6 +174,9 @@ def today(ctx: Context, message: str = "") -> TodayPage:
     drafts = set(ctx.session.exec(select(TaskDraft.task_id).where(
         TaskDraft.user_id == ctx.actor_id)).all())
     actions = [_task_action(ctx, episode, task, task.task_id in drafts) for task in tasks]
+    emergency = emergency_action(ctx, episode)
+    if emergency is not None:
+        actions.append(emergency)
     if programme is not None and not programme.finished:
         actions.append(_exercise_action(programme))
     actions.sort(key=lambda a: (KIND_ORDER.get(a.kind, 9),
@@ -238,16 +247,58 @@ def _day(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
 
+def emergency_action(ctx: Context, episode: Episode) -> NextAction | None:
+    """While an emergency is open (a task with the alert "emergency": red_flag_check.bpmn),
+    the patient is told, before anything else, to get emergency care today: a clinician task
+    alone can sit unseen out of hours (domain.md 2.3). Showing it is recorded as an event."""
+    task = ctx.session.exec(select(ReadyTask).where(
+        ReadyTask.episode_id == episode.id, ReadyTask.alert == "emergency")).first()
+    if task is None:
+        return None
+    settings = model_settings(ctx, episode)
+    emergency = str(settings.get("emergency_phone") or "112")
+    advice = settings.get("out_of_hours_phone")
+    detail = (
+        "Your answers can be a sign of pressure on the nerves at the bottom of your spine. "
+        "This is rare, but it needs to be checked by a doctor today. Go to an emergency "
+        "department now; do not wait for your physiotherapist to contact you. "
+        f"If you cannot get there, call {emergency}."
+        + (f" For advice at any time of day or night, call {advice}." if advice else "")
+        + " Tell them you have back pain with new problems of the bladder, bowel or the feeling "
+        "around your genitals or bottom, or in your legs.")
+    _note_emergency_shown(ctx, episode, task.task_id)
+    return NextAction("emergency", "Get emergency care today", detail, f"tel:{emergency}",
+                      task.task_id)
+
+
+def _note_emergency_shown(ctx: Context, episode: Episode, task_id: str) -> None:
+    last = ctx.session.exec(select(Event.at).where(
+        Event.episode_id == episode.id, Event.name == "emergency_instruction_shown")
+        .order_by(col(Event.id).desc())).first()
+    if last is not None and ctx.now - _aware(last) < EMERGENCY_SHOWN_EVERY:
+        return
+    event = DomainEvent("emergency_instruction_shown", ctx.now.isoformat(),
+                        actor=str(ctx.actor_id), data={"task_id": task_id})
+    repository.append_events(ctx.session,
+                             repository.event_rows(episode, [event], ctx.actor_id))
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def safety_notices(ctx: Context, episode: Episode) -> list[str]:
-    """While a clinician reviews a red flag, the patient is told what to do meanwhile."""
+    """While a clinician reviews a red flag, the patient is told when to expect them and what
+    to do if things change (an emergency has its own, stronger instruction)."""
     flagged = ctx.session.exec(select(ReadyTask.task_id).where(
         ReadyTask.episode_id == episode.id, ReadyTask.alert == "red_flag")).first()
     if flagged is None:
         return []
     return ["A clinician is looking at your answers to the safety questions and will contact "
-            "you. Do not wait for them if you notice new problems controlling your bladder or "
-            "bowels, numbness around your genitals or bottom, or weakness in your legs that is "
-            "getting worse: go to an emergency department or call your emergency number now."]
+            "you. If anything gets worse or new problems start before then (a change in "
+            "bladder or bowel control, numbness around your genitals or bottom, weakness in "
+            "your legs that is getting worse), go to an emergency department or call your "
+            "emergency number now."]
 
 
 # --------------------------------------------------------------------------- exercise
@@ -316,18 +367,21 @@ def progression_rules(settings: Mapping[str, Any], finished: bool, at_top: bool)
     the table's rules (not just the numbers), these sentences must change with it."""
     if finished:
         return ["Your programme has finished. Keep doing the exercises that help you."]
-    sessions, pain = sessions_to_progress(settings), settings.get("pain_alert_increase")
-    if sessions is None or not isinstance(pain, int | float):
-        return ["At each weekly check-in your plan decides next week's levels from how many "
-                "sessions you did, how hard they felt and your pain."]
-    up = ("you are already at the top level, so you stay there" if at_top
-          else "next week moves up a level")
+    sessions, pain = sessions_to_progress(settings), settings.get("exercise_pain_acceptable")
+    step = settings.get("progression_step_percent")
+    if sessions is None or not isinstance(pain, int | float) or not isinstance(step, int):
+        return ["At each weekly check-in your plan decides next week's exercises, one at a "
+                "time, from how many sessions you did, how hard they felt and your pain."]
+    up = ("you are at the top of your plan, so they stay there" if at_top
+          else f"each exercise that went well moves up a small step (about {step} % more)")
     return [
-        f"If you do at least {sessions} sessions this week, the exercises feel about right or "
-        f"too easy, and your pain has not gone up by {pain:g} points or more, {up}.",
-        f"If they feel too hard, or your pain goes up by {pain:g} points or more, next week "
-        "moves down a level and your physiotherapist is told.",
-        "Otherwise you stay at the same level.",
+        f"Some pain while exercising is normal and safe: up to {pain:g} out of 10, if it has "
+        "settled by the next morning.",
+        f"If you do at least {sessions} sessions this week and the pain stays within that, "
+        f"{up}.",
+        f"An exercise that hurts more than {pain:g}, or whose pain has not settled by the "
+        "morning, stays where it is and your physiotherapist is told. One that feels too hard "
+        "stays where it is. If the same happens two weeks running, it moves down a step.",
     ]
 
 

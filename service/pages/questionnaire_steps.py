@@ -17,14 +17,17 @@ SENT = {
     "safety": "Thank you. Your answers to the safety questions have been sent.",
     "safety_flag": "Thank you. Some of your answers need a clinician to look at them before "
                    "you go on.",
+    "emergency": "Your answers have been sent to your clinic.",
     "questionnaire": "Thank you. Your answers have been sent.",
-    "check_in_progress": "Thank you for checking in. Next week your exercises move up a level "
-                         "(where there is a higher level).",
-    "check_in_hold": "Thank you for checking in. Next week your exercises stay at the same "
-                     "level.",
-    "check_in_regress": "Thank you for checking in. Next week your exercises move down a level.",
-    "check_in_regress_alert": "Thank you for checking in. Next week your exercises move down a "
-                              "level, and your physiotherapist has been told.",
+    "check_in_progress": "Thank you for checking in. Each exercise that went well moves up a "
+                         "small step next week (where there is one).",
+    "check_in_hold": "Thank you for checking in. Next week your exercises stay where they are.",
+    "check_in_hold_alert": "Thank you for checking in. The exercises that caused pain stay where "
+                           "they are for now, and your physiotherapist has been told.",
+    "check_in_regress": "Thank you for checking in. Next week some exercises move down a step.",
+    "check_in_regress_alert": "Thank you for checking in. The exercises that caused trouble "
+                              "two weeks running move down a step, and your physiotherapist "
+                              "has been told.",
 }
 """Thank-you messages by key: the query string names one, it never carries text."""
 
@@ -272,8 +275,12 @@ def submit_answers(ctx: Context, opened: patient_forms.FormTask) -> str:
     result = episodes.complete_task(ctx, task.task_id, data)
     patient_forms.delete_draft(ctx, task.task_id)
     events = {event.name: event.data for event in result.events}
+    if (events.get("red_flag_raised") or {}).get("red_flag_outcome") == "emergency":
+        return "emergency"  # the emergency instruction heads the next page (patient_views)
+    if "red_flag_raised" in events:
+        return "safety_flag"
     if task.form == "red_flag_screen":
-        return "safety_flag" if "red_flag_raised" in events else "safety"
+        return "safety"
     week = events.get("exercise_week_completed")
     if week is not None and f"check_in_{week.get('progression')}" in SENT:
         return f"check_in_{week.get('progression')}"

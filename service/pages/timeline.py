@@ -63,7 +63,7 @@ SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     f"({len(d.get('exercise_programme') or [])} exercises)",
     "exercise_week_completed": lambda d: f"Exercise week {d.get('programme_week')}: "
     f"{d.get('sessions_done')} sessions, pain {d.get('week_pain_nrs')}, "
-    f"{words(d.get('difficulty'))}",
+    f"during exercise {d.get('pain_during')}",
     "exercise_level_changed": lambda d: f"Exercise level changed: {words(d.get('progression'))}",
     "exercise_alert_reviewed": lambda d: f"Exercise alert reviewed: "
     f"{words(d.get('alert_action'))}",

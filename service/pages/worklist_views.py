@@ -37,8 +37,8 @@ STRATA: tuple[str, ...] = get_args(Stratum)
 ROLE_LABELS = {"physiotherapist": "Physiotherapist", "clinic_lead": "Clinic lead",
                "patient": "Patient"}
 WORKLIST_LIMIT = 500
-TASK_ALERTS = {"red_flag": ("Red flag", "red-flag"), "exercise": ("Exercise alert", "warn"),
-               "not_improving": ("Not improving", "warn")}
+TASK_ALERTS = {"emergency": ("Emergency", "red-flag"), "red_flag": ("Red flag", "red-flag"),
+               "exercise": ("Exercise alert", "warn"), "not_improving": ("Not improving", "warn")}
 """A task's own `alert` property -> badge words and style."""
 
 
@@ -212,7 +212,8 @@ def episode_alerts(ctx: Context, episode_ids: set[int]) -> dict[int, tuple[Badge
             col(Event.name).in_(PAIN_EVENTS + EXERCISE_EVENTS)).order_by(col(Event.id))):
         events[event.episode_id or 0].append(event)
     red_flags = set(ctx.session.exec(select(ReadyTask.episode_id).where(
-        col(ReadyTask.episode_id).in_(episode_ids), ReadyTask.alert == "red_flag")).all())
+        col(ReadyTask.episode_id).in_(episode_ids),
+        col(ReadyTask.alert).in_(("red_flag", "emergency")))).all())
     last_logged = dict(ctx.session.exec(
         select(ExerciseLog.episode_id, func.max(ExerciseLog.logged_at))
         .where(col(ExerciseLog.episode_id).in_(episode_ids))

@@ -244,6 +244,20 @@ def answers() -> dict[str, Any]:
 A = answers()
 
 
+def follow_up_answers(proms: str) -> dict[str, Any]:
+    """A follow-up questionnaire: the named PROM answers of cases.yaml, and no new flags."""
+    return {"proms": A[proms], "red_flags": A["no_new_flags"]}
+
+
+def week(sessions: int, pain: int, *, pain_during: int = 3, settled: bool = True,
+         painful: tuple[str, ...] = (), too_hard: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A weekly check-in: sessions, pain this week, pain during the exercises and whether it
+    settled by the morning, which exercises brought it on or felt too hard, no new flags."""
+    return {"sessions_done": sessions, "week_pain_nrs": pain, "pain_during": pain_during,
+            "pain_settled": settled, "painful_exercises": list(painful),
+            "too_hard_exercises": list(too_hard), "red_flags": A["no_new_flags"]}
+
+
 def find_task(client: Any, name: str, **params: Any) -> dict[str, Any]:
     """The caller's open task called `name` (from their worklist)."""
     body = client.get("/api/tasks", params=params).json()

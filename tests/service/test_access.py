@@ -48,7 +48,7 @@ from .access_table import (
     WAITING_FOR_SPECIALIST,
     Row,
 )
-from .conftest import A, World, complete, make_world, refer, through_first_visit
+from .conftest import World, complete, follow_up_answers, make_world, refer, through_first_visit
 
 
 def served_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -79,11 +79,11 @@ def _walk_to_specialist_referral(world: World, patients: list[tuple[str, str]]) 
     world.clock.advance(timedelta(weeks=2))
     world.sweep()
     for _, username in patients:
-        complete(world.client(username), "follow_up_2w", {"proms": A["unchanged_proms"]})
+        complete(world.client(username), "follow_up_2w", follow_up_answers("unchanged_proms"))
     world.clock.advance(timedelta(weeks=4))
     world.sweep()
     for _, username in patients:
-        complete(world.client(username), "follow_up_6w", {"proms": A["unchanged_proms"]})
+        complete(world.client(username), "follow_up_6w", follow_up_answers("unchanged_proms"))
         complete(world.client("physio"), "not_improving_review",
                  {"escalation_decision": "specialist_referral"})
 

@@ -12,7 +12,7 @@ from lxml import etree
 from service.diagram import ACTIVITIES, BPMN, BPMNDI, DC, DI, EVENTS, GATEWAYS, add_diagram
 
 from .clinician_pages_support import WEEK, patient_in_week_one, text
-from .conftest import A, World, complete, refer
+from .conftest import World, complete, follow_up_answers, refer, week
 from .conftest import page_login as log_in
 from .conftest import soup as html
 
@@ -22,10 +22,10 @@ def test_a_patients_page_tells_their_story_in_words_numbers_and_a_diagram(
         world: World) -> None:
     patient, episode_id = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
     complete(patient, "weekly_check_in",
-             {"sessions_done": 2, "week_pain_nrs": 5, "difficulty": "about_right"})
+             week(2, 5))
     world.clock.advance(WEEK)
     world.sweep()
-    complete(world.client("maja"), "follow_up_2w", {"proms": A["improved_proms"]})
+    complete(world.client("maja"), "follow_up_2w", follow_up_answers("improved_proms"))
 
     page = html(log_in(world, "physio").get(f"/patients/{episode_id}"))
 
@@ -35,7 +35,8 @@ def test_a_patients_page_tells_their_story_in_words_numbers_and_a_diagram(
     assert facts["Pain (0-10)"] == "3"
     timeline = [text(li) for li in page.select("ol.timeline li")]
     assert any("Risk stratified: medium" in line for line in timeline)
-    assert any("Exercise week 1: 2 sessions, pain 5, about right" in line for line in timeline)
+    assert any("Exercise week 1: 2 sessions, pain 5, during exercise 3" in line
+               for line in timeline)
     assert any("First visit recorded: non specific lbp by physio" in line for line in timeline)
     pain = page.select_one("#chart-pain").find_parent("figure")
     assert [[text(td) for td in tr.select("td")][1:] for tr in pain.select("tbody tr")] == \

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from service import auth
 
 from .clinician_pages_support import patient_in_week_one, text
-from .conftest import A, World, complete, find_task, refer
+from .conftest import A, World, complete, find_task, refer, week
 from .conftest import page_login as log_in
 from .conftest import soup as html
 
@@ -72,7 +72,7 @@ def test_the_worklist_shows_overdue_tasks_first_with_words_for_every_signal(
         world: World) -> None:
     patient, flared = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
     complete(patient, "weekly_check_in",
-             {"sessions_done": 1, "week_pain_nrs": 9, "difficulty": "too_hard"})
+             week(1, 9, pain_during=8))
     world.clock.advance(timedelta(days=3))  # the alert review (due in 2 days) is now late
     flagged = red_flag_patient(world, "Rolf Berg", "rolf")
 
@@ -97,7 +97,7 @@ def test_the_worklist_shows_overdue_tasks_first_with_words_for_every_signal(
 def test_worklist_filters_ask_for_rows_with_htmx_and_every_filter_works(world: World) -> None:
     patient, _ = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
     complete(patient, "weekly_check_in",
-             {"sessions_done": 1, "week_pain_nrs": 9, "difficulty": "too_hard"})
+             week(1, 9, pain_during=8))
     world.clock.advance(timedelta(days=3))
     red_flag_patient(world, "Rolf Berg", "rolf")
     physio = log_in(world, "physio")
@@ -298,8 +298,7 @@ def test_patients_use_the_same_task_pages_for_their_own_tasks(world: World) -> N
     assert "Patient:" not in text(page.select_one("main"))
 
     wrong = maja.post(f"/tasks/{task_id}", data={
-        "csrf_token": csrf(maja), "sessions_done": "three", "week_pain_nrs": "4",
-        "difficulty": "about_right"})
+        "csrf_token": csrf(maja), "sessions_done": "three", "week_pain_nrs": "4"})
     assert wrong.status_code == 422
     assert "enter a whole number" in text(field_of(html(wrong), "sessions_done"))
     assert html(wrong).select_one("input[name=week_pain_nrs]")["value"] == "4"
@@ -307,7 +306,8 @@ def test_patients_use_the_same_task_pages_for_their_own_tasks(world: World) -> N
 
     done = maja.post(f"/tasks/{task_id}", data={
         "csrf_token": csrf(maja), "sessions_done": "3", "week_pain_nrs": "4",
-        "difficulty": "about_right"}, follow_redirects=False)
+        "pain_during": "3", "pain_settled": "true",
+        **{f"red_flags.{flag}": "false" for flag in A["no_new_flags"]}}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == "/today"
     assert log_in(world, "physio").get(f"/tasks/{task_id}").status_code == 409
 

@@ -119,7 +119,7 @@ def test_the_physiotherapist_sees_an_emergency_and_overdue_tasks(demo: Demo) -> 
     assert overdue["count"] >= 3, overdue
     assert all(t["overdue"] and t["role"] == "physiotherapist" for t in overdue["data"])
     emergencies = physio.get("/api/tasks", params={"name": "emergency_review"}).json()["data"]
-    assert emergencies and emergencies[0]["alert"] == "red_flag"
+    assert emergencies and emergencies[0]["alert"] == "emergency"
     lead = demo.client("lead")
     names = [t["name"] for t in lead.get("/api/tasks").json()["data"]]
     assert "specialist_referral" in names

@@ -13,7 +13,17 @@ from typing import Any
 
 import pytest
 
-from .conftest import A, World, complete, find_task, make_world, refer, through_first_visit
+from .conftest import (
+    A,
+    World,
+    complete,
+    find_task,
+    follow_up_answers,
+    make_world,
+    refer,
+    through_first_visit,
+    week,
+)
 from .error_checks import error_of, saved_state
 
 URL = "/api/audit/indicators"
@@ -41,7 +51,7 @@ def six_weeks_on() -> Iterator[World]:
         for weeks, follow_up in ((2, "follow_up_2w"), (4, "follow_up_6w")):
             world.clock.advance(timedelta(weeks=weeks))
             world.sweep()
-            complete(world.client("maja"), follow_up, {"proms": A["improved_proms"]})
+            complete(world.client("maja"), follow_up, follow_up_answers("improved_proms"))
         yield world
 
 
@@ -101,7 +111,7 @@ def test_at_12_weeks_the_proms_and_the_mcid_share_are_counted(world: World) -> N
         world.clock.advance(timedelta(weeks=weeks))
         world.sweep()
         for name in ("maja", "olle") if weeks < 6 else ("maja",):
-            complete(world.client(name), follow_up, {"proms": A["improved_proms"]})
+            complete(world.client(name), follow_up, follow_up_answers("improved_proms"))
     auditor = world.client("auditor")
     # Maja is counted as soon as she has answered; Olle only once his window has closed.
     assert tallies(auditor.get(URL).json()["clinics"][0]["indicators"])[10] == (1, 1, 1.0)
@@ -145,8 +155,7 @@ def test_reading_the_indicators_changes_nothing_and_an_auditor_cannot_act(
     assert auditor.post(URL).status_code == 405
     task = find_task(world.client("maja"), "weekly_check_in")
     response = auditor.post(f"/api/tasks/{task['task_id']}/complete",
-                            json={"data": {"sessions_done": 3, "week_pain_nrs": 2,
-                                           "difficulty": "about_right"}})
+                            json={"data": week(3, 2)})
     assert response.status_code in (403, 404), response.text
     assert saved_state(world) == before
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from .conftest import PASSWORD, World, answers
+from .conftest import PASSWORD, World, answers, follow_up_answers, week
 
 A = answers()
 
@@ -74,18 +74,31 @@ def test_a_self_referred_patient_with_an_emergency_red_flag_reaches_a_clinician_
     result = _complete(patient, "red_flag_screen", {"age": 54, "red_flags": flags})
     assert "red_flag_raised" in result["events"]
     assert patient.get("/api/tasks").json()["data"] == []
+    # The patient is told at once, first, to get emergency care today (not only a task that
+    # may sit unseen out of hours), and is told again until a clinician closes the emergency.
+    actions = patient.get("/api/today").json()["actions"]
+    assert actions[0]["kind"] == "emergency" and "emergency department" in actions[0]["detail"]
+    assert actions[0]["href"] == "tel:112" and "1177" in actions[0]["detail"]
+    world.clock.advance(timedelta(minutes=30))
+    assert patient.get("/api/today").json()["actions"][0]["kind"] == "emergency"
 
     physio = world.client("physio")
     task = _task(physio, "emergency_review")
-    assert task["alert"] == "red_flag"
-    due = (world.clock.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    assert task["alert"] == "emergency"
+    # Due an hour after the screen (the clock has moved on 30 minutes since).
+    due = (world.clock.now() + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M")
     assert task["due_at"].startswith(due)
     world.clock.advance(timedelta(hours=2))
     assert _task(physio, "emergency_review", due="overdue")["overdue"] is True
     _complete(physio, "emergency_review", {"emergency_action": "sent_to_emergency_department"})
     episode = physio.get(f"/api/episodes/{episode_id}").json()
     assert episode["status"] == "escalated" and episode["ended_at"] is not None
+    assert not [a for a in patient.get("/api/today").json()["actions"]
+                if a["kind"] == "emergency"]
     names = [e["name"] for e in physio.get(f"/api/episodes/{episode_id}/timeline").json()["data"]]
+    # Shown twice, half an hour apart: each showing is in the log (reloads within minutes
+    # are not).
+    assert names.count("emergency_instruction_shown") == 2
     assert names[:3] == ["episode_started", "task_completed", "red_flag_screened"]
     assert "episode_escalated" in names
 
@@ -99,7 +112,7 @@ def test_a_medium_risk_patient_exercises_for_six_weeks_and_completes_the_6_week_
     education = patient.get(f"/api/episodes/{episode_id}/education").json()
     assert len(education["read"]) == len(education["assigned"]) == 6
 
-    for week in range(1, 7):
+    for week_number in range(1, 7):
         world.clock.advance(timedelta(days=7))
         assert world.sweep() >= 1
         patient = world.client("maja")  # tokens last 12 hours: log in again each week
@@ -108,10 +121,10 @@ def test_a_medium_risk_patient_exercises_for_six_weeks_and_completes_the_6_week_
                 "exercise": "walking", "level": 1, "pain_nrs": 4, "difficulty": "about_right"})
             assert response.status_code == 201, response.text
         _complete(patient, "weekly_check_in",
-                  {"sessions_done": 3, "week_pain_nrs": 4, "difficulty": "about_right"})
-        if week == 2:
-            _complete(patient, "follow_up_2w", {"proms": A["improved_proms"]})
-    _complete(patient, "follow_up_6w", {"proms": A["improved_proms"]})
+                  week(3, 4))
+        if week_number == 2:
+            _complete(patient, "follow_up_2w", follow_up_answers("improved_proms"))
+    _complete(patient, "follow_up_6w", follow_up_answers("improved_proms"))
 
     logs = patient.get(f"/api/episodes/{episode_id}/exercise-logs").json()
     assert len(logs) == 18
@@ -141,9 +154,9 @@ def test_a_high_risk_patient_who_does_not_improve_is_escalated_to_a_specialist(
         for task in patient.get("/api/tasks").json()["data"]:
             if task["name"] == "weekly_check_in":
                 _complete(patient, "weekly_check_in",
-                          {"sessions_done": 2, "week_pain_nrs": 6, "difficulty": "about_right"})
+                          week(2, 6))
             elif task["name"].startswith("follow_up"):
-                _complete(patient, task["name"], {"proms": A["unchanged_proms"]})
+                _complete(patient, task["name"], follow_up_answers("unchanged_proms"))
         assert day < 6 or _task(physio, "not_improving_review")["alert"] == "not_improving"
     lead = world.client("lead")
     _complete(physio, "not_improving_review", {"escalation_decision": "specialist_referral"})
@@ -157,9 +170,15 @@ def test_a_high_risk_patient_who_does_not_improve_is_escalated_to_a_specialist(
     assert lead.get("/api/tasks").json()["count"] == len(names["clinic_lead"]) + len(
         names["physiotherapist"])
     _complete(lead, "specialist_referral", {"referred_to": "Spine clinic", "confirmed": True})
+    # A referral does not end care: the episode stays open, the patient keeps exercising,
+    # and a physiotherapist records the specialist's answer before discharge.
     episode = lead.get(f"/api/episodes/{episode_id}").json()
-    assert episode["status"] == "escalated"
-    assert patient.get("/api/tasks").json()["data"] == []
+    assert episode["status"] == "active"
+    assert _task(physio, "specialist_answer")["role"] == "physiotherapist"
+    world.clock.advance(timedelta(days=7))
+    world.sweep()
+    patient = world.client("hugo")
+    assert "weekly_check_in" in [t["name"] for t in patient.get("/api/tasks").json()["data"]]
 
 
 def test_a_clinicians_worklist_fills_as_timers_fall_due(world: World) -> None:
@@ -176,7 +195,7 @@ def test_a_clinicians_worklist_fills_as_timers_fall_due(world: World) -> None:
     # Patients now have a weekly check-in; nobody does theirs, one reports a pain flare.
     flare_patient = world.client("patient0")
     _complete(flare_patient, "weekly_check_in",
-              {"sessions_done": 1, "week_pain_nrs": 9, "difficulty": "too_hard"})
+              week(1, 9, pain_during=8))
     review = _task(physio, "exercise_alert_review")
     assert review["alert"] == "exercise" and review["stratum"] == "medium"
     world.clock.advance(timedelta(days=3))

@@ -17,7 +17,16 @@ from pathways.education import DEFAULT_DIRECTORY, default_catalogue
 from service.markdown import render_markdown, sanitise_html
 from service.tables import ExerciseLog, TaskDraft
 
-from .conftest import PASSWORD, A, World, complete, refer, soup, through_first_visit
+from .conftest import (
+    PASSWORD,
+    A,
+    World,
+    complete,
+    follow_up_answers,
+    refer,
+    soup,
+    through_first_visit,
+)
 from .conftest import page_login as login
 
 
@@ -184,7 +193,7 @@ def test_a_missing_answer_is_shown_next_to_its_question_when_sending(world: Worl
     assert len(marked) == 1 and "Please answer this question" in marked[0].get_text()
 
 
-def test_a_red_flag_tells_the_patient_what_to_do_while_a_clinician_reviews_it(
+def test_saddle_numbness_tells_the_patient_to_get_emergency_care_on_the_next_screen(
         world: World) -> None:
     refer(world, "Ulf", "ulf")
     patient = login(world, "ulf")
@@ -193,9 +202,29 @@ def test_a_red_flag_tells_the_patient_what_to_do_while_a_clinician_reviews_it(
     send(patient, patient.get(f"{url}?step=3"), url, {
         "step": "3", "action": "next", "red_flags.saddle_numbness": "true"})
     response = send(patient, review, url, {"action": "submit"})
+    assert response.headers["location"] == "/today?sent=emergency"
+    page = soup(patient.get("/today"))
+    first = page.select_one("main [role=alert]")
+    assert first is not None and "Get emergency care today" in first.get_text()
+    assert "emergency department now" in first.get_text()
+    assert first.select_one("a[href='tel:112']") is not None
+    # Nothing comes before it: it is the first thing in the page's main content.
+    assert page.select_one("main").find(True) is first
+
+
+def test_an_urgent_flag_tells_the_patient_what_to_do_while_a_clinician_reviews_it(
+        world: World) -> None:
+    refer(world, "Ulf", "ulf")
+    patient = login(world, "ulf")
+    url = first_action(patient, "safety")
+    review = answer_safety_questions(patient, url)
+    send(patient, patient.get(f"{url}?step=11"), url, {
+        "step": "11", "action": "next", "red_flags.fever": "true"})
+    response = send(patient, review, url, {"action": "submit"})
     assert response.headers["location"] == "/today?sent=safety_flag"
     notice = soup(patient.get("/today")).select_one("[role=alert]")
     assert notice is not None and "emergency department" in notice.get_text()
+    assert "Get emergency care today" not in notice.get_text()
 
 
 # --------------------------------------------------------------------------- exercise
@@ -204,7 +233,7 @@ def test_a_red_flag_tells_the_patient_what_to_do_while_a_clinician_reviews_it(
 def test_two_logged_sessions_appear_in_the_week_strip(world: World) -> None:
     patient, _ = patient_in_care(world)
     page = patient.get("/exercise")
-    assert "at least 3 sessions" in main_text(page) and "moves up a level" in main_text(page)
+    assert "at least 3 sessions" in main_text(page) and "moves up a small step" in main_text(page)
     missing = send(patient, page, "/exercise", {"exercise": "walking"})
     assert missing.status_code == 422 and "Choose how much pain" in main_text(missing)
     for day in range(2):
@@ -294,7 +323,7 @@ def test_progress_shows_pain_and_function_with_a_plain_words_summary(world: Worl
     assert "after your first follow-up" in main_text(patient.get("/progress"))
     world.clock.advance(timedelta(days=14))
     world.sweep()
-    complete(world.client("maja"), "follow_up_2w", {"proms": A["improved_proms"]})
+    complete(world.client("maja"), "follow_up_2w", follow_up_answers("improved_proms"))
     page = patient.get("/progress")
     text = main_text(page)
     assert "Your pain has gone down by 3 points since you started (6 → 3 out of 10): a " \

@@ -26,6 +26,7 @@ from sqlmodel import select
 from service.db import transaction
 from service.tables import Episode, Event, Instance, ReadyTask, TaskSubmission
 
+from . import conftest
 from .conftest import (
     PASSWORD,
     A,
@@ -266,8 +267,7 @@ def test_the_timer_worker_and_a_patient_completing_a_task_lose_and_double_no_ste
         assert names.count("read_module") == 1, names
         assert find_task(patient, "read_module")["education_module"] != \
             reading["education_module"]
-        complete(patient, "weekly_check_in",
-                 {"sessions_done": 3, "week_pain_nrs": 4, "difficulty": "about_right"})
+        complete(patient, "weekly_check_in", conftest.week(3, 4))
     with transaction(world.db, write=False) as session:
         episode = session.get(Episode, episode_id)
         assert episode is not None and episode.status == "active"
