@@ -21,6 +21,7 @@ from pathways.instruments import (
 
 from .episodes import Context
 from .patient_views import patient_episode
+from .score_text import score_text, score_value
 from .tables import Event, QuestionnaireResponse, TaskSubmission
 
 
@@ -78,12 +79,8 @@ def _number(value: object) -> float | None:
         else None
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
-
-
 def _points(value: float) -> str:
-    return f"{_fmt(value)} point" + ("" if _fmt(value) == "1" else "s")
+    return f"{score_text(value)} point" + ("" if score_text(value) == "1" else "s")
 
 
 def progress_summary(rows: list[ProgressRow]) -> list[str]:
@@ -111,9 +108,9 @@ def progress_summary(rows: list[ProgressRow]) -> list[str]:
         if before is None or after is None:
             continue
         change = after - before
-        span = f"({_fmt(before)} → {_fmt(after)} {scale})"
+        span = f"({score_text(before)} → {score_text(after)} {scale})"
         direction = "gone up" if change > 0 else "gone down"
-        if change == 0:
+        if score_value(change) == 0:  # too small to show is no change to a reader
             sentences.append(f"{subject} is the same as when you started {span}.")
         elif improved(before, after):
             sentences.append(f"{subject} has {direction} by {_points(abs(change))} since "

@@ -94,7 +94,7 @@ DISABILITY_CASES = [
     ("all ten sections at maximum", all_items("ODI", 10, 5), 100.0, 10),
     ("all ten sections at 2", all_items("ODI", 10, 2), 40.0, 10),
     ("sex-life section skipped", all_items("ODI", 10, 2) | {"ODI8": None}, 40.0, 9),
-    ("three sections answered", {"ODI1": 1, "ODI2": 2, "ODI3": 2}, 33.3, 3),
+    ("three sections answered, unrounded", {"ODI1": 1, "ODI2": 2, "ODI3": 2}, 100 / 3, 3),
     ("one section answered", {"ODI5": 4}, 80.0, 1),
 ]
 
@@ -135,7 +135,7 @@ def test_pain_nrs(value: int) -> None:
 PSFS_CASES = [
     ("three activities", [4, 5, 6], 5.0, 3),
     ("five activities", [1, 2, 3, 4, 5], 3.0, 5),
-    ("mean rounded to 2 decimals", [1, 2, 2], 1.67, 3),
+    ("mean unrounded", [1, 2, 2], 5 / 3, 3),
     ("half points allowed", [2.5, 3.5, 4.0, 6], 4.0, 4),
 ]
 

@@ -24,8 +24,12 @@ PSFS_SINGLE_ACTIVITY_MCID_POINTS = 3.0
 # PSEQ: >= 7 points (domain.md section 5).
 PSEQ_MCID_POINTS = 7
 
-# Scores are often rounded floats (33.3 - 23.3 == 9.999999999999998), so a change this
-# close to a threshold counts as reaching it.
+# Scores are fractions worked out in binary floating point (100 * 7 / 30, a mean of thirds),
+# so a change exactly at a threshold can come out a hair below it: 6 sections, 7 -> 4 of 30
+# is 10 points, 9.999999999999998 in floats. A change this close to a threshold counts as
+# reaching it. That absorbs floating-point error only, never rounding: answers move these
+# scores in far bigger steps (a disability index over 9 sections in steps of 100/45
+# points), so compare unrounded scores (scoring.py keeps them so) and round only to show.
 _TOLERANCE = 1e-9
 
 

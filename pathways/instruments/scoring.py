@@ -3,6 +3,10 @@
 Each scorer takes a mapping of item id -> answer, validates it (raising InstrumentError
 with a plain sentence on any problem) and returns a frozen result whose ``as_dict()`` is a
 plain JSON-able dict. Scoring rules are those of domain.md sections 3 and 5.
+
+Scores are never rounded here: the MCID checks (change.py) compare them, and a rounded
+score can miss a threshold it reaches (9 sections, 10/45 -> 7/45 is a 30 % drop; rounded,
+22.2 -> 15.6 is 29.7 %). Round only where a person reads a score.
 """
 
 from __future__ import annotations
@@ -106,7 +110,7 @@ def score_disability(answers: Mapping[str, object], min_sections: int = 1) -> Di
     """Score the ODI-structure disability index (0-100, lower is better).
 
     Sections ODI1-ODI10 are 0-5 and any may be skipped (absent or None). Score is
-    sum / (5 x sections answered) x 100, rounded to 1 decimal. Fewer than ``min_sections``
+    sum / (5 x sections answered) x 100, unrounded. Fewer than ``min_sections``
     answered sections is an error; clinics may raise the minimum.
     """
     if isinstance(min_sections, bool) or not isinstance(min_sections, int) or min_sections < 1:
@@ -114,7 +118,7 @@ def score_disability(answers: Mapping[str, object], min_sections: int = 1) -> Di
     values = check_answers(DISABILITY, answers, min_answered=min_sections)
     answered = len(values)
     total = _whole(values, list(values))
-    return DisabilityResult(round(total / (5 * answered) * 100, 1), answered)
+    return DisabilityResult(100 * total / (5 * answered), answered)
 
 
 def score_pain_nrs(answers: Mapping[str, object]) -> PainResult:
@@ -124,10 +128,9 @@ def score_pain_nrs(answers: Mapping[str, object]) -> PainResult:
 
 
 def score_psfs(answers: Mapping[str, object]) -> PsfsResult:
-    """Score PSFS: 3 to 5 of PSFS1-PSFS5 answered, each 0-10; score = mean to 2 decimals."""
+    """Score PSFS: 3 to 5 of PSFS1-PSFS5 answered, each 0-10; score = mean, unrounded."""
     values = check_answers(PSFS, answers)
-    mean = sum(values.values()) / len(values)
-    return PsfsResult(round(float(mean), 2), len(values))
+    return PsfsResult(float(sum(values.values()) / len(values)), len(values))
 
 
 def score_pseq(answers: Mapping[str, object]) -> PseqResult:

@@ -29,6 +29,7 @@ from pathways.instruments import (
 from .. import access, diagram, people, views
 from ..episodes import Context
 from ..errors import NotFoundError
+from ..score_text import score_value
 from ..tables import (
     Episode,
     Event,
@@ -153,7 +154,8 @@ class PatientSummary:
             "charts": [{"key": c.key, "title": c.title, "min": c.minimum, "max": c.maximum,
                         "mcid": c.mcid, "baseline": c.baseline,
                         "labels": [p.label for p in c.points],
-                        "values": [p.value for p in c.points]} for c in self.charts],
+                        "values": [score_value(p.value) for p in c.points]}
+                       for c in self.charts],
             "adherence": {"labels": [f"Week {w.week}" for w in self.adherence],
                           "done": [w.sessions_done for w in self.adherence],
                           "planned": [w.sessions_planned for w in self.adherence]},

@@ -16,11 +16,14 @@ from fastapi.templating import Jinja2Templates
 from .. import auth
 from ..episodes import Context
 from ..errors import NotAuthenticatedError
+from ..score_text import score_text, score_value
 from ..settings import ROOT
 from ..tables import User
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 TEMPLATES.env.autoescape = True
+TEMPLATES.env.filters["score"] = score_text
+TEMPLATES.env.filters["score_value"] = score_value
 
 VENDOR_FILES = {
     "htmx.min.js": ROOT / "node_modules/htmx.org/dist/htmx.min.js",

@@ -11,6 +11,7 @@ from typing import Any
 from pathways.education import EducationError, default_catalogue
 
 from ..episodes import Context
+from ..score_text import score_text
 from ..tables import Event
 from .worklist_views import user_names, when
 
@@ -29,8 +30,8 @@ def words(value: Any) -> str | None:
 
 
 def _scores_text(scores: Mapping[str, Any] | None) -> str:
-    parts = [f"{label} {scores[key]:g}" for key, label in (
-        ("pain", "pain"), ("disability", "disability"), ("pseq", "PSEQ"))
+    parts = [f"{label} {score_text(scores[key])}" for key, label in (
+        ("pain", "pain"), ("disability", "disability"), ("psfs", "PSFS"), ("pseq", "PSEQ"))
         if scores and isinstance(scores.get(key), int | float)]
     return ", ".join(parts) or "no scores"
 
