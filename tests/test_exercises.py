@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,26 @@ def test_each_exercise_is_complete(lib: ExerciseLibrary, ex_id: str) -> None:
         assert lv.name and lv.instructions and lv.what_to_feel and lv.stop_if
         assert lv.dose.describe()
     assert ex.level(ex.max_level) is ex.levels[-1]
+
+
+URGENT_SIGNS = {
+    # What every level's stop rules send a patient for help with, the same day: the signs of
+    # cauda equina syndrome or a worsening nerve root problem (the red-flag table in
+    # shared/domain.md, section 4: "same-day emergency assessment").
+    "urgency": r"urgent medical help the same day",
+    "where to go": r"emergency department or call your emergency number",
+    "bladder or bowel change": r"change in bladder or bowel control",
+    "saddle numbness": r"numbness around your genitals, bottom or inner thighs",
+    "leg weakness or numbness": r"weakness or numbness in a leg",
+}
+
+
+@pytest.mark.parametrize("ex_id", sorted(REQUIRED_IDS))
+def test_every_level_says_when_to_get_urgent_help(lib: ExerciseLibrary, ex_id: str) -> None:
+    for lv in lib.get(ex_id).levels:
+        missing = [idea for idea, words in URGENT_SIGNS.items()
+                   if not re.search(words, lv.stop_if)]
+        assert missing == [], f"{ex_id} level {lv.level}: stop_if lacks {missing}"
 
 
 def test_shipped_files_say_doses_are_adjustable() -> None:
