@@ -21,44 +21,14 @@ from pathways.exercises import (
     starting_programme,
 )
 
+from .exercises_support import make_toml, write
+
 REQUIRED_IDS = {
     "walking", "trunk-mobility", "back-extension", "hip-gluteal-strength", "core-control",
     "hamstring-hip-flexibility", "functional-lifting", "balance",
 }
 LOW = ["walking", "trunk-mobility", "core-control"]
 MEDIUM = LOW + ["hip-gluteal-strength", "back-extension"]
-
-LEVEL = """
-[[levels]]
-level = {n}
-name = "Level {n}"
-dose = {dose}
-instructions = "Do the thing slowly."
-what_to_feel = "Mild effort."
-stop_if = "Pain spreads down a leg."
-"""
-
-
-def make_toml(ex_id: str = "demo", *, levels: int = 3, numbers: list[int] | None = None,
-              dose: str = "{ sets = 2, reps = 10 }", video_url: str = "",
-              drop: str | None = None, extra: str = "") -> str:
-    head = {
-        "id": f'id = "{ex_id}"', "title": 'title = "Demo"', "category": 'category = "mobility"',
-        "summary": 'summary = "A demo exercise."', "video_url": f'video_url = "{video_url}"',
-    }
-    lines = [v for k, v in head.items() if k != drop] + [extra]
-    text = "\n".join(lines) + "\n"
-    for n in numbers or list(range(1, levels + 1)):
-        text += LEVEL.format(n=n, dose=dose)
-    if drop and drop not in head:
-        text = "\n".join(line for line in text.splitlines() if not line.startswith(drop + " "))
-    return text
-
-
-def write(tmp_path: Path, text: str, ex_id: str = "demo") -> Path:
-    (tmp_path / f"{ex_id}.toml").write_text(text, encoding="utf-8")
-    return tmp_path
-
 
 @pytest.fixture(scope="module")
 def lib() -> ExerciseLibrary:
@@ -252,29 +222,6 @@ def test_describe_programme(lib: ExerciseLibrary) -> None:
     for key in ("instructions", "what_to_feel", "stop_if", "video_url", "max_level"):
         assert key in rows[1]
     assert json.loads(json.dumps(rows)) == rows
-
-
-# --- video overrides ---------------------------------------------------------------------
-
-def test_video_override_valid() -> None:
-    url = "https://videos.example.org/walking-1.mp4"
-    lib = ExerciseLibrary.load(DEFAULT_DIR, video_overrides={"walking": url})
-    assert lib.get("walking").video_url == url
-    assert lib.get("balance").video_url == ""
-    rows = describe_programme([{"exercise": "walking", "level": 1}], lib)
-    assert rows[0]["video_url"] == url
-
-
-@pytest.mark.parametrize(("overrides", "match"), [
-    ({"walking": "http://videos.example.org/w.mp4"}, r"video_overrides: 'walking': .*https://"),
-    ({"walking": "javascript:alert(1)"}, "https"),
-    ({"walking": "https://"}, "https"),
-    ({"walking": "https://exa mple.org/x"}, "https"),
-    ({"swimming": "https://videos.example.org/s.mp4"}, "'swimming': unknown exercise id"),
-])
-def test_video_override_invalid(overrides: dict[str, str], match: str) -> None:
-    with pytest.raises(ExerciseError, match=match):
-        ExerciseLibrary.load(DEFAULT_DIR, video_overrides=overrides)
 
 
 # --- malformed files ---------------------------------------------------------------------
