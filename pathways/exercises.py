@@ -10,6 +10,10 @@ that level's dose raised ``step`` times by the clinic's step percent (``pathway.
 ladder climbs within a level until one more step would reach the next level's volume, then
 moves to the next level; a next level that is a harder form at the same or a lower volume is
 the next rung at once. The top rung is the top level at its own dose.
+
+Each exercise may have a picture, by default ``illustrations/<id>.svg`` beside the exercise
+files (our line drawings of how level 1 starts). A clinic gives its own video links and
+pictures in an overrides file named by $CAREPATH_EXERCISE_OVERRIDES (``ExerciseLibrary.load``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NoReturn, TypeGuard
 
+from .images import UnsafeImageError, check_image
+
 ENV_DIR = "CAREPATH_EXERCISE_DIR"
+ENV_OVERRIDES = "CAREPATH_EXERCISE_OVERRIDES"
+ILLUSTRATIONS = "illustrations"
+"""The folder, beside the exercise files, that holds their pictures."""
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "education" / "exercises"
 CATEGORIES = ("aerobic", "mobility", "strength", "control", "flexibility", "function", "balance")
 STRATA = ("low", "medium", "high")
@@ -39,7 +48,10 @@ Programme = list[dict[str, object]]
 
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _HTTPS_RE = re.compile(r"^https://[^\s/?#]+(?:[/?#]\S*)?$")
-_TOP_KEYS = {"id", "title", "category", "summary", "video_url", "levels"}
+_TOP_KEYS = {"id", "title", "category", "summary", "video_url", "illustration",
+             "illustration_alt", "levels"}
+_OVERRIDE_KEYS = {"video_url", "illustration", "illustration_alt"}
+_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _LEVEL_KEYS = {"level", "name", "dose", "instructions", "what_to_feel", "stop_if"}
 _DOSE_KEYS = ("sets", "reps", "minutes", "sessions_per_week")
 _BASE = ("walking", "trunk-mobility", "core-control")
@@ -47,7 +59,7 @@ _MEDIUM_EXTRA = ("hip-gluteal-strength", "back-extension")
 
 
 class ExerciseError(ValueError):
-    """Invalid exercise content, video override, programme, stratum, finding or decision."""
+    """Invalid exercise content, clinic override, programme, stratum, finding or decision."""
 
 
 def _fail(where: str, field: str, problem: str) -> NoReturn:
@@ -111,6 +123,15 @@ class Level:
 
 
 @dataclass(frozen=True)
+class Illustration:
+    """A checked picture file (see pathways.images) and the text that stands for it."""
+
+    path: Path
+    media_type: str
+    alt: str
+
+
+@dataclass(frozen=True)
 class Exercise:
     id: str
     title: str
@@ -118,6 +139,7 @@ class Exercise:
     summary: str
     video_url: str
     levels: tuple[Level, ...]
+    illustration: Illustration | None = None
 
     @property
     def max_level(self) -> int:
@@ -198,7 +220,74 @@ def _parse_exercise(path: Path) -> Exercise:
         levels.append(Level(i, name, dose, *texts))
     title, summary = _text(data, "title", where), _text(data, "summary", where)
     video_url = _check_url(data.get("video_url", ""), where, "video_url")
-    return Exercise(ex_id, title, category, summary, video_url, tuple(levels))
+    picture = _own_illustration(data, path.parent, ex_id, _default_alt(title, levels[0]), where)
+    return Exercise(ex_id, title, category, summary, video_url, tuple(levels), picture)
+
+
+def _default_alt(title: str, first: Level) -> str:
+    """Alt text when none is given: the title and level 1's name, which is what our drawings
+    show (how the exercise starts)."""
+    return f"{title}: {first.name}"
+
+
+def _own_illustration(data: Mapping[str, object], directory: Path, ex_id: str,
+                      default_alt: str, where: str) -> Illustration | None:
+    """The exercise file's `illustration`: a file in the illustrations folder beside the
+    exercise files; without one, illustrations/<id>.svg if that exists."""
+    raw = data.get("illustration")
+    if raw is None:
+        if not (directory / ILLUSTRATIONS / f"{ex_id}.svg").exists():
+            if "illustration_alt" in data:
+                _fail(where, "illustration_alt", "given without an illustration")
+            return None
+        raw = f"{ILLUSTRATIONS}/{ex_id}.svg"
+    folder, _, name = raw.partition("/") if isinstance(raw, str) else ("", "", "")
+    if folder != ILLUSTRATIONS or not _FILE_NAME_RE.match(name):
+        _fail(where, "illustration", f"must be a file name in the {ILLUSTRATIONS}/ folder "
+              f"beside the exercise files, such as '{ILLUSTRATIONS}/{ex_id}.svg', got {raw!r}")
+    folder_path = directory / ILLUSTRATIONS
+    file = (folder_path / name).resolve()
+    if file.parent != folder_path.resolve():  # a symbolic link that leads elsewhere
+        _fail(where, "illustration", f"{raw!r} leads outside the {ILLUSTRATIONS}/ folder")
+    alt = _text(data, "illustration_alt", where) if "illustration_alt" in data else default_alt
+    return _illustration(file, alt, where, "illustration")
+
+
+def _illustration(file: Path, alt: str, where: str, field: str) -> Illustration:
+    try:
+        media_type = check_image(file)
+    except UnsafeImageError as exc:
+        _fail(where, field, str(exc))
+    return Illustration(file, media_type, alt)
+
+
+def _apply_overrides(exercises: dict[str, Exercise], path: Path) -> None:
+    """A clinic's video links and pictures, from its overrides file (see ExerciseLibrary.load)."""
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ExerciseError(f"{where}: cannot read: {exc}") from exc
+    for ex_id, item in raw.items():
+        if ex_id not in exercises:
+            _fail(where, ex_id, f"unknown exercise id (known: {', '.join(sorted(exercises))})")
+        table, ex = _table(item, _OVERRIDE_KEYS, where, ex_id), exercises[ex_id]
+        video_url = _check_url(table.get("video_url", ex.video_url), where, f"{ex_id}.video_url")
+        picture = ex.illustration
+        value = table.get("illustration")
+        if value is not None:
+            if not isinstance(value, str):
+                _fail(where, f"{ex_id}.illustration", "must be a file path, or \"\" for none")
+            # A new picture does not show what our drawing showed: its own alt, or the default.
+            default_alt = _default_alt(ex.title, ex.levels[0])
+            picture = _illustration(path.parent / value, default_alt, where,
+                                    f"{ex_id}.illustration") if value else None
+        if "illustration_alt" in table:
+            if picture is None:
+                _fail(where, f"{ex_id}.illustration_alt", "given without an illustration")
+            alt = _text(table, "illustration_alt", where, f"{ex_id}.")
+            picture = dataclasses.replace(picture, alt=alt)
+        exercises[ex_id] = dataclasses.replace(ex, video_url=video_url, illustration=picture)
 
 
 @lru_cache(maxsize=256)
@@ -231,11 +320,14 @@ class ExerciseLibrary:
         self._by_id = {ex.id: ex for ex in exercises}
 
     @classmethod
-    def load(
-        cls, directory: Path | None = None, video_overrides: Mapping[str, str] | None = None
-    ) -> ExerciseLibrary:
+    def load(cls, directory: Path | None = None, overrides: Path | None = None
+             ) -> ExerciseLibrary:
         """Load *.toml from ``directory``, else $CAREPATH_EXERCISE_DIR, else the default dir.
-        ``video_overrides``: exercise id -> a clinic's https:// video link ("" clears it)."""
+
+        ``overrides``: a clinic's TOML file with a table per exercise id, each with any of
+        ``video_url`` (an https:// link, "" for none), ``illustration`` (a picture file, its
+        path absolute or relative to the overrides file, "" for none) and
+        ``illustration_alt`` (what the picture shows, for people who cannot see it)."""
         if directory is None:
             directory = Path(os.environ.get(ENV_DIR) or DEFAULT_DIR)
         if not directory.is_dir():
@@ -244,11 +336,8 @@ class ExerciseLibrary:
         if not files:
             raise ExerciseError(f"{directory}: no exercise files (*.toml) found")
         exercises = {ex.id: ex for ex in map(_parse_exercise, files)}
-        for ex_id, url in (video_overrides or {}).items():
-            if ex_id not in exercises:
-                _fail("video_overrides", repr(ex_id), "unknown exercise id")
-            checked = _check_url(url, "video_overrides", repr(ex_id))
-            exercises[ex_id] = dataclasses.replace(exercises[ex_id], video_url=checked)
+        if overrides is not None:
+            _apply_overrides(exercises, overrides)
         return cls(exercises.values())
 
     def get(self, exercise_id: str) -> Exercise:
@@ -265,8 +354,10 @@ class ExerciseLibrary:
 
 @lru_cache(maxsize=1)
 def default_library() -> ExerciseLibrary:
-    """The library from the default location, read once (``cache_clear()`` to reload)."""
-    return ExerciseLibrary.load()
+    """The library from the default location with the clinic's overrides file, if
+    $CAREPATH_EXERCISE_OVERRIDES names one; read once (``cache_clear()`` to reload)."""
+    overrides = os.environ.get(ENV_OVERRIDES)
+    return ExerciseLibrary.load(overrides=Path(overrides) if overrides else None)
 
 
 def _flag(findings: Mapping[str, object], key: str) -> bool:
@@ -432,6 +523,8 @@ def describe_programme(
             "max_level": ex.max_level, "level_name": lv.name, "dose": dose.describe(),
             "instructions": lv.instructions, "what_to_feel": lv.what_to_feel,
             "stop_if": lv.stop_if, "video_url": ex.video_url,
+            "illustration": ex.illustration is not None,
+            "illustration_alt": ex.illustration.alt if ex.illustration else "",
         })
     return result
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -22,44 +23,14 @@ from pathways.exercises import (
     week_inputs,
 )
 
+from .exercises_support import make_toml, write
+
 REQUIRED_IDS = {
     "walking", "trunk-mobility", "back-extension", "hip-gluteal-strength", "core-control",
     "hamstring-hip-flexibility", "functional-lifting", "balance",
 }
 LOW = ["walking", "trunk-mobility", "core-control"]
 MEDIUM = LOW + ["hip-gluteal-strength", "back-extension"]
-
-LEVEL = """
-[[levels]]
-level = {n}
-name = "Level {n}"
-dose = {dose}
-instructions = "Do the thing slowly."
-what_to_feel = "Mild effort."
-stop_if = "Pain spreads down a leg."
-"""
-
-
-def make_toml(ex_id: str = "demo", *, levels: int = 3, numbers: list[int] | None = None,
-              dose: str = "{ sets = 2, reps = 10 }", video_url: str = "",
-              drop: str | None = None, extra: str = "") -> str:
-    head = {
-        "id": f'id = "{ex_id}"', "title": 'title = "Demo"', "category": 'category = "mobility"',
-        "summary": 'summary = "A demo exercise."', "video_url": f'video_url = "{video_url}"',
-    }
-    lines = [v for k, v in head.items() if k != drop] + [extra]
-    text = "\n".join(lines) + "\n"
-    for n in numbers or list(range(1, levels + 1)):
-        text += LEVEL.format(n=n, dose=dose)
-    if drop and drop not in head:
-        text = "\n".join(line for line in text.splitlines() if not line.startswith(drop + " "))
-    return text
-
-
-def write(tmp_path: Path, text: str, ex_id: str = "demo") -> Path:
-    (tmp_path / f"{ex_id}.toml").write_text(text, encoding="utf-8")
-    return tmp_path
-
 
 @pytest.fixture(scope="module")
 def lib() -> ExerciseLibrary:
@@ -83,6 +54,26 @@ def test_each_exercise_is_complete(lib: ExerciseLibrary, ex_id: str) -> None:
         assert lv.name and lv.instructions and lv.what_to_feel and lv.stop_if
         assert lv.dose.describe()
     assert ex.level(ex.max_level) is ex.levels[-1]
+
+
+URGENT_SIGNS = {
+    # What every level's stop rules send a patient for help with, the same day: the signs of
+    # cauda equina syndrome or a worsening nerve root problem (the red-flag table in
+    # shared/domain.md, section 4: "same-day emergency assessment").
+    "urgency": r"urgent medical help the same day",
+    "where to go": r"emergency department or call your emergency number",
+    "bladder or bowel change": r"change in bladder or bowel control",
+    "saddle numbness": r"numbness around your genitals, bottom or inner thighs",
+    "leg weakness or numbness": r"weakness or numbness in a leg",
+}
+
+
+@pytest.mark.parametrize("ex_id", sorted(REQUIRED_IDS))
+def test_every_level_says_when_to_get_urgent_help(lib: ExerciseLibrary, ex_id: str) -> None:
+    for lv in lib.get(ex_id).levels:
+        missing = [idea for idea, words in URGENT_SIGNS.items()
+                   if not re.search(words, lv.stop_if)]
+        assert missing == [], f"{ex_id} level {lv.level}: stop_if lacks {missing}"
 
 
 def test_shipped_files_say_doses_are_adjustable() -> None:
@@ -293,29 +284,6 @@ def test_describe_programme(lib: ExerciseLibrary) -> None:
     for key in ("instructions", "what_to_feel", "stop_if", "video_url", "max_level"):
         assert key in rows[1]
     assert json.loads(json.dumps(rows)) == rows
-
-
-# --- video overrides ---------------------------------------------------------------------
-
-def test_video_override_valid() -> None:
-    url = "https://videos.example.org/walking-1.mp4"
-    lib = ExerciseLibrary.load(DEFAULT_DIR, video_overrides={"walking": url})
-    assert lib.get("walking").video_url == url
-    assert lib.get("balance").video_url == ""
-    rows = describe_programme([{"exercise": "walking", "level": 1}], lib)
-    assert rows[0]["video_url"] == url
-
-
-@pytest.mark.parametrize(("overrides", "match"), [
-    ({"walking": "http://videos.example.org/w.mp4"}, r"video_overrides: 'walking': .*https://"),
-    ({"walking": "javascript:alert(1)"}, "https"),
-    ({"walking": "https://"}, "https"),
-    ({"walking": "https://exa mple.org/x"}, "https"),
-    ({"swimming": "https://videos.example.org/s.mp4"}, "'swimming': unknown exercise id"),
-])
-def test_video_override_invalid(overrides: dict[str, str], match: str) -> None:
-    with pytest.raises(ExerciseError, match=match):
-        ExerciseLibrary.load(DEFAULT_DIR, video_overrides=overrides)
 
 
 # --- malformed files ---------------------------------------------------------------------
