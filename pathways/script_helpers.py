@@ -115,10 +115,11 @@ def prom_scores(proms: Mapping[str, Any]) -> dict[str, Any]:
     return scores
 
 
-def improvement_summary(baseline: Mapping[str, Any],
-                        follow_up: Mapping[str, Any]) -> dict[str, Any]:
-    """Which measures improved by at least their MCID (domain.md section 5)."""
-    return dict(_instruments.improvement_summary(baseline, follow_up))
+def improvement_summary(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
+                        primary: Sequence[str] = _instruments.PRIMARY_MEASURES) -> dict[str, Any]:
+    """Which measures improved by at least their MCID (domain.md section 5), and whether a
+    primary one did (pathway.toml `improvement_primary_measures`; domain.md 2.9)."""
+    return dict(_instruments.improvement_summary(baseline, follow_up, list(primary)))
 
 
 def education_modules_for(stratum: str) -> list[str]:

@@ -126,8 +126,12 @@ def test_improvement_summary_compares_what_both_sides_have() -> None:
         "psfs": None,
         "pseq": None,
         "any_improved": True,
+        "primary_improved": True,
         "measures_compared": 2,
     }
+    assert improvement_summary(baseline, follow_up, ["pain"])["primary_improved"] is False
+    with pytest.raises(ValueError, match="primary measures"):
+        improvement_summary(baseline, follow_up, ["mood"])
     assert json.loads(json.dumps(summary)) == summary
 
 
@@ -138,6 +142,7 @@ def test_improvement_summary_with_nothing_to_compare() -> None:
         "psfs": None,
         "pseq": None,
         "any_improved": False,
+        "primary_improved": False,
         "measures_compared": 0,
     }
 

@@ -125,15 +125,26 @@ _CHECKS: dict[str, Callable[[float, float], bool]] = {
 }
 
 
+PRIMARY_MEASURES = ("disability", "psfs")
+"""Improvement is judged mainly on function and the patient's own goals, with pain as support
+(domain.md 2.9); a model names its own in pathway.toml `improvement_primary_measures`."""
+
+
 def improvement_summary(
-    baseline: Mapping[str, object], follow_up: Mapping[str, object]
+    baseline: Mapping[str, object], follow_up: Mapping[str, object],
+    primary: tuple[str, ...] | list[str] = PRIMARY_MEASURES,
 ) -> dict[str, bool | int | None]:
     """Compare baseline and follow-up scores with the default MCIDs.
 
     Both mappings may hold the optional keys "pain", "disability", "psfs", "pseq" (scores);
     other keys are ignored. Returns one entry per measure (None when either side is missing
-    or None), plus "any_improved" and "measures_compared".
+    or None), plus "any_improved", "primary_improved" (a measure of ``primary`` reached its
+    MCID) and "measures_compared".
     """
+    unknown = sorted(set(primary) - set(_CHECKS))
+    if unknown or not primary:
+        raise ValueError(f"primary measures must be some of {', '.join(_CHECKS)}, "
+                         f"got {list(primary)!r}")
     summary: dict[str, bool | int | None] = {}
     compared = 0
     any_improved = False
@@ -147,6 +158,6 @@ def improvement_summary(
         compared += 1
         any_improved = any_improved or improved
     summary["any_improved"] = any_improved
-    summary["primary_improved"] = bool(summary.get("disability") or summary.get("psfs"))  # TEMP
+    summary["primary_improved"] = any(summary.get(key) is True for key in primary)
     summary["measures_compared"] = compared
     return summary
