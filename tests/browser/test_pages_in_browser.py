@@ -259,3 +259,36 @@ def test_a_questionnaire_step_can_be_answered_with_the_keyboard_alone(
     page.keyboard.press("Enter")
     expect(page.get_by_text(f"Question 1 of {total}", exact=True)).to_be_visible()
     expect(page.get_by_label("Disagree")).to_be_checked()
+
+
+def test_a_patient_reporting_saddle_numbness_is_told_to_get_emergency_care_at_once(
+        world: World, person: Person, screenshot_dir: Path) -> None:
+    """domain.md 2.3: the instruction comes on the very next screen, before anything else, and
+    again on /today until a clinician closes the emergency."""
+    refer(world, "Eva Holm", "eva")
+    for size, options in (("375", PHONE), ("1280", None)):
+        page = person(**options) if options else person()
+        log_in(page, "eva")
+        if size == "375":
+            page.locator(".action.safety h2 a").click()
+            expect(page.get_by_text(re.compile(r"^Question 1 of \d+$"))).to_be_visible()
+            page.locator("input[name=age]").fill("45")
+            page.get_by_role("button", name="Next").click()
+            while page.get_by_role("button", name="Send my answers").count() == 0:
+                legend = page.locator("fieldset legend").first.inner_text()
+                answer = "true" if "genitals, buttocks" in legend else "false"
+                page.locator(f"input[type=radio][value={answer}]").check()
+                page.locator("button[value=next]").click()
+            page.get_by_role("button", name="Send my answers").click()
+        expect(page).to_have_url(re.compile(r"/today"))
+        alert = page.locator("main [role=alert]").first
+        expect(alert).to_contain_text("Get emergency care today")
+        expect(alert).to_contain_text("Go to an emergency department now")
+        expect(alert.get_by_role("link", name="Call 112")).to_be_visible()
+        box = alert.bounding_box()
+        assert box is not None and box["y"] < 200 and box["width"] <= int(size)
+        page.screenshot(path=str(screenshot_dir / f"11-emergency-{size}.png"), full_page=True)
+    physio = world.client("physio")
+    complete(physio, "emergency_review", {"emergency_action": "sent_to_emergency_department"})
+    page.reload()
+    expect(page.get_by_text("Get emergency care today")).to_have_count(0)
