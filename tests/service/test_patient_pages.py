@@ -193,15 +193,20 @@ def test_a_missing_answer_is_shown_next_to_its_question_when_sending(world: Worl
     assert len(marked) == 1 and "Please answer this question" in marked[0].get_text()
 
 
-def test_saddle_numbness_tells_the_patient_to_get_emergency_care_on_the_next_screen(
-        world: World) -> None:
+def send_screen_with_one_yes(world: World, step: int, flag: str) -> tuple[TestClient, Response]:
+    """Ulf answers the safety questions in the wizard, yes to one flag (at its step)."""
     refer(world, "Ulf", "ulf")
     patient = login(world, "ulf")
     url = first_action(patient, "safety")
     review = answer_safety_questions(patient, url)
-    send(patient, patient.get(f"{url}?step=3"), url, {
-        "step": "3", "action": "next", "red_flags.saddle_numbness": "true"})
-    response = send(patient, review, url, {"action": "submit"})
+    send(patient, patient.get(f"{url}?step={step}"), url, {
+        "step": str(step), "action": "next", f"red_flags.{flag}": "true"})
+    return patient, send(patient, review, url, {"action": "submit"})
+
+
+def test_saddle_numbness_tells_the_patient_to_get_emergency_care_on_the_next_screen(
+        world: World) -> None:
+    patient, response = send_screen_with_one_yes(world, 3, "saddle_numbness")
     assert response.headers["location"] == "/today?sent=emergency"
     page = soup(patient.get("/today"))
     first = page.select_one("main [role=alert]")
@@ -214,13 +219,7 @@ def test_saddle_numbness_tells_the_patient_to_get_emergency_care_on_the_next_scr
 
 def test_an_urgent_flag_tells_the_patient_what_to_do_while_a_clinician_reviews_it(
         world: World) -> None:
-    refer(world, "Ulf", "ulf")
-    patient = login(world, "ulf")
-    url = first_action(patient, "safety")
-    review = answer_safety_questions(patient, url)
-    send(patient, patient.get(f"{url}?step=11"), url, {
-        "step": "11", "action": "next", "red_flags.fever": "true"})
-    response = send(patient, review, url, {"action": "submit"})
+    patient, response = send_screen_with_one_yes(world, 11, "fever")
     assert response.headers["location"] == "/today?sent=safety_flag"
     notice = soup(patient.get("/today")).select_one("[role=alert]")
     assert notice is not None and "emergency department" in notice.get_text()
