@@ -42,7 +42,7 @@ def test_people_read_rounded_scores_and_the_api_keeps_them_unrounded(world: Worl
     world.clock.advance(timedelta(days=14))
     world.sweep()
     patient = world.client("maja")  # a new login: the first one has expired
-    complete(patient, "follow_up_2w", {"proms": FOLLOW_UP})
+    complete(patient, "follow_up_2w", {"proms": FOLLOW_UP, "red_flags": A["no_new_flags"]})
 
     scores = patient.get(f"/api/episodes/{episode_id}/questionnaires").json()[-1]["scores"]
     assert scores["disability"] == 100 * 10 / 45 and scores["psfs"] == 17 / 3
