@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from pathways.education import EducationModule, default_catalogue
-from pathways.exercises import describe_programme
+from pathways.exercises import ExerciseError, Illustration, default_library, describe_programme
 from pathways.models import PathwayModel
 
 from . import access, views
@@ -41,6 +41,8 @@ each check-in (or the alert review that follows a bad week)."""
 KIND_ORDER = {"safety": 0, "questionnaire": 1, "check_in": 2, "exercise": 3, "education": 4}
 """Today's order: the safety questions before anything else (NICE HTE16, domain.md), then what
 has a due date and feeds clinical decisions, then the daily routine, then reading."""
+ILLUSTRATION_URL = "/exercise-illustrations/{}"
+"""Where an exercise's picture is served (service/pages/illustrations.py)."""
 
 
 # --------------------------------------------------------------------------- values
@@ -60,6 +62,9 @@ class ExerciseView:
     stop_if: str
     video_url: str
     sessions_this_week: int = 0
+    illustration_url: str = ""
+    """Where the page finds the exercise's picture ("" for none)."""
+    illustration_alt: str = ""
 
 
 @dataclass(frozen=True)
@@ -291,9 +296,24 @@ def programme_view(ctx: Context, episode: Episode) -> ProgrammeView | None:
 def _exercise_view(item: Mapping[str, object], logged: Counter[str]) -> ExerciseView:
     text = {k: str(item[k]) for k in ("id", "title", "category", "level_name", "dose",
                                       "instructions", "what_to_feel", "stop_if", "video_url")}
+    picture = ILLUSTRATION_URL.format(text["id"]) if item.get("illustration") else ""
     return ExerciseView(**text, level=int(str(item["level"])),
                         max_level=int(str(item["max_level"])),
-                        sessions_this_week=logged[text["id"]])
+                        sessions_this_week=logged[text["id"]], illustration_url=picture,
+                        illustration_alt=str(item.get("illustration_alt") or ""))
+
+
+def exercise_illustration(ctx: Context, exercise_id: str) -> Illustration:
+    """An exercise's picture (any exercise: they are the same for everyone), for the patients
+    and clinicians whose pages show them."""
+    access.require_role(ctx.user, "patient", *sorted(access.CLINICIANS))
+    try:
+        picture = default_library().get(exercise_id).illustration
+    except ExerciseError:
+        picture = None
+    if picture is None or not picture.path.is_file():
+        raise NotFoundError("there is no picture for that exercise")
+    return picture
 
 
 def programme_started(ctx: Context, episode: Episode) -> date | None:
