@@ -54,6 +54,18 @@ def _setting_problem(problem: Any) -> str:
     return f"{name}: {message} (given: {problem['input']!r})"
 
 
+def _check_exercises() -> None:
+    """Read the exercise library (and the clinic's overrides file) now: a mistake in them
+    stops the start with its message, rather than failing a patient's page later."""
+    from pathways.exercises import ExerciseError, default_library
+
+    try:
+        default_library()
+    except ExerciseError as err:
+        print(f"carepath: exercise content: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _db_upgrade(args: argparse.Namespace) -> int:
     from .bootstrap import prepare
     from .db import create_db_engine
@@ -91,6 +103,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .serving import serve, serve_processes
 
     settings = _settings()
+    _check_exercises()
     db = create_db_engine(settings)
     prepare(db, settings, SystemClock())
     if args.demo_if_empty and settings.mode != "production":
@@ -123,6 +136,7 @@ def _worker(args: argparse.Namespace) -> int:
     from .worker import run_forever, sweep
 
     settings = _settings()
+    _check_exercises()  # the worker's steps start and change programmes
     db = create_db_engine(settings)
     clock = SystemClock()
     engines = EngineRegistry(clock)

@@ -19,7 +19,13 @@ from sqlmodel import col, select
 
 from pathways.education import EducationModule, default_catalogue
 from pathways.events import DomainEvent
-from pathways.exercises import describe_programme
+from pathways.exercises import (
+    DEFAULT_STEP_PERCENT,
+    ExerciseError,
+    Illustration,
+    default_library,
+    describe_programme,
+)
 from pathways.models import PathwayModel
 
 from . import access, repository, views
@@ -47,6 +53,8 @@ daily routine, then reading."""
 EMERGENCY_SHOWN_EVERY = timedelta(minutes=10)
 """`emergency_instruction_shown` is recorded when the instruction is shown, at most this often
 per episode (a patient reloading the page would otherwise flood the log)."""
+ILLUSTRATION_URL = "/exercise-illustrations/{}"
+"""Where an exercise's picture is served (service/pages/illustrations.py)."""
 
 
 # --------------------------------------------------------------------------- values
@@ -66,6 +74,9 @@ class ExerciseView:
     stop_if: str
     video_url: str
     sessions_this_week: int = 0
+    illustration_url: str = ""
+    """Where the page finds the exercise's picture ("" for none)."""
+    illustration_alt: str = ""
 
 
 @dataclass(frozen=True)
@@ -326,8 +337,10 @@ def programme_view(ctx: Context, episode: Episode) -> ProgrammeView | None:
     logs = ctx.session.exec(select(ExerciseLog.exercise, ExerciseLog.logged_at).where(
         ExerciseLog.episode_id == episode.id, col(ExerciseLog.logged_at) >= week_started)).all()
     per_exercise = Counter(name for name, _ in logs)
-    exercises = [_exercise_view(item, per_exercise) for item in describe_programme(programme)]
     settings = model_settings(ctx, episode)
+    step = settings.get("progression_step_percent")
+    exercises = [_exercise_view(item, per_exercise) for item in describe_programme(
+        programme, step_percent=step if isinstance(step, int) else DEFAULT_STEP_PERCENT)]
     to_progress = sessions_to_progress(settings)
     weeks = settings.get("programme_weeks")
     at_top = all(e.level == e.max_level for e in exercises)
@@ -342,9 +355,24 @@ def programme_view(ctx: Context, episode: Episode) -> ProgrammeView | None:
 def _exercise_view(item: Mapping[str, object], logged: Counter[str]) -> ExerciseView:
     text = {k: str(item[k]) for k in ("id", "title", "category", "level_name", "dose",
                                       "instructions", "what_to_feel", "stop_if", "video_url")}
+    picture = ILLUSTRATION_URL.format(text["id"]) if item.get("illustration") else ""
     return ExerciseView(**text, level=int(str(item["level"])),
                         max_level=int(str(item["max_level"])),
-                        sessions_this_week=logged[text["id"]])
+                        sessions_this_week=logged[text["id"]], illustration_url=picture,
+                        illustration_alt=str(item.get("illustration_alt") or ""))
+
+
+def exercise_illustration(ctx: Context, exercise_id: str) -> Illustration:
+    """An exercise's picture (any exercise: they are the same for everyone), for the patients
+    and clinicians whose pages show them."""
+    access.require_role(ctx.user, "patient", *sorted(access.CLINICIANS))
+    try:
+        picture = default_library().get(exercise_id).illustration
+    except ExerciseError:
+        picture = None
+    if picture is None or not picture.path.is_file():
+        raise NotFoundError("there is no picture for that exercise")
+    return picture
 
 
 def programme_started(ctx: Context, episode: Episode) -> date | None:

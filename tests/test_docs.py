@@ -27,3 +27,13 @@ def test_every_setting_is_documented() -> None:
     missing = [name for name in Settings.model_fields
                if f"`CAREPATH_{name.upper()}`" not in README]
     assert missing == []
+
+
+def test_every_content_location_is_documented() -> None:
+    """pathways/ reads these itself (not through service/settings.py), so the test above
+    does not see them."""
+    from pathways import education, exercises
+
+    names = [education.ENV_VAR, exercises.ENV_DIR, exercises.ENV_OVERRIDES]
+    missing = [name for name in names if f"`{name}`" not in README]
+    assert missing == []

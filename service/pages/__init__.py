@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from . import clinician, patient, session
+    from . import clinician, illustrations, patient, session
 
-    return [session.router, clinician.router, patient.router]
+    return [session.router, clinician.router, patient.router, illustrations.router]

@@ -130,6 +130,11 @@ def _cookie_viewer(request: Request) -> Viewer | None:
                       csrf_token=auth.csrf_token(cookie))
 
 
+NOT_PAGES = ("/api", "/exercise-illustrations/")
+"""Paths whose errors answer as JSON: the API, and pictures (an <img> cannot show an error
+page, and a plain 401 says what a redirect to the login page would hide)."""
+
+
 def wants_html(request: Request) -> bool:
-    return not request.url.path.startswith("/api") and request.url.path not in (
+    return not request.url.path.startswith(NOT_PAGES) and request.url.path not in (
         "/openapi.json", "/healthz")

@@ -35,6 +35,7 @@ from .access_table import (
     A_PATIENT_TASK,
     A_PHYSIO_TASK,
     ACTIVE_MODEL,
+    AN_EXERCISE,
     LEAD_TASK,
     ROLES,
     SPARE_ACCOUNT,
@@ -118,6 +119,8 @@ class Scene:
             values["name"] = "htmx.min.js"
         if row.target == STYLESHEET:
             values["path"] = "carepath.css"
+        if row.target == AN_EXERCISE:
+            values["exercise_id"] = "walking"
         if row.path.endswith("password") and row.target == A_EPISODE:
             # Anna's login was given a new password (the same one): all her logins ended.
             self.clients["patient_A"] = self.world.client(ROLES["patient_A"])

@@ -65,6 +65,7 @@ ACTIVE_MODEL = "the active model version"
 VENDOR_ASSET = "a vendored browser library"
 STYLESHEET = "the stylesheet"
 SPARE_ACCOUNT = "another physiotherapist's account"
+AN_EXERCISE = "an exercise with a picture"
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,6 +174,10 @@ POLICY: list[Row] = [
     Row("POST", "/exercise", frozenset({"patient_A"}), body="page exercise log", via="page",
         anonymous=REFUSED, others={"patient_B": INVALID}),
     Row("GET", "/education/{module}", frozenset({"patient_A"}), A_EPISODE, via="page"),
+    # Exercise pictures are the same for everyone in care: any patient, any clinician (an
+    # <img> gets a 401, not a login redirect, when nobody is logged in).
+    Row("GET", "/exercise-illustrations/{exercise_id}", PATIENTS | CLINICIANS, AN_EXERCISE,
+        via="page"),
     Row("POST", "/education/{module}", frozenset({"patient_A"}), A_EPISODE,
         body="page check answers", via="page", anonymous=REFUSED),
     Row("GET", "/questionnaire/{task_id}", frozenset({"patient_A"}), A_PATIENT_TASK,
