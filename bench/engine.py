@@ -115,7 +115,8 @@ def complete(instance: PathwayInstance, name: str,
 
 
 def read_education(instance: PathwayInstance) -> None:
-    while tasks := [t for t in instance.ready_tasks() if t.education_module]:
+    while tasks := [t for t in instance.ready_tasks()
+                    if t.education_module and t.role == "patient"]:
         task = tasks[0]
         module = default_catalogue().get(task.education_module or "")
         instance.complete_task(

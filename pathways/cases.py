@@ -95,7 +95,8 @@ def _run_step(step: dict[str, Any], instance: PathwayInstance,
     if "read_education" in step:
         events: list[DomainEvent] = []
         read = []
-        while tasks := [t for t in instance.ready_tasks() if t.education_module]:
+        while tasks := [t for t in instance.ready_tasks()
+                        if t.education_module and t.role == "patient"]:
             task = tasks[0]
             module = default_catalogue().get(task.education_module or "")
             answers = [q.answer for q in module.check_questions]

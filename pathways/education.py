@@ -6,8 +6,8 @@ matter is read with ``yaml.safe_load`` only and validated strictly; any problem 
 :class:`EducationError` naming the file and the field.
 
 The pathway's education track (a BPMN call activity) assigns modules by STarT Back stratum and
-turns each one into a patient task: read the lesson, then answer a short check of understanding
-(:meth:`EducationCatalogue.check_answers`).
+need (:meth:`EducationCatalogue.for_patient`) and turns each one into a patient task: read the
+lesson, then answer a short check of understanding (:meth:`EducationCatalogue.check_answers`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from .instruments.scoring import START_BACK_CONCERNS
+
 # Stratum assignment. Each module declares the strata it is assigned to in its own front matter
 # (`strata`), so clinics can change the assignment without touching code; the shipped set is:
 #
@@ -34,9 +36,18 @@ import yaml
 #             (psychologically informed care for fear, worry, stress and low mood, as in the
 #             STarT Back trial, Hill, Lancet 2011)
 #
-# Within a stratum, modules are served in ascending `order` (ties broken by id).
+# Assignment by need. Education is individualised: it addresses the fear, worry, stress and low
+# mood a patient has, not only their stratum (domain.md section 1 item 4; section 2.7). A module
+# may name STarT Back concerns in its front matter (`also_for`, optional); a patient whose item
+# for one of them is positive gets the module whatever their stratum. The shipped set:
+#
+#   fear (SB5) or worry (SB6) -> fear-and-movement, stress-and-worry
+#
+# Within a plan, modules are served in ascending `order` (ties broken by id).
 
 STRATA: tuple[str, ...] = ("low", "medium", "high")
+CONCERNS: tuple[str, ...] = tuple(START_BACK_CONCERNS)
+"""What `also_for` may name: the STarT Back items that show a need on their own."""
 AUDIENCES: tuple[str, ...] = ("patient",)
 MIN_CHECK_QUESTIONS = 2
 MAX_CHECK_QUESTIONS = 3
@@ -53,6 +64,7 @@ _MODULE_FIELDS: tuple[str, ...] = (
     "summary",
     "check_questions",
 )
+_OPTIONAL_FIELDS: tuple[str, ...] = ("also_for",)
 _QUESTION_FIELDS: tuple[str, ...] = ("question", "options", "answer", "explanation")
 _ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _FENCE = "---"
@@ -85,6 +97,8 @@ class EducationModule:
     summary: str
     check_questions: tuple[CheckQuestion, ...]
     body_markdown: str
+    also_for: tuple[str, ...] = ()
+    """STarT Back concerns (CONCERNS) that bring the module to any stratum."""
 
 
 @dataclass(frozen=True)
@@ -139,11 +153,13 @@ def _parse_yaml(path: Path, front: str) -> dict[str, Any]:
     return data
 
 
-def _check_fields(path: Path, data: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
-    missing = [name for name in allowed if name not in data]
+def _check_fields(path: Path, data: Mapping[str, Any], required: Sequence[str], where: str,
+                  optional: Sequence[str] = ()) -> None:
+    missing = [name for name in required if name not in data]
     if missing:
         names = ", ".join(f"'{name}'" for name in missing)
         raise EducationError(f"{path}: {where}missing required field(s) {names}")
+    allowed = [*required, *optional]
     unknown = [name for name in data if name not in allowed]
     if unknown:
         names = ", ".join(f"'{name}'" for name in unknown)
@@ -166,20 +182,20 @@ def _integer(path: Path, field: str, value: object, minimum: int) -> int:
     return value
 
 
-def _strata(path: Path, value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value:
-        raise _field_error(
-            path, "strata", f"must be a non-empty list drawn from {list(STRATA)}, got {value!r}"
-        )
+def _choices(path: Path, field: str, value: object, allowed: Sequence[str], noun: str,
+             *, required: bool) -> tuple[str, ...]:
+    """A list drawn from `allowed`, each at most once; returned in `allowed`'s order."""
+    if not isinstance(value, list) or (required and not value):
+        kind = "a non-empty list" if required else "a list"
+        raise _field_error(path, field, f"must be {kind} drawn from {list(allowed)}, got {value!r}")
     for item in value:
-        if not isinstance(item, str) or item not in STRATA:
+        if not isinstance(item, str) or item not in allowed:
             raise _field_error(
-                path, "strata", f"unknown stratum {item!r} (allowed: {', '.join(STRATA)})"
+                path, field, f"unknown {noun} {item!r} (allowed: {', '.join(allowed)})"
             )
     if len(set(value)) != len(value):
-        raise _field_error(path, "strata", f"lists a stratum more than once: {value!r}")
-    # canonical order low, medium, high
-    return tuple(stratum for stratum in STRATA if stratum in value)
+        raise _field_error(path, field, f"lists a {noun} more than once: {value!r}")
+    return tuple(choice for choice in allowed if choice in value)
 
 
 def _question(path: Path, index: int, raw: object) -> CheckQuestion:
@@ -234,7 +250,7 @@ def load_module(path: Path) -> EducationModule:
 
     front, body = _split_front_matter(path, text)
     data = _parse_yaml(path, front)
-    _check_fields(path, data, _MODULE_FIELDS, "")
+    _check_fields(path, data, _MODULE_FIELDS, "", optional=_OPTIONAL_FIELDS)
 
     module_id = _text(path, "id", data["id"])
     if not _ID_PATTERN.fullmatch(module_id):
@@ -253,12 +269,15 @@ def load_module(path: Path) -> EducationModule:
         id=module_id,
         title=_text(path, "title", data["title"]),
         audience=audience,
-        strata=_strata(path, data["strata"]),
+        # canonical order low, medium, high
+        strata=_choices(path, "strata", data["strata"], STRATA, "stratum", required=True),
         order=_integer(path, "order", data["order"], minimum=1),
         reading_minutes=_integer(path, "reading_minutes", data["reading_minutes"], minimum=1),
         summary=_text(path, "summary", data["summary"]),
         check_questions=_questions(path, data["check_questions"]),
         body_markdown=body,
+        also_for=_choices(path, "also_for", data.get("also_for", []), CONCERNS, "concern",
+                          required=False),
     )
 
 
@@ -325,6 +344,19 @@ class EducationCatalogue:
                 f"unknown stratum '{stratum}' (expected one of: {', '.join(STRATA)})"
             )
         return [module for module in self if stratum in module.strata]
+
+    def for_patient(self, stratum: str, concerns: Iterable[str] = ()) -> list[EducationModule]:
+        """Modules for a patient, sorted by `order`: those of their stratum, and those whose
+        `also_for` names one of their positive STarT Back concerns (CONCERNS)."""
+        positive = set(concerns)
+        unknown = sorted(positive - set(CONCERNS))
+        if unknown:
+            raise EducationError(
+                f"unknown concern(s) {', '.join(unknown)} (expected: {', '.join(CONCERNS)})"
+            )
+        by_stratum = {module.id for module in self.for_stratum(stratum)}
+        return [module for module in self
+                if module.id in by_stratum or positive.intersection(module.also_for)]
 
     def check_answers(self, module_id: str, answers: Sequence[int]) -> CheckResult:
         """Mark a patient's answers (option indexes, one per question, in order)."""

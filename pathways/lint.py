@@ -27,7 +27,7 @@ from SpiffWorkflow.dmn.specs.model import DecisionTable
 
 from .education import default_catalogue
 from .models import PathwayModel, Problem
-from .properties import KNOWN_PROPERTIES, ROLES, TaskProperties
+from .properties import ALERTS, KNOWN_PROPERTIES, ROLES, TaskProperties
 from .sandbox import SAFE_BUILTIN_NAMES, Sandbox, SandboxError, allowed_method_names, freeze
 from .script_helpers import HELPERS
 
@@ -183,6 +183,8 @@ def _property_problems(model: PathwayModel, spec: Any) -> Iterator[str]:
                    f"'role' property ({', '.join(ROLES)})")
         elif role not in ROLES:
             yield f"role '{role}' is not one of {', '.join(ROLES)}"
+    if props.alert is not None and props.alert not in ALERTS:
+        yield f"alert '{props.alert}' is not one of {', '.join(ALERTS)}"
     form = props.form
     if form is not None and not model.standalone and form not in model.forms:
         yield f"form '{form}' does not exist (add forms/{form}.json)"

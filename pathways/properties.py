@@ -4,7 +4,7 @@
 - form: a form name; forms/<name>.json validates the submitted data
 - due_in: expression giving an ISO 8601 duration; due time counted from when ready
 - education_module: expression giving a module id; the module the task shows
-- alert: red_flag / exercise / not_improving; a worklist badge
+- alert: emergency / red_flag / exercise / not_improving / education; a worklist badge
 - cycle: true; the continue-as-new anchor of a loop (see PathwayInstance._restart_cycles)
 - event:NAME: comma-separated data keys; emit NAME with those keys when the task completes
 - event_if:NAME: expression; emit NAME only when it is true
@@ -17,6 +17,9 @@ from typing import Any, Literal, get_args
 
 TaskRole = Literal["patient", "physiotherapist", "clinic_lead"]
 ROLES: tuple[str, ...] = get_args(TaskRole)
+TaskAlert = Literal["emergency", "red_flag", "exercise", "not_improving", "education"]
+ALERTS: tuple[str, ...] = get_args(TaskAlert)
+"""The worklist badges a task may raise; the service words each one."""
 KNOWN_PROPERTIES = frozenset(
     {"role", "form", "due_in", "education_module", "alert", "cycle", "event:", "event_if:"}
 )

@@ -122,9 +122,15 @@ def improvement_summary(baseline: Mapping[str, Any], follow_up: Mapping[str, Any
     return dict(_instruments.improvement_summary(baseline, follow_up, list(primary)))
 
 
-def education_modules_for(stratum: str) -> list[str]:
-    """Ids of the education modules assigned to a STarT Back stratum, in reading order."""
-    return [module.id for module in default_catalogue().for_stratum(stratum)]
+def education_modules_for(stratum: str,
+                          start_back_result: Mapping[str, Any] | None = None) -> list[str]:
+    """Ids of the education modules for a patient, in reading order: those of their STarT Back
+    stratum and, given their scored STarT Back (`score_start_back`), those that address a
+    positive fear or worry item (domain.md section 1 item 4, section 2.7: education follows
+    need, not only stratum)."""
+    result = start_back_result or {}
+    concerns = [name for name in _instruments.START_BACK_CONCERNS if result.get(name) is True]
+    return [module.id for module in default_catalogue().for_patient(stratum, concerns)]
 
 
 def check_education_answers(module: str, answers: Sequence[int]) -> dict[str, Any]:

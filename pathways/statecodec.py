@@ -59,9 +59,11 @@ def drop_spent_data(workflow: BpmnWorkflow) -> None:
     for the last task of a (sub)workflow, when it completes. Everything else is history,
     which the service keeps in its event log and task submissions, not in the state.
     """
-    for task_id, sub in list(workflow.subprocesses.items()):
-        if task_id not in workflow.subprocesses:
-            continue  # nested in one deleted above: deleting a subprocess deletes its own
+    _drop_orphaned_subprocesses(workflow)
+    for task_id in list(workflow.subprocesses):
+        sub = workflow.subprocesses.get(task_id)
+        if sub is None:
+            continue  # deleted with the called process that held it
         parent = workflow.get_task_from_id(task_id)
         if sub.is_completed() and parent is not None and parent.state == TaskState.COMPLETED:
             # The call activity has taken the subprocess's result: nothing reads it again.
@@ -74,6 +76,20 @@ def drop_spent_data(workflow: BpmnWorkflow) -> None:
             if any(child.state & _WAITING_FOR_DATA for child in task.children):
                 continue
             task.data = {}
+
+
+def _drop_orphaned_subprocesses(workflow: BpmnWorkflow) -> None:
+    """Forget subprocesses whose task is gone. SpiffWorkflow cancels a running multi-instance
+    task by dropping its instances before it cancels them, so the subprocess of an instance
+    (an embedded subprocess inside a called process, when an episode leaves the pathway while
+    a module is being read) stays registered, cancelled, with no task that could reach it."""
+    def task_exists(task_id: UUID) -> bool:
+        return task_id in workflow.tasks or any(
+            task_id in sub.tasks for sub in workflow.subprocesses.values())
+
+    while orphans := [task_id for task_id in workflow.subprocesses if not task_exists(task_id)]:
+        for task_id in orphans:
+            del workflow.subprocesses[task_id]
 
 
 def encode(workflow: BpmnWorkflow, spec_names: SpecNames,
@@ -114,6 +130,11 @@ def decode(compact: dict[str, Any], spec: BpmnProcessSpec,
             flows.append(subprocess)
     if pending:
         raise ValueError("saved state has a subprocess without its call activity")
+    # Keep the saved order (decoding goes parents first), so a restored state encodes the same.
+    saved = {key: i for i, key in enumerate(compact.get("subprocesses", {}))}
+    restored = sorted(workflow.subprocesses.items(), key=lambda item: saved[_short(item[0])])
+    workflow.subprocesses.clear()
+    workflow.subprocesses.update(restored)
     return workflow
 
 

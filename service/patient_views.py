@@ -184,7 +184,9 @@ def today(ctx: Context, message: str = "") -> TodayPage:
     tasks, _ = views.worklist(ctx, episode_id=episode.id, limit=100)
     drafts = set(ctx.session.exec(select(TaskDraft.task_id).where(
         TaskDraft.user_id == ctx.actor_id)).all())
-    actions = [_task_action(ctx, episode, task, task.task_id in drafts) for task in tasks]
+    read = latest_readings(ctx, episode.id or 0) if any(t.education_module for t in tasks) \
+        else {}
+    actions = [_task_action(ctx, episode, task, task.task_id in drafts, read) for task in tasks]
     emergency = emergency_action(ctx, episode)
     if emergency is not None:
         actions.append(emergency)
@@ -197,22 +199,29 @@ def today(ctx: Context, message: str = "") -> TodayPage:
                      safety_notices(ctx, episode), message)
 
 
-def _task_action(ctx: Context, episode: Episode, task: TaskPublic, started: bool) -> NextAction:
-    kind, title, detail, href = _describe_task(ctx, episode, task)
+def _task_action(ctx: Context, episode: Episode, task: TaskPublic, started: bool,
+                 read: Mapping[str, Event]) -> NextAction:
+    kind, title, detail, href = _describe_task(ctx, episode, task, read)
     return NextAction(kind, title, detail, href, task.task_id, task.due_at,
                       due_text(task.due_at, ctx.now), task.overdue, started)
 
 
-def _describe_task(ctx: Context, episode: Episode,
-                   task: TaskPublic) -> tuple[str, str, str, str]:
-    """(kind, title, detail, link) of a patient task."""
+def _describe_task(ctx: Context, episode: Episode, task: TaskPublic,
+                   read: Mapping[str, Event]) -> tuple[str, str, str, str]:
+    """(kind, title, detail, link) of a patient task. `read`: the latest reading of each
+    module read so far (a module open again had its check not passed)."""
     if task.education_module:
         module = _module(task.education_module)
+        href = f"/education/{task.education_module}"
         if module is None:
-            return "education", task.title, "", f"/education/{task.education_module}"
+            return "education", task.title, "", href
+        if task.education_module in read:
+            return ("education", f"Read again: {module.title}",
+                    "Some answers to its check were not right, so you can read it again. "
+                    "Your physiotherapist has been told, so they can talk it through with you.",
+                    href)
         return ("education", f"Read: {module.title}",
-                f"About {module.reading_minutes} minutes, then a short check",
-                f"/education/{task.education_module}")
+                f"About {module.reading_minutes} minutes, then a short check", href)
     if not task.form:
         return "questionnaire", task.title, "", f"/tasks/{task.task_id}"
     count = _count_questions(form_schema(ctx, episode, task.form) or {})
@@ -446,27 +455,34 @@ def _module(module_id: str) -> EducationModule | None:
     return catalogue.get(module_id) if module_id in catalogue else None
 
 
+def latest_readings(ctx: Context, episode_id: int) -> dict[str, Event]:
+    """Each module read in the episode -> its latest reading (education_completed)."""
+    events = ctx.session.exec(select(Event).where(
+        Event.episode_id == episode_id, Event.name == "education_completed")
+        .order_by(col(Event.id))).all()
+    return {str((event.data or {}).get("module_read")): event for event in events}
+
+
 def education_state(ctx: Context, episode: Episode, module_id: str) -> tuple[
         EducationModule, str, dict[str, Any]]:
-    """The module and where the patient is with it: open (its reading task is ready), read
-    (with the check result), or later (assigned, its turn has not come)."""
+    """The module and where the patient is with it: open (its reading task is ready), again
+    (ready once more after a check not passed, with that check's result), read (with the
+    check result), or later (assigned, its turn has not come)."""
     record = views.episode_row(ctx, episode.id or 0)
-    events = ctx.session.exec(select(Event).where(
-        Event.episode_id == record.id,
-        col(Event.name).in_(["education_assigned", "education_completed"]))
-        .order_by(col(Event.id))).all()
-    assigned: list[str] = []
-    for event in events:
-        if event.name == "education_assigned":
-            assigned = list((event.data or {}).get("education_modules") or [])
-        elif (event.data or {}).get("module_read") == module_id:
-            result = dict((event.data or {}).get("education_check") or {})
-            return _known_module(module_id), "read", {**result, "at": event.at}
+    latest = latest_readings(ctx, record.id or 0).get(module_id)
+    result = {**((latest.data or {}).get("education_check") or {}), "at": latest.at} \
+        if latest is not None else {}
     open_task = ctx.session.exec(select(ReadyTask.task_id).where(
-        ReadyTask.episode_id == record.id, ReadyTask.education_module == module_id)).first()
+        ReadyTask.episode_id == record.id, ReadyTask.role == "patient",
+        ReadyTask.education_module == module_id)).first()
     if open_task is not None:
-        return _known_module(module_id), "open", {}
-    if module_id in assigned:
+        return _known_module(module_id), "again" if latest is not None else "open", result
+    if latest is not None:
+        return _known_module(module_id), "read", result
+    assigned = ctx.session.exec(select(Event.data).where(
+        Event.episode_id == record.id, Event.name == "education_assigned")
+        .order_by(col(Event.id).desc())).first()
+    if module_id in ((assigned or {}).get("education_modules") or []):
         return _known_module(module_id), "later", {}
     raise NotFoundError(f"the module {module_id!r} is not part of your plan")
 

@@ -275,10 +275,13 @@ def education(ctx: Context, episode_id: int) -> EducationPublic:
         else:
             read.append({"module": event.data.get("module_read"), "at": event.at.isoformat(),
                          **(event.data.get("education_check") or {})})
-    next_task = ctx.session.exec(select(ReadyTask.task_id).where(
-        ReadyTask.episode_id == episode_id,
-        col(ReadyTask.education_module).is_not(None))).first()
-    return EducationPublic(assigned=assigned, read=read, next_task_id=next_task)
+    task_id, module = ctx.session.exec(select(ReadyTask.task_id, ReadyTask.education_module)
+                                       .where(ReadyTask.episode_id == episode_id,
+                                              ReadyTask.role == "patient",
+                                              col(ReadyTask.education_module).is_not(None))
+                                       ).first() or (None, None)
+    again = [module] if module in {entry["module"] for entry in read} else []
+    return EducationPublic(assigned=assigned, read=read, next_task_id=task_id, open_again=again)
 
 
 def confirm_education(ctx: Context, episode_id: int, module: str,
@@ -286,7 +289,8 @@ def confirm_education(ctx: Context, episode_id: int, module: str,
     """Read confirmation: completes the open reading task for that module."""
     episode_row(ctx, episode_id)
     task_id = ctx.session.exec(select(ReadyTask.task_id).where(
-        ReadyTask.episode_id == episode_id, ReadyTask.education_module == module)).first()
+        ReadyTask.episode_id == episode_id, ReadyTask.role == "patient",
+        ReadyTask.education_module == module)).first()
     if task_id is None:
         raise NotFoundError(f"module {module!r} is not waiting to be read in this episode")
     return episodes.complete_task(ctx, task_id, {"answers": body.answers,

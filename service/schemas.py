@@ -228,7 +228,10 @@ class ExerciseLogPublic(ExerciseLogCreate):
 class EducationPublic(BaseModel):
     assigned: list[str]
     read: list[dict[str, Any]]
+    """Every reading, oldest first: a module whose check was not passed may appear twice."""
     next_task_id: str | None
+    open_again: list[str] = []
+    """Modules offered again after a check not passed, open to read now."""
 
 
 class EducationConfirm(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from sqlmodel import col, func, select
 
+from pathways.education import default_catalogue
 from pathways.instruments.scoring import Stratum
 
 from . import access, repository
@@ -42,10 +43,20 @@ StratumFilter = Stratum
 def task_public(task: ReadyTask, patient_name: str, now: datetime) -> TaskPublic:
     return TaskPublic(
         task_id=task.task_id, episode_id=task.episode_id, patient_id=task.patient_id,
-        patient_name=patient_name, role=task.role, name=task.name, title=task.title,
+        patient_name=patient_name, role=task.role, name=task.name,
+        title=task_title(task.title, task.education_module),
         form=task.form, education_module=task.education_module, alert=task.alert,
         stratum=task.stratum, ready_at=task.ready_at, due_at=task.due_at,
         overdue=task.due_at is not None and task.due_at < now, claimed_by=task.claimed_by)
+
+
+def task_title(title: str, module: str | None) -> str:
+    """A task's title for people: one about an education module names the module (the
+    model's task name cannot: one task reads, or talks through, each module in turn)."""
+    catalogue = default_catalogue()
+    if not module or module not in catalogue:
+        return title
+    return f"{title}: {catalogue.get(module).title}"
 
 
 def worklist(ctx: Context, due: DueFilter | None = None, stratum: str | None = None,

@@ -1,11 +1,11 @@
-"""The README documents what a model author can use (every helper and every property) and
-every setting an operator can give."""
+"""The README documents what a model author can use (every helper, every property and every
+alert) and every setting an operator can give."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pathways.properties import KNOWN_PROPERTIES
+from pathways.properties import ALERTS, KNOWN_PROPERTIES
 from pathways.script_helpers import HELPERS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -19,6 +19,11 @@ def test_every_model_helper_is_documented() -> None:
 def test_every_task_property_is_documented() -> None:
     missing = [name for name in KNOWN_PROPERTIES if f"`{name}" not in README]
     assert missing == []
+
+
+def test_every_alert_is_documented() -> None:
+    row = next(line for line in README.splitlines() if line.startswith("| `alert` |"))
+    assert [name for name in ALERTS if f"`{name}`" not in row] == []
 
 
 def test_every_setting_is_documented() -> None:

@@ -24,6 +24,13 @@ def test_valid_temp_module_loads(tmp_path: Path) -> None:
     assert module.body_markdown == BODY.strip()
 
 
+def test_also_for_is_optional_and_read_in_canonical_order(tmp_path: Path) -> None:
+    assert load_module(write_module(tmp_path, "test-module", valid_front())).also_for == ()
+    front = valid_front().replace("order: 1\n", "order: 1\nalso_for: [worry, fear]\n")
+    path = write_module(tmp_path, "test-module", front)
+    assert load_module(path).also_for == ("fear", "worry")
+
+
 def test_missing_field(tmp_path: Path) -> None:
     front = valid_front().replace("order: 1\n", "")
     path = write_module(tmp_path, "test-module", front)
@@ -94,6 +101,10 @@ def test_id_must_match_file_name(tmp_path: Path) -> None:
         ('options: ["No", "Yes"]', "options: [only]", "at least 2 options"),
         ("answer: 1", "answer: '1'", r"check_questions\[0\]\.answer'.*integer"),
         ("    explanation: It is a test.\n", "", r"missing required field\(s\) 'explanation'"),
+        ("order: 1\n", "order: 1\nalso_for: fear\n", "field 'also_for': must be a list"),
+        ("order: 1\n", "order: 1\nalso_for: [fear, anger]\n",
+         "field 'also_for': unknown concern 'anger' \\(allowed: fear, worry\\)"),
+        ("order: 1\n", "order: 1\nalso_for: [worry, worry]\n", "more than once"),
     ],
 )
 def test_field_type_errors(tmp_path: Path, old: str, new: str, message: str) -> None:

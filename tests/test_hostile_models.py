@@ -128,6 +128,13 @@ HOSTILE = [
     case("user-task-without-role", Hostile(
         "no_role.bpmn", lambda m: script_step(marker_script(m), in_lane=False),
         "check_in", "user task has no role: put it in a lane named after a role")),
+    case("unknown-alert", Hostile(
+        "alert.bpmn", lambda m: script_step(marker_script(m)).replace(
+            '<spiffworkflow:property name="form" value="check_in"/>',
+            '<spiffworkflow:property name="form" value="check_in"/>'
+            '<spiffworkflow:property name="alert" value="call_everyone"/>'),
+        "check_in", "alert 'call_everyone' is not one of emergency, red_flag, exercise, "
+                    "not_improving, education")),
     case("overlapping-unique-rules", Hostile(
         "overlap.dmn", lambda m: pain_band([("< 4", '"mild"'), ("<= 7", '"moderate"'),
                                             ("> 7", '"severe"')]),

@@ -87,6 +87,20 @@ def test_start_back_accepts_true_false_for_agree_items() -> None:
     assert score_start_back(answers).total == 2
 
 
+@pytest.mark.parametrize(
+    ("agree", "fear", "worry"),
+    [(set(), False, False), ({5}, True, False), ({6}, False, True), ({1, 5, 6}, True, True),
+     ({7, 8}, False, False)],
+    ids=["neither", "fear item", "worry item", "both", "other psychosocial items"],
+)
+def test_start_back_says_whether_the_fear_and_worry_items_were_positive(
+    agree: set[int], fear: bool, worry: bool
+) -> None:
+    result = score_start_back(start_back(agree, 0))
+    assert (result.fear, result.worry) == (fear, worry)
+    assert {"fear": fear, "worry": worry}.items() <= result.as_dict().items()
+
+
 # --- Disability index (ODI structure) ----------------------------------------------------
 
 DISABILITY_CASES = [

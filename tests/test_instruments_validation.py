@@ -176,7 +176,8 @@ def test_licence_notes_say_what_the_domain_requires() -> None:
 
 
 VALID_ANSWERS: list[tuple[str, dict[str, object], dict[str, object]]] = [
-    ("start_back", start_back({5, 6, 7}, 3), {"total": 4, "psychosocial": 4, "stratum": "high"}),
+    ("start_back", start_back({5, 6, 7}, 3),
+     {"total": 4, "psychosocial": 4, "stratum": "high", "fear": True, "worry": True}),
     ("disability", {"ODI1": 1, "ODI2": 2, "ODI3": 2}, {"score": 100 / 3, "sections_answered": 3}),
     ("pain_nrs", {"NRS": 6}, {"score": 6}),
     ("psfs", {"PSFS1": 4, "PSFS2": 5.5, "PSFS3": 6}, {"score": 15.5 / 3, "activities": 3}),

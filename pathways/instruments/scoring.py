@@ -25,6 +25,10 @@ Stratum = Literal["low", "medium", "high"]
 SB9_POINT_FROM = 3  # bothersomeness "very much" (3) or "extremely" (4) scores 1 point
 START_BACK_HIGH_PSYCHOSOCIAL = 4  # psychosocial subscale >= 4 -> high
 START_BACK_LOW_TOTAL_MAX = 3  # otherwise total <= 3 -> low, else medium
+# Single items that show a need on their own, whatever the stratum: a positive fear (SB5) or
+# worry (SB6) item calls for education that addresses it (domain.md section 1 item 4:
+# education addresses fear, worry, stress and low mood; section 3 names the items).
+START_BACK_CONCERNS: dict[str, str] = {"fear": "SB5", "worry": "SB6"}
 
 # FABQ subscales and default cut-offs (domain.md section 5: "cut-offs vary: PA > 14,
 # work > 29"), hence keyword parameters of score_fabq.
@@ -46,6 +50,10 @@ class StartBackResult(_Result):
     total: int
     psychosocial: int
     stratum: Stratum
+    fear: bool
+    """SB5 agreed: not safe to be physically active (START_BACK_CONCERNS)."""
+    worry: bool
+    """SB6 agreed: worrying thoughts (START_BACK_CONCERNS)."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,9 @@ def score_start_back(answers: Mapping[str, object]) -> StartBackResult:
     sb9_point = 1 if values["SB9"] >= SB9_POINT_FROM else 0
     total = _whole(values, [f"SB{n}" for n in range(1, 9)]) + sb9_point
     psychosocial = _whole(values, [f"SB{n}" for n in range(5, 9)]) + sb9_point
-    return StartBackResult(total, psychosocial, start_back_stratum(total, psychosocial))
+    return StartBackResult(total, psychosocial, start_back_stratum(total, psychosocial),
+                           fear=values[START_BACK_CONCERNS["fear"]] == 1,
+                           worry=values[START_BACK_CONCERNS["worry"]] == 1)
 
 
 def score_disability(answers: Mapping[str, object], min_sections: int = 1) -> DisabilityResult:

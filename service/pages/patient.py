@@ -74,11 +74,15 @@ class EducationPage:
     summary: str
     html: str
     state: str
-    """open (to read and confirm), read, later (its turn has not come)."""
+    """open (to read and confirm), again (open once more after a check not passed), read,
+    later (its turn has not come)."""
     questions: list[CheckQuestionView]
     result: str = ""
     confirm_error: str = ""
     just_read: bool = False
+    passed: bool = True
+    """The latest check of understanding was passed (or there has been none): when it was
+    not, the physiotherapist has been asked to talk the module through."""
 
 
 def _patient(request: Request, ctx: Context) -> tuple[Viewer, Episode | None]:
@@ -195,11 +199,12 @@ def _education_page(module: EducationModule, state: str, result: dict[str, objec
         chosen[n - 1] if chosen else None, errors.get(f"q{n}", ""))
         for n, q in enumerate(module.check_questions, 1)]
     summary = ""
-    if state == "read" and result.get("total"):
+    if state in ("read", "again") and result.get("total"):
         summary = f"You got {result.get('correct')} of {result.get('total')} right."
     return EducationPage(module.id, module.title, module.reading_minutes, module.summary,
                          render_markdown(body, heading_offset=1), state, questions, summary,
-                         errors.get("confirmed_read", ""), just_read)
+                         errors.get("confirmed_read", ""), just_read,
+                         passed=result.get("correct") == result.get("total"))
 
 
 @router.get("/education/{module}")
@@ -245,8 +250,10 @@ async def confirm_education(request: Request, module: str, call: PageCallDep,
         people.confirm_education(ctx, episode.id or 0, module, EducationConfirm(answers=answers))
         correct = sum(1 for q, c in zip(found.check_questions, answers, strict=True)
                       if q.answer == c)
-        page = _education_page(found, "read", {"correct": correct, "total": len(answers)}, chosen,
-                               just_read=True)
+        # Not passed the first time: the pathway offers the module again ("again").
+        _, state, _ = patient_views.education_state(ctx, episode, module)
+        page = _education_page(found, state, {"correct": correct, "total": len(answers)},
+                               chosen, just_read=True)
         return render(request, "patient/education.html", page, who)
 
     return await call(work)

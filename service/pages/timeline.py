@@ -43,6 +43,12 @@ def _module_title(module: Any) -> str:
         return words(module) or "a module"
 
 
+def _check_text(data: Mapping[str, Any]) -> str:
+    check = data.get("education_check") or {}
+    return (f" ({check.get('correct')} of {check.get('total')} check answers right)"
+            if check else "")
+
+
 SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "episode_started": lambda d: f"Referred ({words((d.get('referral') or {}).get('source'))})",
     "red_flag_screened": lambda d: "Safety questions answered: "
@@ -56,10 +62,12 @@ SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     f"{words(d.get('working_diagnosis')) or 'no diagnosis given'}",
     "education_assigned": lambda d: f"{len(d.get('education_modules') or [])} education "
     "modules assigned",
-    "education_completed": lambda d: f"Read \u201c{_module_title(d.get('module_read'))}\u201d"
-    + (f" ({(d.get('education_check') or {}).get('correct')} of "
-       f"{(d.get('education_check') or {}).get('total')} check answers right)"
-       if d.get("education_check") else ""),
+    "education_completed": lambda d: ("Read again" if d.get("education_attempt") == 2 else "Read")
+    + f" \u201c{_module_title(d.get('module_read'))}\u201d" + _check_text(d),
+    "education_check_failed": lambda d: "Check of understanding not passed for "
+    f"\u201c{_module_title(d.get('module_read'))}\u201d: offered again, physiotherapist told",
+    "education_follow_up_recorded": lambda d: "Followed up "
+    f"\u201c{_module_title(d.get('module_read'))}\u201d: {words(d.get('education_follow_up'))}",
     "exercise_started": lambda d: f"Exercise programme started "
     f"({len(d.get('exercise_programme') or [])} exercises)",
     "exercise_week_completed": lambda d: f"Exercise week {d.get('programme_week')}: "

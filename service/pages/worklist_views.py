@@ -38,8 +38,9 @@ ROLE_LABELS = {"physiotherapist": "Physiotherapist", "clinic_lead": "Clinic lead
                "patient": "Patient"}
 WORKLIST_LIMIT = 500
 TASK_ALERTS = {"emergency": ("Emergency", "red-flag"), "red_flag": ("Red flag", "red-flag"),
-               "exercise": ("Exercise alert", "warn"), "not_improving": ("Not improving", "warn")}
-"""A task's own `alert` property -> badge words and style."""
+               "exercise": ("Exercise alert", "warn"), "not_improving": ("Not improving", "warn"),
+               "education": ("Education check not passed", "warn")}
+"""A task's own `alert` property (pathways.properties.ALERTS) -> badge words and style."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from typing import Any
 from bs4 import BeautifulSoup, Tag
 from fastapi.testclient import TestClient
 
+from pathways.properties import ALERTS
 from service import auth
+from service.pages.worklist_views import TASK_ALERTS
 
 from .clinician_pages_support import patient_in_week_one, text
 from .conftest import A, World, complete, find_task, refer, week
@@ -92,6 +94,10 @@ def test_the_worklist_shows_overdue_tasks_first_with_words_for_every_signal(
     [review] = [r for r in later if cells(r)["Task"] == "Review red flag"]
     assert cells(review)["Alerts"] == "Red flag" and "Overdue" not in cells(review)["Due"]
     assert review.select_one("a")["href"] == f"/patients/{flagged}"
+
+
+def test_every_alert_a_model_may_raise_has_words_on_the_worklist() -> None:
+    assert set(TASK_ALERTS) == set(ALERTS)
 
 
 def test_worklist_filters_ask_for_rows_with_htmx_and_every_filter_works(world: World) -> None:

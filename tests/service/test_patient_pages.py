@@ -300,13 +300,11 @@ def test_a_module_is_shown_sanitised_and_confirming_it_completes_the_reading_tas
     assert unanswered.status_code == 422
     assert "Choose an answer" in main_text(unanswered) and "Tick the box" in main_text(unanswered)
     right = {f"q{n}": str(q.answer) for n, q in enumerate(module.check_questions, 1)}
-    second = module.check_questions[1]
-    wrong = str((second.answer + 1) % len(second.options))
-    done = send(patient, page, url, {**right, "q2": wrong, "confirmed_read": "yes"})
+    done = send(patient, page, url, {**right, "confirmed_read": "yes"})
     assert done.status_code == 200, done.text
     text = main_text(done)
-    assert f"You got {total - 1} of {total} right" in text
-    assert module.check_questions[0].explanation in text and "The answer is" in text
+    assert f"Well done, you have finished this module. You got {total} of {total} right" in text
+    assert module.check_questions[0].explanation in text and "is right" in text
     read = world.client("maja").get(f"/api/episodes/{episode_id}/education").json()["read"]
     assert read[0]["module"] == "understanding-back-pain"
     assert first_action(patient, "education") == "/education/staying-active"
