@@ -28,20 +28,25 @@ DO_NOT_OFFER_MEDICATION = {
     "anticonvulsant": "anticonvulsants",
     "gabapentinoid": "gabapentinoids",
 }
-NEEDS_EXERCISE = {"manual_therapy": "manual therapy", "psychological_therapy":
-                  "psychological therapy"}
-"""Not to be offered without exercise (NICE NG59)."""
+NEEDS_EXERCISE = {"manual_therapy": "manual therapy", "massage": "massage",
+                  "psychological_therapy": "psychological therapy"}
+"""Not to be offered without exercise (NICE NG59 1.2.7: manual therapy, soft-tissue techniques
+such as massage included, and 1.2.8: psychological therapy, each only within a package that
+includes exercise)."""
 
 
-def first_visit_warnings(answers: Mapping[str, Any], red_flag: bool = False) -> list[str]:
-    """Plain-sentence warnings for a first-visit record; empty when it follows NG59."""
+def treatment_warnings(answers: Mapping[str, Any], red_flag: bool = False,
+                       exercising: bool = False) -> list[str]:
+    """Plain-sentence warnings for any record of treatment (the first visit, a session);
+    empty when it follows NG59. ``exercising``: the patient's exercise programme is running,
+    so a treatment that needs exercise beside it has it."""
     treatments = set(_strings(answers.get("treatments")))
     medication = set(_strings(answers.get("medication")))
     warnings = [f"NICE NG59 advises not to offer {DO_NOT_OFFER_TREATMENTS[t]}."
                 for t in sorted(treatments & set(DO_NOT_OFFER_TREATMENTS))]
     warnings += [f"NICE NG59 advises not to offer {DO_NOT_OFFER_MEDICATION[m]}."
                  for m in sorted(medication & set(DO_NOT_OFFER_MEDICATION))]
-    if "exercise" not in treatments:
+    if "exercise" not in treatments and not exercising:
         warnings += [f"NICE NG59 advises {NEEDS_EXERCISE[t]} only together with exercise."
                      for t in sorted(treatments & set(NEEDS_EXERCISE))]
     imaging = answers.get("imaging")

@@ -255,7 +255,7 @@ class _Loader:
             return self._week(rng.choice([3, 3, 3, 2] if plan.review is None else [1, 2, 3]),
                               patient.pain, pain_during=min(5, patient.pain), settled=True)
         if name == "pi_session":
-            return {"session_topics": rng.sample(TOPICS, 2)}
+            return {"session_topics": rng.sample(TOPICS, 2), "treatments": ["education"]}
         if name.startswith(("follow_up", "registry")):
             return {"proms": follow_up_answers(patient.baseline, plan.review is None, rng),
                     "red_flags": self.answers["no_new_flags"]}
@@ -264,7 +264,7 @@ class _Loader:
                     "confidence": 6}
         if name == "combined_programme_session":
             return {"session_topics": ["graded_exercise", "fear"],
-                    "goals_progress": "some_progress"}
+                    "goals_progress": "some_progress", "treatments": ["exercise"]}
         if name == "specialist_answer":
             return {"specialist_seen": True, "specialist_outcome": "back_to_physiotherapy"}
         if name == "not_improving_review":

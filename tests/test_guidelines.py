@@ -1,4 +1,4 @@
-"""NICE NG59 'do not offer' warnings for a first visit."""
+"""NICE NG59 'do not offer' warnings for any record of treatment."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pathways.guidelines import first_visit_warnings
+from pathways.guidelines import treatment_warnings
 
 
 @pytest.mark.parametrize(("answers", "red_flag", "expected"), [
@@ -18,9 +18,16 @@ from pathways.guidelines import first_visit_warnings
     ({"imaging": "mri"}, False, ["no imaging without suspected serious pathology"]),
     ({"imaging": "mri"}, True, []),
 ])
-def test_first_visit_warnings_follow_nice_ng59(answers: dict[str, Any], red_flag: bool,
+def test_treatment_warnings_follow_nice_ng59(answers: dict[str, Any], red_flag: bool,
                                                expected: list[str]) -> None:
-    warnings = first_visit_warnings(answers, red_flag)
+    warnings = treatment_warnings(answers, red_flag)
     assert len(warnings) == len(expected)
     for text, warning in zip(expected, warnings, strict=True):
         assert text in warning
+
+
+@pytest.mark.parametrize("treatment", ["manual_therapy", "massage", "psychological_therapy"])
+def test_a_treatment_that_needs_exercise_is_fine_while_the_exercise_programme_runs(
+        treatment: str) -> None:
+    assert treatment_warnings({"treatments": [treatment]}, exercising=False)
+    assert treatment_warnings({"treatments": [treatment]}, exercising=True) == []

@@ -28,7 +28,6 @@ from .forms import FormField, fields_for, parse_form
 router = APIRouter(include_in_schema=False)
 EpisodeId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 """Database ids are 32-bit on PostgreSQL: anything larger is a bad request, not a 500."""
-FIRST_VISIT_FORM = "first_visit"
 """The form NICE NG59 warnings are checked on (pathways.guidelines)."""
 
 
@@ -171,7 +170,7 @@ async def submit_task(task_id: str, request: Request, call: PageCallDep) -> Resp
                 return redirect(home_for(ctx.user) if ctx.user else "/")
         page = _with_answers(page, schema, request.state.form_lists, answers, problems)
         if page.checks_guidelines:
-            page = replace(page, warnings=cv.first_visit_notes(ctx, page.episode_id, answers))
+            page = replace(page, warnings=cv.treatment_notes(ctx, page.episode_id, answers))
         return render(request, "clinician/task.html", page, who, status_code=422)
 
     return await call(work)
@@ -184,7 +183,7 @@ async def task_warnings(task_id: str, request: Request, call: PageCallDep) -> Re
         who = viewer(request, ctx)
         page, schema = _task_page(ctx, who, task_id)
         answers, _ = parse_form(schema, request.state.form_lists)
-        warnings = cv.first_visit_notes(ctx, page.episode_id, answers) \
+        warnings = cv.treatment_notes(ctx, page.episode_id, answers) \
             if page.checks_guidelines else ()
         return render(request, "clinician/_warnings.html", replace(page, warnings=warnings), who)
 
@@ -200,7 +199,8 @@ def _task_page(ctx: Context, who: Viewer,
         task_id=task.task_id, title=task.title, form_title=str(schema.get("title") or ""),
         description=str(schema.get("description") or ""), patient_name=task.patient_name,
         episode_id=task.episode_id, due_text=wv.when(task.due_at), overdue=task.overdue,
-        fields=tuple(fields_for(schema)), checks_guidelines=task.form == FIRST_VISIT_FORM,
+        fields=tuple(fields_for(schema)),
+        checks_guidelines="treatments" in schema.get("properties", {}),  # a treatment record
         for_clinician=who.is_clinician), schema
 
 

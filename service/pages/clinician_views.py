@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from pathways.education import EducationError, default_catalogue
 from pathways.engine import PathwayEngine
-from pathways.guidelines import first_visit_warnings
+from pathways.guidelines import treatment_warnings
 from pathways.instruments import (
     DISABILITY_MCID_POINTS,
     PAIN_MCID_POINTS,
@@ -216,21 +216,34 @@ def completed_task_title(ctx: Context, episode_id: int, task_id: str) -> str | N
     return str((event.data or {}).get("title") or done.name) if event else done.name
 
 
-def first_visit_notes(ctx: Context, episode_id: int,
-                      answers: Mapping[str, Any]) -> tuple[str, ...]:
-    """NICE NG59 warnings for first-visit answers (imaging is fine after a red flag)."""
-    red_flag = ctx.session.exec(select(Event.id).where(
-        Event.episode_id == episode_id, Event.name == "red_flag_raised")).first() is not None
-    return tuple(first_visit_warnings(answers, red_flag=red_flag))
+TREATMENT_EVENTS = ("first_visit_recorded", "pi_session_delivered", "combined_session_delivered")
+"""Events of records that say which treatments were given (NICE NG59 checks each)."""
+
+
+def treatment_notes(ctx: Context, episode_id: int,
+                    answers: Mapping[str, Any]) -> tuple[str, ...]:
+    """NICE NG59 warnings for a record of treatment as it is being filled in (imaging is fine
+    after a red flag; manual or psychological therapy is fine while exercise runs)."""
+    names = set(ctx.session.exec(select(Event.name).where(
+        Event.episode_id == episode_id,
+        col(Event.name).in_(("red_flag_raised", "exercise_started", "exercise_completed")))
+    ).all())
+    return tuple(treatment_warnings(
+        answers, red_flag="red_flag_raised" in names,
+        exercising="exercise_started" in names and "exercise_completed" not in names))
 
 
 def _guideline_warnings(events: Iterable[Event]) -> tuple[str, ...]:
-    """The warnings for the first visit as it was recorded."""
-    visits = [e for e in events if e.name == "first_visit_recorded"]
-    if not visits:
-        return ()
-    red_flag = any(e.name == "red_flag_raised" for e in events)
-    return tuple(first_visit_warnings(visits[-1].data or {}, red_flag=red_flag))
+    """The warnings for every record of treatment, as it was recorded (each at most once)."""
+    red_flag, exercising, found = False, False, []
+    for event in events:
+        red_flag = red_flag or event.name == "red_flag_raised"
+        exercising = (exercising or event.name == "exercise_started") and \
+            event.name != "exercise_completed"
+        if event.name in TREATMENT_EVENTS:
+            found += [w for w in treatment_warnings(event.data or {}, red_flag, exercising)
+                      if w not in found]
+    return tuple(found)
 
 
 def _open_tasks(ctx: Context, episode_id: int) -> tuple[OpenTask, ...]:

@@ -157,7 +157,7 @@ class Scene:
                 form.update({f"q{n}": str(a) for n, a in enumerate(answers, 1)},
                             confirmed_read="yes")
             elif row.body == "page task answers":
-                form.update({"session_topics": ["fear", "worry"]})
+                form.update({"session_topics": ["fear", "worry"], "treatments": ["education"]})
             elif row.body == "page patient password":
                 form.update(new_password=PASSWORD, new_password_again=PASSWORD)
             elif row.body == "page own password, unchanged":
@@ -189,7 +189,7 @@ class Scene:
             if task.role == "patient":
                 return {"data": education_answers(task.education_module or "")}
             if task.role == "physiotherapist":
-                return {"data": {"session_topics": ["fear", "worry"]}}
+                return {"data": {"session_topics": ["fear", "worry"], "treatments": ["education"]}}
             return {"data": {"referred_to": "Spine clinic", "confirmed": True}}
         if row.body == "reference bundle":
             files = read_bundle_dir(ROOT / "bpmn" / "betterback")

@@ -274,6 +274,27 @@ def test_a_first_visit_against_nice_ng59_is_warned_about_but_saved(world: World)
     assert "NICE NG59 advises not to offer traction." in text(notes)
 
 
+def test_every_record_of_treatment_is_checked_against_nice_ng59_not_only_the_first_visit(
+        world: World) -> None:
+    _, episode_id = patient_in_week_one(world, "Maja Lind", "maja", "high_start_back")
+    task_id = find_task(world.client("physio"), "pi_session")["task_id"]
+    physio = log_in(world, "physio")
+    token = csrf(physio)
+    page = html(physio.get(f"/tasks/{task_id}"))
+    form = page.select_one(f"form[action='/tasks/{task_id}']")
+    assert form["hx-post"] == f"/tasks/{task_id}/warnings"
+    answers = {"csrf_token": token, "session_topics": ["fear"],
+               "treatments": ["acupuncture", "massage"]}
+    live = [text(li) for li in html(physio.post(f"/tasks/{task_id}/warnings", data=answers,
+                                               headers={"HX-Request": "true"})).select("li")]
+    # Acupuncture is never offered; massage is fine here, the exercise programme is running.
+    assert live == ["NICE NG59 advises not to offer acupuncture."]
+    assert physio.post(f"/tasks/{task_id}", data=answers,
+                       follow_redirects=False).status_code == 303
+    summary = world.client("physio").get(f"/api/episodes/{episode_id}/summary").json()
+    assert "NICE NG59 advises not to offer acupuncture." in summary["guideline_warnings"]
+
+
 def test_a_second_clinician_sending_a_task_already_done_is_told_it_is_already_done(
         world: World) -> None:
     _, episode_id = patient_in_week_one(world, "Maja Lind", "maja", "high_start_back")

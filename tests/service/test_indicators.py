@@ -43,7 +43,8 @@ def six_weeks_on() -> Iterator[World]:
                                           "treatments": ["exercise", "tens"],
                                           "education_given": []})
         for _ in range(2):
-            complete(physio2, "pi_session", {"session_topics": ["fear"]})
+            complete(physio2, "pi_session",
+                     {"session_topics": ["fear"], "treatments": ["education"]})
         lena, _ = refer(world, "Lena", "lena")
         complete(lena, "red_flag_screen", {"age": 30, "red_flags": A["no_red_flags"]})
         sven, _ = refer(world, "Sven", "sven", clinician="southphysio")
@@ -173,7 +174,7 @@ def test_each_episode_is_judged_by_its_own_models_numbers(world: World) -> None:
     through_first_visit(world, hugo, "high_start_back")
     physio = world.client("physio")
     for _ in range(2):
-        complete(physio, "pi_session", {"session_topics": ["fear"]})
+        complete(physio, "pi_session", {"session_topics": ["fear"], "treatments": ["education"]})
     # A later version asks for six: Hugo's episode stays on the version it started on.
     files["pathway.toml"] = files["pathway.toml"].replace("pi_sessions = 2", "pi_sessions = 6")
     assert world.client("manager").post("/api/models", json={"files": files}).status_code == 201

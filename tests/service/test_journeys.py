@@ -147,7 +147,8 @@ def test_a_high_risk_patient_who_does_not_improve_is_escalated_to_a_specialist(
     physio, lead = world.client("physio"), world.client("lead")
     assert physio.get(f"/api/episodes/{episode_id}").json()["stratum"] == "high"
     for _ in range(4):
-        _complete(physio, "pi_session", {"session_topics": ["fear", "worry"]})
+        _complete(physio, "pi_session",
+                  {"session_topics": ["fear", "worry"], "treatments": ["education"]})
     for day in range(1, 7):
         world.clock.advance(timedelta(days=7))
         world.sweep()
