@@ -127,6 +127,11 @@ def test_improvement_summary_compares_what_both_sides_have() -> None:
         "pseq": None,
         "any_improved": True,
         "measures_compared": 2,
+        "primary_measures": ["disability", "psfs"],
+        "supporting_measures": ["pain"],
+        "primary_improved": True,
+        "supporting_improved": False,
+        "primary_compared": 1,
     }
     assert json.loads(json.dumps(summary)) == summary
 
@@ -139,6 +144,11 @@ def test_improvement_summary_with_nothing_to_compare() -> None:
         "pseq": None,
         "any_improved": False,
         "measures_compared": 0,
+        "primary_measures": ["disability", "psfs"],
+        "supporting_measures": ["pain"],
+        "primary_improved": False,
+        "supporting_improved": False,
+        "primary_compared": 0,
     }
 
 

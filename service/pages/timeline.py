@@ -36,6 +36,29 @@ def _scores_text(scores: Mapping[str, Any] | None) -> str:
     return ", ".join(parts) or "no scores"
 
 
+MEASURE_NAMES = {"pain": "pain", "disability": "disability", "psfs": "PSFS", "pseq": "PSEQ"}
+
+
+def _improvement_text(improvement: Mapping[str, Any] | None) -> str:
+    """The pathway's verdict: improved on a primary measure (which), or not; an event from
+    before the primary measures were configured says only whether any measure improved."""
+    improvement = improvement or {}
+    if "primary_improved" not in improvement:
+        return "improved" if improvement.get("any_improved") else "not improved"
+    primary = [str(m) for m in improvement.get("primary_measures") or []]
+    supporting = [str(m) for m in improvement.get("supporting_measures") or []]
+
+    def named(measures: list[str], joiner: str = "and") -> str:
+        return f" {joiner} ".join(MEASURE_NAMES.get(m, m) for m in measures)
+
+    improved = [m for m in primary if improvement.get(m) is True]
+    if improved:
+        return f"improved ({named(improved)})"
+    also = [m for m in supporting if improvement.get(m) is True]
+    return f"not improved on {named(primary, 'or')}" + (
+        f" ({named(also)} improved)" if also else "")
+
+
 def _module_title(module: Any) -> str:
     try:
         return default_catalogue().get(str(module)).title
@@ -74,9 +97,7 @@ SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     + (", ".join(words(t) or "" for t in d.get("session_topics") or []) or "no topics noted"),
     "follow_up_due": lambda d: f"{d.get('follow_up_week')}-week follow-up due",
     "follow_up_completed": lambda d: f"{d.get('follow_up_week')}-week follow-up: "
-    f"{_scores_text(d.get('follow_up_scores'))}"
-    + ("; improved" if (d.get("improvement") or {}).get("any_improved") else
-       "; not improved"),
+    f"{_scores_text(d.get('follow_up_scores'))}; {_improvement_text(d.get('improvement'))}",
     "escalation_reviewed": lambda d: f"Not improving, reviewed: "
     f"{words(d.get('escalation_decision'))}",
     "programme_changed": lambda d: f"Programme changed: {words(d.get('escalation_decision'))}",
