@@ -23,6 +23,7 @@ from pathways.education import default_catalogue
 
 from .db import transaction
 from .demo_plans import (
+    ACTIVITIES,
     DELAY_DAYS,
     FLAGS,
     STAGES,
@@ -166,6 +167,8 @@ class _Loader:
             baseline = {"pain_nrs": pain,
                         "disability": {f"ODI{n}": self.rng.randint(1, 3) for n in range(1, 11)},
                         "pseq": {f"PSEQ{n}": self.rng.randint(2, 4) for n in range(1, 11)},
+                        "psfs_activities": {f"PSFS{n}": name for n, name in enumerate(
+                            self.rng.sample(ACTIVITIES, 3), 1)},
                         "psfs": {f"PSFS{n}": self.rng.randint(2, 4) for n in range(1, 4)}}
             patient = DemoPatient(plan, f"{first} {last}", username, secrets.token_urlsafe(12),
                                   self.rng.randint(22, 72), now - timedelta(days=plan.ago),

@@ -82,6 +82,10 @@ FLAGS = {"emergency": {"saddle_numbness": True, "bladder_bowel_change": True},
          "urgent_clear": {"history_of_cancer": True},
          "urgent_refer": {"fever": True, "iv_drug_use": True}}
 TOPICS = ["fear", "worry", "stress", "mood", "beliefs", "coping", "activity_goals"]
+ACTIVITIES = ["carrying shopping", "sitting through a film", "putting on my socks",
+              "walking the dog", "gardening", "lifting my grandchild", "driving to work",
+              "vacuuming", "sleeping through the night", "playing football"]
+"""What demo patients name as the activities their back makes hard (PSFS), in their words."""
 
 
 

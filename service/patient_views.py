@@ -21,7 +21,7 @@ from pathways.education import EducationModule, default_catalogue
 from pathways.exercises import describe_programme
 from pathways.models import PathwayModel
 
-from . import access, views
+from . import access, psfs_activities, views
 from .episodes import Context
 from .errors import NotFoundError
 from .schemas import TaskPublic
@@ -195,7 +195,9 @@ def _describe_task(ctx: Context, episode: Episode,
                 f"/education/{task.education_module}")
     if not task.form:
         return "questionnaire", task.title, "", f"/tasks/{task.task_id}"
-    count = _count_questions(form_schema(ctx, episode, task.form) or {})
+    given = psfs_activities.form_for_episode(ctx.session, episode.id or 0,
+                                             form_schema(ctx, episode, task.form))
+    count = _count_questions(given or {})
     href = f"/questionnaire/{task.task_id}"
     if task.form == "red_flag_screen":
         return ("safety", task.title, f"{count} quick questions so we know it is safe to "
