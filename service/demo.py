@@ -26,6 +26,7 @@ from .demo_plans import (
     ACTIVITIES,
     DELAY_DAYS,
     FLAGS,
+    SELF_MANAGEMENT_PLAN,
     STAGES,
     STATIC,
     TOPICS,
@@ -266,7 +267,7 @@ class _Loader:
             return {"escalation_decision": plan.review or "continue"}
         if name == "discharge":
             return {"discharge_outcome": "improved" if plan.review is None else "unchanged",
-                    "self_management_plan_given": True}
+                    "self_management_plan": SELF_MANAGEMENT_PLAN}
         raise DemoError(f"the demo has no answers for the task {name!r}")
 
 

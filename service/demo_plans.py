@@ -86,7 +86,15 @@ ACTIVITIES = ["carrying shopping", "sitting through a film", "putting on my sock
               "walking the dog", "gardening", "lifting my grandchild", "driving to work",
               "vacuuming", "sleeping through the night", "playing football"]
 """What demo patients name as the activities their back makes hard (PSFS), in their words."""
-
+SELF_MANAGEMENT_PLAN = (
+    "Keep moving every day: walk, and keep doing the exercises from your programme that "
+    "helped you most.\n\n"
+    "If your back flares up: stay gently active, and go back a level on the exercises for a "
+    "few days before building up again.\n\n"
+    "Contact the clinic if the pain does not settle, or stops you working or sleeping. Seek "
+    "care at once if you have new problems with your bladder or bowels, numbness around your "
+    "bottom or genitals, or weakness in your legs.")
+"""What the demo's physiotherapists write for patients at discharge."""
 
 
 def start_back_answers(stratum: str, rng: random.Random) -> dict[str, int]:

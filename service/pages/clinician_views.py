@@ -28,7 +28,7 @@ from pathways.instruments import (
     psfs_improved,
 )
 
-from .. import access, diagram, people, psfs_activities, views
+from .. import access, diagram, people, psfs_activities, self_management, views
 from ..episodes import Context
 from ..errors import NotFoundError
 from ..score_text import score_value
@@ -162,6 +162,8 @@ class PatientSummary:
     adherence: tuple[AdherenceWeek, ...]
     education: tuple[EducationItem, ...]
     position: Position
+    self_management_plan: self_management.SelfManagementPlan
+    """Written at discharge (its text is None until then)."""
 
     def script_data(self) -> dict[str, Any]:
         """What the page's script draws: chart series and the diagram's highlights."""
@@ -219,7 +221,8 @@ def patient_summary(ctx: Context, episode_id: int) -> PatientSummary:
         charts=_charts([(s.submitted_at, s.scores or {}) for s in scores]),
         activities=_activities(ctx, episode_id),
         adherence=tuple(weeks), education=_education(ctx, episode_id),
-        position=_position(ctx, episode, engine))
+        position=_position(ctx, episode, engine),
+        self_management_plan=self_management.latest_plan(ctx.session, episode_id))
 
 
 def completed_task_title(ctx: Context, episode_id: int, task_id: str) -> str | None:

@@ -105,7 +105,9 @@ SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
         words(d.get("escalation_decision") or d.get("red_flag_decision")
                or d.get("emergency_action") or d.get("red_flag_outcome")) or "escalated")
     + (f" ({d['referred_to']})" if d.get("referred_to") else ""),
-    "episode_discharged": lambda d: f"Discharged: {words(d.get('discharge_outcome'))}",
+    "episode_discharged": lambda d: f"Discharged: {words(d.get('discharge_outcome'))}"
+    + (f"; final scores: {_scores_text(d['follow_up_scores'])}" if d.get("follow_up_scores")
+       else ""),
     "registry_questionnaire_completed": lambda d: f"Registry questionnaire "
     f"({d.get('registry_month_done')} months): {_scores_text(d.get('registry_scores'))}",
     "episode_completed": lambda d: "Pathway complete",

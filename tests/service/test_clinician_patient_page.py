@@ -57,7 +57,8 @@ def test_the_summary_twin_has_the_patient_pages_data(world: World) -> None:
     _, episode_id = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
     body = world.client("physio").get(f"/api/episodes/{episode_id}/summary").json()
     assert set(body) == {"header", "alerts", "guideline_warnings", "open_tasks", "timeline",
-                         "charts", "activities", "adherence", "education", "position"}
+                         "charts", "activities", "adherence", "education", "position",
+                         "self_management_plan"}
     assert body["header"]["patient_name"] == "Maja Lind"
     assert "Risk stratified: medium" in [t["sentence"] for t in body["timeline"]]
     assert [c["key"] for c in body["charts"]] == ["pain", "disability", "psfs", "pseq"]
