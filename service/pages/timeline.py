@@ -29,14 +29,14 @@ def words(value: Any) -> str | None:
     return str(value).replace("_", " ") if value not in (None, "") else None
 
 
-def _scores_text(scores: Mapping[str, Any] | None) -> str:
-    parts = [f"{label} {score_text(scores[key])}" for key, label in (
-        ("pain", "pain"), ("disability", "disability"), ("psfs", "PSFS"), ("pseq", "PSEQ"))
-        if scores and isinstance(scores.get(key), int | float)]
-    return ", ".join(parts) or "no scores"
-
-
 MEASURE_NAMES = {"pain": "pain", "disability": "disability", "psfs": "PSFS", "pseq": "PSEQ"}
+"""The questionnaire measures (prom_scores' keys) as sentences name them."""
+
+
+def _scores_text(scores: Mapping[str, Any] | None) -> str:
+    parts = [f"{label} {score_text(scores[key])}" for key, label in MEASURE_NAMES.items()
+             if scores and isinstance(scores.get(key), int | float)]
+    return ", ".join(parts) or "no scores"
 
 
 def _improvement_text(improvement: Mapping[str, Any] | None) -> str:
