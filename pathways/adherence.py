@@ -26,8 +26,10 @@ Indicator: denominator (episodes ...) -> numerator (those where ...)
    done within `window_days` of its due time (`follow_up_weeks` after the first visit).
 10. with a first visit, once the last of `prom_weeks` is past its window (or done) -> PROMs
     were recorded at baseline and at each of `prom_weeks`.
-11. with PROMs at the last of `prom_weeks` -> they reached an MCID on at least one measure
-    (the pathway's own improvement test); also by stratum.
+11. with PROMs at the last of `prom_weeks` -> they reached an MCID on a primary measure
+    (the pathway's own improvement test: `primary_improved`, pathway.toml's
+    improvement_primary_measures; an event recorded before that test has only
+    `any_improved`, an MCID on any measure, which is read instead); also by stratum.
 12. with a first visit and no red flag raised -> all five BetterBack quality-index items were
     met on the first-visit record.
 """
@@ -194,9 +196,12 @@ def improved_at_outcome_week(episode: EpisodeRecord, settings: AdherenceSettings
                              now: datetime) -> Verdict:
     done = episode.follow_up(settings.prom_weeks[-1]) if settings.prom_weeks else None
     improvement = done.data.get("improvement") if done is not None else None
-    if not isinstance(improvement, Mapping) or "any_improved" not in improvement:
+    if not isinstance(improvement, Mapping):
         return None
-    return improvement["any_improved"] is True
+    for judgement in ("primary_improved", "any_improved"):  # the newer test first
+        if judgement in improvement:
+            return improvement[judgement] is True
+    return None
 
 
 def quality_index_met(episode: EpisodeRecord, settings: AdherenceSettings,
@@ -260,7 +265,9 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(11, "Reached the MCID at the last follow-up, by stratum",
               improved_at_outcome_week,
               "Among episodes with PROMs at the last of weeks {prom_weeks}: an MCID reached "
-              "on pain, disability, PSFS or PSEQ (the pathway's own improvement test).",
+              "on a primary measure, by default the disability index or PSFS (the pathway's "
+              "own improvement test, pathway.toml improvement_primary_measures); follow-ups "
+              "recorded before that test count an MCID on any measure.",
               by_stratum=True),
     Indicator(12, "BetterBack quality index: all 5 items met", quality_index_met,
               "On the first-visit record of episodes without a red flag: no X-ray, no "

@@ -1,6 +1,7 @@
 """Deploy-time checks of a parsed model: every expression compiles in the sandbox, every task
 has a role, forms and education modules exist, timers are well formed, UNIQUE tables do not
-overlap. Each problem names the file, the element id and what to fix.
+overlap, the settings that name measures name real ones. Each problem names the file, the
+element id (or setting) and what to fix.
 
 Nothing in the model runs here, except DMN cells evaluated against candidate values
 (in the sandbox) to look for overlapping rules.
@@ -26,7 +27,8 @@ from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.dmn.specs.model import DecisionTable
 
 from .education import default_catalogue
-from .models import PathwayModel, Problem
+from .instruments import MeasureChoiceError, improvement_measures
+from .models import MANIFEST, PathwayModel, Problem
 from .properties import ALERTS, KNOWN_PROPERTIES, ROLES, TaskProperties
 from .sandbox import SAFE_BUILTIN_NAMES, Sandbox, SandboxError, allowed_method_names, freeze
 from .script_helpers import HELPERS
@@ -43,6 +45,7 @@ def lint_model(model: PathwayModel) -> list[Problem]:
         problems.extend(Problem(file, decision_id, message)
                         for message in _lint_table(table, model, sandbox))
     problems.extend(_lint_forms(model))
+    problems.extend(_lint_settings(model))
     return problems
 
 
@@ -309,6 +312,23 @@ def _cell_constants(cell: str, sandbox: Sandbox, data: dict[str, Any]) -> list[A
                     continue
                 found.extend(value if isinstance(value, tuple | list) else [value])
     return found
+
+
+IMPROVEMENT_SETTINGS = {"primary": "improvement_primary_measures",
+                        "supporting": "improvement_supporting_measures"}
+"""pathway.toml's choice of what counts as improvement (improvement_summary's arguments)."""
+
+
+def _lint_settings(model: PathwayModel) -> Iterator[Problem]:
+    """Settings a helper would refuse only when a follow-up is scored, refused at deploy."""
+    chosen = {which: model.settings.get(name) for which, name in IMPROVEMENT_SETTINGS.items()}
+    if all(value is None for value in chosen.values()):
+        return
+    try:
+        improvement_measures(chosen["primary"], chosen["supporting"])
+    except MeasureChoiceError as err:
+        yield Problem(MANIFEST, IMPROVEMENT_SETTINGS.get(err.which)
+                      or ", ".join(IMPROVEMENT_SETTINGS.values()), str(err))
 
 
 def _lint_forms(model: PathwayModel) -> Iterator[Problem]:

@@ -116,10 +116,13 @@ def prom_scores(proms: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def improvement_summary(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
-                        primary: Sequence[str] = _instruments.PRIMARY_MEASURES) -> dict[str, Any]:
+                        primary: Sequence[str] | None = None,
+                        supporting: Sequence[str] | None = None) -> dict[str, Any]:
     """Which measures improved by at least their MCID (domain.md section 5), and whether a
-    primary one did (pathway.toml `improvement_primary_measures`; domain.md 2.9)."""
-    return dict(_instruments.improvement_summary(baseline, follow_up, list(primary)))
+    primary measure did (`primary_improved`: the judgement). Models pass
+    settings['improvement_primary_measures'] and settings['improvement_supporting_measures'];
+    without them, the disability index and PSFS are primary and pain supports."""
+    return dict(_instruments.improvement_summary(baseline, follow_up, primary, supporting))
 
 
 def education_modules_for(stratum: str,

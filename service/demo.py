@@ -23,8 +23,10 @@ from pathways.education import default_catalogue
 
 from .db import transaction
 from .demo_plans import (
+    ACTIVITIES,
     DELAY_DAYS,
     FLAGS,
+    SELF_MANAGEMENT_PLAN,
     STAGES,
     STATIC,
     TOPICS,
@@ -166,6 +168,8 @@ class _Loader:
             baseline = {"pain_nrs": pain,
                         "disability": {f"ODI{n}": self.rng.randint(1, 3) for n in range(1, 11)},
                         "pseq": {f"PSEQ{n}": self.rng.randint(2, 4) for n in range(1, 11)},
+                        "psfs_activities": {f"PSFS{n}": name for n, name in enumerate(
+                            self.rng.sample(ACTIVITIES, 3), 1)},
                         "psfs": {f"PSFS{n}": self.rng.randint(2, 4) for n in range(1, 4)}}
             patient = DemoPatient(plan, f"{first} {last}", username, secrets.token_urlsafe(12),
                                   self.rng.randint(22, 72), now - timedelta(days=plan.ago),
@@ -271,7 +275,7 @@ class _Loader:
             return {"escalation_decision": plan.review or "continue"}
         if name == "discharge":
             return {"discharge_outcome": "improved" if plan.review is None else "unchanged",
-                    "self_management_plan_given": True}
+                    "self_management_plan": SELF_MANAGEMENT_PLAN}
         raise DemoError(f"the demo has no answers for the task {name!r}")
 
     def _week(self, sessions: int, pain: int, pain_during: int,

@@ -82,7 +82,19 @@ FLAGS = {"emergency": {"saddle_numbness": True, "bladder_bowel_change": True},
          "urgent_clear": {"history_of_cancer": True},
          "urgent_refer": {"fever": True, "iv_drug_use": True}}
 TOPICS = ["fear", "worry", "stress", "mood", "beliefs", "coping", "activity_goals"]
-
+ACTIVITIES = ["carrying shopping", "sitting through a film", "putting on my socks",
+              "walking the dog", "gardening", "lifting my grandchild", "driving to work",
+              "vacuuming", "sleeping through the night", "playing football"]
+"""What demo patients name as the activities their back makes hard (PSFS), in their words."""
+SELF_MANAGEMENT_PLAN = (
+    "Keep moving every day: walk, and keep doing the exercises from your programme that "
+    "helped you most.\n\n"
+    "If your back flares up: stay gently active, and go back a level on the exercises for a "
+    "few days before building up again.\n\n"
+    "Contact the clinic if the pain does not settle, or stops you working or sleeping. Seek "
+    "care at once if you have new problems with your bladder or bowels, numbness around your "
+    "bottom or genitals, or weakness in your legs.")
+"""What the demo's physiotherapists write for patients at discharge."""
 
 
 def start_back_answers(stratum: str, rng: random.Random) -> dict[str, int]:

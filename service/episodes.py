@@ -18,10 +18,11 @@ from pathways.clock import Clock
 from pathways.engine import PathwayEngine
 from pathways.errors import TaskNotReadyError
 from pathways.events import DomainEvent
+from pathways.forms import validate_submission
 from pathways.instance import PathwayInstance
 from pathways.script_helpers import prom_scores
 
-from . import access, repository
+from . import access, psfs_activities, repository
 from .db import transaction
 from .errors import ConflictError, NotFoundError
 from .models_registry import EngineRegistry, active_version
@@ -116,6 +117,7 @@ def complete_task(ctx: Context, task_id: str, answers: dict[str, Any]) -> Comple
     with ctx.read() as reader:
         found = _open_task_for_completion(ctx, reader, task_id)
         engine = ctx.engines.engine_by_id(reader, found.episode.model_version_id)
+        _check_patients_form(reader, engine, found, task_id, answers)
     step = _Step.run(ctx, engine, found, task_id, answers)
     if not step.save(ctx):
         found = _open_task_for_completion(ctx, ctx.session, task_id, lock=True)
@@ -169,6 +171,18 @@ class _Step:
         return repository.save_state(ctx.session, self.found.instance_id, self.found.version,
                                      self.instance.state_json(), self.instance.next_wake_at(),
                                      self.instance.is_completed)
+
+
+def _check_patients_form(session: Session, engine: PathwayEngine,
+                         found: repository.OpenEpisode, task_id: str,
+                         answers: dict[str, Any]) -> None:
+    """Answers must also fit the form as this patient was given it (views.task_detail): a
+    follow-up rates exactly the activities named at intake. The engine checks the model's."""
+    form = found.ready[task_id].form
+    schema = engine.model.forms.get(form) if form else None
+    given = psfs_activities.form_for_episode(session, found.episode.id or 0, schema)
+    if given is not schema:
+        validate_submission(form, given, answers)
 
 
 def _open_task_for_completion(ctx: Context, session: Session, task_id: str,

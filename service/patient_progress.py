@@ -20,7 +20,7 @@ from pathways.instruments import (
 )
 
 from .episodes import Context
-from .patient_views import patient_episode
+from .patient_views import finished_episode, patient_episode
 from .score_text import score_text, score_value
 from .tables import Event, QuestionnaireResponse, TaskSubmission
 
@@ -45,7 +45,9 @@ class ProgressPage:
 
 
 def progress(ctx: Context) -> ProgressPage:
-    episode = patient_episode(ctx)
+    """The episode the patient is in, or after discharge the one they finished (their final
+    scores stay readable)."""
+    episode = patient_episode(ctx) or finished_episode(ctx)
     if episode is None:
         return ProgressPage(None, [], [])
     responses = ctx.session.exec(select(QuestionnaireResponse).where(

@@ -28,10 +28,11 @@ from pathways.exercises import (
 )
 from pathways.models import PathwayModel
 
-from . import access, repository, views
+from . import access, psfs_activities, repository, views
 from .episodes import Context
 from .errors import NotFoundError
 from .schemas import TaskPublic
+from .self_management import SelfManagementPlan, latest_plan
 from .tables import (
     Episode,
     Event,
@@ -45,6 +46,9 @@ PROGRAMME_EVENTS = ("exercise_started", "exercise_level_changed", "exercise_week
 WEEK_START_EVENTS = ("exercise_started", "exercise_week_completed", "exercise_alert_reviewed")
 """A programme week restarts when the weekly timer is armed again: at the start, and after
 each check-in (or the alert review that follows a bad week)."""
+FINISHED = ("discharged", "completed")
+"""An episode that ended its care plan: its self-management plan and final scores stay
+readable on the patient's pages."""
 KIND_ORDER = {"emergency": -1, "safety": 0, "questionnaire": 1, "check_in": 2, "exercise": 3,
               "education": 4}
 """Today's order: an open emergency above everything; the safety questions before anything
@@ -131,6 +135,8 @@ class TodayPage:
     notices: list[str]
     """Safety messages that matter more than any task."""
     message: str = ""
+    self_management_plan: SelfManagementPlan | None = None
+    """Once the care plan is finished: the plan written at discharge, if any."""
 
 
 # --------------------------------------------------------------------------- the episode
@@ -152,12 +158,31 @@ def patient_episode(ctx: Context) -> Episode | None:
         .order_by(col(Episode.id).desc())).first()
 
 
+def latest_episode(ctx: Context) -> Episode | None:
+    user = access.require_role(ctx.user, "patient")
+    return ctx.session.exec(select(Episode).where(Episode.patient_id == user.patient_id)
+                            .order_by(col(Episode.id).desc())).first()
+
+
 def latest_episode_status(ctx: Context) -> str | None:
     """How the patient's last episode ended, for the page shown when none is open."""
-    user = access.require_role(ctx.user, "patient")
-    episode = ctx.session.exec(select(Episode).where(Episode.patient_id == user.patient_id)
-                               .order_by(col(Episode.id).desc())).first()
+    episode = latest_episode(ctx)
     return episode.status if episode else None
+
+
+def finished_episode(ctx: Context) -> Episode | None:
+    """The patient's last episode when it finished its care plan (discharged), for reading
+    its plan and scores after the pathway has nothing more to ask."""
+    episode = latest_episode(ctx)
+    return episode if episode is not None and episode.status in FINISHED else None
+
+
+def written_plan(ctx: Context, episode: Episode | None) -> SelfManagementPlan | None:
+    """The self-management plan of a finished episode, once written."""
+    if episode is None or episode.status not in FINISHED:
+        return None
+    plan = latest_plan(ctx.session, episode.id or 0)
+    return plan if plan.text is not None else None
 
 
 def _model(ctx: Context, episode: Episode) -> PathwayModel:
@@ -179,7 +204,9 @@ def form_schema(ctx: Context, episode: Episode, form: str | None) -> dict[str, A
 def today(ctx: Context, message: str = "") -> TodayPage:
     episode = patient_episode(ctx)
     if episode is None:
-        return TodayPage(None, latest_episode_status(ctx), [], None, [], [], message)
+        finished = finished_episode(ctx)
+        return TodayPage(None, latest_episode_status(ctx), [], None, [], [], message,
+                         written_plan(ctx, finished))
     programme = programme_view(ctx, episode)
     tasks, _ = views.worklist(ctx, episode_id=episode.id, limit=100)
     drafts = set(ctx.session.exec(select(TaskDraft.task_id).where(
@@ -196,7 +223,7 @@ def today(ctx: Context, message: str = "") -> TodayPage:
                                 a.due_at or datetime.max.replace(tzinfo=UTC)))
     return TodayPage(episode.id, episode.status, actions, programme,
                      week_strip(ctx, episode, programme_started(ctx, episode)),
-                     safety_notices(ctx, episode), message)
+                     safety_notices(ctx, episode), message, written_plan(ctx, episode))
 
 
 def _task_action(ctx: Context, episode: Episode, task: TaskPublic, started: bool,
@@ -224,7 +251,9 @@ def _describe_task(ctx: Context, episode: Episode, task: TaskPublic,
                 f"About {module.reading_minutes} minutes, then a short check", href)
     if not task.form:
         return "questionnaire", task.title, "", f"/tasks/{task.task_id}"
-    count = _count_questions(form_schema(ctx, episode, task.form) or {})
+    given = psfs_activities.form_for_episode(ctx.session, episode.id or 0,
+                                             form_schema(ctx, episode, task.form))
+    count = _count_questions(given or {})
     href = f"/questionnaire/{task.task_id}"
     if task.form == "red_flag_screen":
         return ("safety", task.title, f"{count} quick questions so we know it is safe to "

@@ -141,6 +141,14 @@ ESCALATED_AT_6_WEEKS = event("episode_escalated", VISIT_DAY + 44,
     (a.improved_at_outcome_week, cared_for("low", follow_up(12)), 200, True),
     (a.improved_at_outcome_week, cared_for("low", follow_up(12, improved=False)), 200, False),
     (a.improved_at_outcome_week, cared_for("low", follow_up(6)), 200, None),
+    # ... judged on the primary measures once the follow-up records them: pain alone is not
+    (a.improved_at_outcome_week, cared_for("low", event(
+        "follow_up_completed", VISIT_DAY + 84, follow_up_week=12, improvement={
+            "pain": True, "disability": False, "psfs": False, "any_improved": True,
+            "primary_improved": False})), 200, False),
+    (a.improved_at_outcome_week, cared_for("low", event(
+        "follow_up_completed", VISIT_DAY + 84, follow_up_week=12, improvement={
+            "psfs": True, "any_improved": True, "primary_improved": True})), 200, True),
     # 12. BetterBack quality index on the first-visit record
     (a.quality_index_met, cared_for(), 200, True),
     (a.quality_index_met, cared_for(imaging="xray"), 200, False),

@@ -126,12 +126,13 @@ def test_improvement_summary_compares_what_both_sides_have() -> None:
         "psfs": None,
         "pseq": None,
         "any_improved": True,
-        "primary_improved": True,
         "measures_compared": 2,
+        "primary_measures": ["disability", "psfs"],
+        "supporting_measures": ["pain"],
+        "primary_improved": True,
+        "supporting_improved": False,
+        "primary_compared": 1,
     }
-    assert improvement_summary(baseline, follow_up, ["pain"])["primary_improved"] is False
-    with pytest.raises(ValueError, match="primary measures"):
-        improvement_summary(baseline, follow_up, ["mood"])
     assert json.loads(json.dumps(summary)) == summary
 
 
@@ -142,8 +143,12 @@ def test_improvement_summary_with_nothing_to_compare() -> None:
         "psfs": None,
         "pseq": None,
         "any_improved": False,
-        "primary_improved": False,
         "measures_compared": 0,
+        "primary_measures": ["disability", "psfs"],
+        "supporting_measures": ["pain"],
+        "primary_improved": False,
+        "supporting_improved": False,
+        "primary_compared": 0,
     }
 
 

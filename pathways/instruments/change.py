@@ -2,13 +2,14 @@
 
 Default thresholds are those of domain.md section 5; every threshold is a keyword parameter
 so a clinic can configure its own. Inputs are scores (not raw answers): pain NRS 0-10,
-disability index 0-100, PSFS mean 0-10, PSEQ total 0-60.
+disability index 0-100, PSFS mean 0-10, PSEQ total 0-60. Which measures decide whether a
+patient improved (primary) and which only support that judgement is a model setting too.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from .model import InstrumentError
 
@@ -123,41 +124,96 @@ _CHECKS: dict[str, Callable[[float, float], bool]] = {
     "psfs": psfs_improved,
     "pseq": pseq_improved,
 }
+IMPROVEMENT_MEASURES = tuple(_CHECKS)
+"""The measures improvement_summary compares (the keys of `prom_scores`)."""
+
+# What counts as improvement: function (the disability index) and the patient's own goals
+# (PSFS) first, with pain as support (domain.md section 2.9; NICE NG59, BetterBack). Models
+# pass their own choice from pathway.toml (improvement_primary_measures,
+# improvement_supporting_measures); these defaults say the same.
+DEFAULT_PRIMARY_MEASURES = ("disability", "psfs")
+DEFAULT_SUPPORTING_MEASURES = ("pain",)
+
+ImprovementSummary = dict[str, bool | int | None | list[str]]
 
 
-PRIMARY_MEASURES = ("disability", "psfs")
-"""Improvement is judged mainly on function and the patient's own goals, with pain as support
-(domain.md 2.9); a model names its own in pathway.toml `improvement_primary_measures`."""
+class MeasureChoiceError(ValueError):
+    """A choice of improvement measures that cannot be used; `which` list is wrong: primary,
+    supporting, or both (a measure in both)."""
+
+    def __init__(self, which: str, message: str) -> None:
+        super().__init__(message)
+        self.which = which
+
+
+def improvement_measures(
+    primary: Iterable[str] | None = None, supporting: Iterable[str] | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The primary and supporting measures, checked (defaults for None).
+
+    Raises MeasureChoiceError (a ValueError) with a sentence when a name is not a measure, a
+    list is given as text, a measure is named twice or in both lists, or no primary measure
+    is named.
+    """
+    primary_measures = _measure_names(
+        "primary", DEFAULT_PRIMARY_MEASURES if primary is None else primary)
+    supporting_measures = _measure_names(
+        "supporting", DEFAULT_SUPPORTING_MEASURES if supporting is None else supporting)
+    if not primary_measures:
+        raise MeasureChoiceError("primary", "improvement needs at least one primary measure, "
+                                 f"e.g. {list(DEFAULT_PRIMARY_MEASURES)}")
+    both = sorted(set(primary_measures) & set(supporting_measures))
+    if both:
+        raise MeasureChoiceError("both", f"{', '.join(both)} cannot be both a primary and a "
+                                 "supporting measure of improvement")
+    return primary_measures, supporting_measures
+
+
+def _measure_names(which: str, names: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(names, str | bytes) or not isinstance(names, Iterable):
+        raise MeasureChoiceError(which, f"{which} improvement measures must be a list of "
+                                 f"measure names, got {names!r}")
+    listed = tuple(names)
+    unknown = [name for name in listed if name not in _CHECKS]
+    if unknown:
+        raise MeasureChoiceError(which, f"unknown {which} improvement measure "
+                                 f"{', '.join(repr(name) for name in unknown)}; the measures "
+                                 f"are {', '.join(IMPROVEMENT_MEASURES)}")
+    if len(set(listed)) != len(listed):
+        raise MeasureChoiceError(which, f"{which} improvement measures name a measure twice: "
+                                 f"{list(listed)}")
+    return listed
 
 
 def improvement_summary(
-    baseline: Mapping[str, object], follow_up: Mapping[str, object],
-    primary: tuple[str, ...] | list[str] = PRIMARY_MEASURES,
-) -> dict[str, bool | int | None]:
-    """Compare baseline and follow-up scores with the default MCIDs.
+    baseline: Mapping[str, object],
+    follow_up: Mapping[str, object],
+    primary: Iterable[str] | None = None,
+    supporting: Iterable[str] | None = None,
+) -> ImprovementSummary:
+    """Compare baseline and follow-up scores with the default MCIDs, and judge improvement.
 
     Both mappings may hold the optional keys "pain", "disability", "psfs", "pseq" (scores);
     other keys are ignored. Returns one entry per measure (None when either side is missing
-    or None), plus "any_improved", "primary_improved" (a measure of ``primary`` reached its
-    MCID) and "measures_compared".
+    or None); "primary_improved" (a primary measure reached its MCID: the judgement),
+    "supporting_improved", the "primary_measures" and "supporting_measures" it used (see
+    `improvement_measures`) and "primary_compared" (how many primary measures both sides
+    have: 0 means the judgement had nothing to go on); and, as before, "any_improved" (any
+    measure) and "measures_compared".
     """
-    unknown = sorted(set(primary) - set(_CHECKS))
-    if unknown or not primary:
-        raise ValueError(f"primary measures must be some of {', '.join(_CHECKS)}, "
-                         f"got {list(primary)!r}")
-    summary: dict[str, bool | int | None] = {}
-    compared = 0
-    any_improved = False
+    primary_measures, supporting_measures = improvement_measures(primary, supporting)
+    summary: ImprovementSummary = {}
     for key, check in _CHECKS.items():
         before, after = baseline.get(key), follow_up.get(key)
-        if before is None or after is None:
-            summary[key] = None
-            continue
-        improved = check(before, after)  # type: ignore[arg-type]  # validated inside
-        summary[key] = improved
-        compared += 1
-        any_improved = any_improved or improved
-    summary["any_improved"] = any_improved
-    summary["primary_improved"] = any(summary.get(key) is True for key in primary)
-    summary["measures_compared"] = compared
+        compared = before is not None and after is not None
+        # The checks validate the scores themselves (InstrumentError with a sentence).
+        summary[key] = check(before, after) if compared else None  # type: ignore[arg-type]
+    improved = [key for key in IMPROVEMENT_MEASURES if summary[key] is True]
+    summary["any_improved"] = bool(improved)
+    summary["measures_compared"] = sum(summary[key] is not None for key in IMPROVEMENT_MEASURES)
+    summary["primary_measures"] = list(primary_measures)
+    summary["supporting_measures"] = list(supporting_measures)
+    summary["primary_improved"] = any(key in improved for key in primary_measures)
+    summary["supporting_improved"] = any(key in improved for key in supporting_measures)
+    summary["primary_compared"] = sum(summary[key] is not None for key in primary_measures)
     return summary

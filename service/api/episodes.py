@@ -1,11 +1,12 @@
-"""Referrals, episodes, timelines, questionnaires, exercise logs, education."""
+"""Referrals, episodes, timelines, questionnaires, exercise logs, education, the
+self-management plan written at discharge."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from sqlmodel import select
 
-from .. import people, views
+from .. import people, self_management, views
 from ..deps import CallDep, SlowCallDep, client_address
 from ..episodes import Context
 from ..schemas import (
@@ -86,6 +87,15 @@ async def timeline(episode_id: IdPath, call: CallDep) -> EventsPublic:
 @router.get("/episodes/{episode_id}/questionnaires", response_model=list[QuestionnairePublic])
 async def questionnaires(episode_id: IdPath, call: CallDep) -> list[QuestionnairePublic]:
     return await call(lambda ctx: views.questionnaires(ctx, episode_id))
+
+
+@router.get("/episodes/{episode_id}/self-management-plan",
+            response_model=self_management.SelfManagementPlan)
+async def self_management_plan(episode_id: IdPath,
+                               call: CallDep) -> self_management.SelfManagementPlan:
+    """The plan the physiotherapist wrote for the patient at discharge, in plain words
+    (`text` is null until then): for the patient and the clinicians of their clinic."""
+    return await call(lambda ctx: self_management.episode_plan(ctx, episode_id))
 
 
 @router.get("/episodes/{episode_id}/exercise-logs", response_model=list[ExerciseLogPublic])

@@ -21,12 +21,14 @@ from pathways.instruments import (
     DISABILITY_MCID_POINTS,
     PAIN_MCID_POINTS,
     PSEQ_MCID_POINTS,
+    PSFS_MCID_POINTS,
     disability_improved,
     pain_improved,
     pseq_improved,
+    psfs_improved,
 )
 
-from .. import access, diagram, people, views
+from .. import access, diagram, people, psfs_activities, self_management, views
 from ..episodes import Context
 from ..errors import NotFoundError
 from ..score_text import score_value
@@ -35,6 +37,7 @@ from ..tables import (
     Event,
     Instance,
     ModelVersion,
+    QuestionnaireResponse,
     ReadyTask,
     TaskSubmission,
 )
@@ -95,6 +98,17 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class Activity:
+    """An activity the patient named at intake (PSFS), in their own words, rated 0-10 (higher
+    is better) then and at the latest questionnaire."""
+
+    item: str
+    name: str
+    baseline: float | None
+    latest: float | None
+
+
+@dataclass(frozen=True)
 class AdherenceWeek:
     week: int
     sessions_done: int
@@ -144,9 +158,12 @@ class PatientSummary:
     open_tasks: tuple[OpenTask, ...]
     timeline: tuple[TimelineItem, ...]
     charts: tuple[Chart, ...]
+    activities: tuple[Activity, ...]
     adherence: tuple[AdherenceWeek, ...]
     education: tuple[EducationItem, ...]
     position: Position
+    self_management_plan: self_management.SelfManagementPlan
+    """Written at discharge (its text is None until then)."""
 
     def script_data(self) -> dict[str, Any]:
         """What the page's script draws: chart series and the diagram's highlights."""
@@ -194,6 +211,7 @@ def patient_summary(ctx: Context, episode_id: int) -> PatientSummary:
                                 last.submitted_at if last else None)
                           for key, label in (("pain", "Pain (0-10)"),
                                              ("disability", "Disability (0-100)"),
+                                             ("psfs", "PSFS (0-10)"),
                                              ("pseq", "PSEQ (0-60)"))),
         login_username=login.username if login else None)
     return PatientSummary(
@@ -201,8 +219,10 @@ def patient_summary(ctx: Context, episode_id: int) -> PatientSummary:
         guideline_warnings=_guideline_warnings(events), open_tasks=_open_tasks(ctx, episode_id),
         timeline=timeline(ctx, events, set(people_tasks(model))),
         charts=_charts([(s.submitted_at, s.scores or {}) for s in scores]),
+        activities=_activities(ctx, episode_id),
         adherence=tuple(weeks), education=_education(ctx, episode_id),
-        position=_position(ctx, episode, engine))
+        position=_position(ctx, episode, engine),
+        self_management_plan=self_management.latest_plan(ctx.session, episode_id))
 
 
 def completed_task_title(ctx: Context, episode_id: int, task_id: str) -> str | None:
@@ -244,6 +264,23 @@ def _guideline_warnings(events: Iterable[Event]) -> tuple[str, ...]:
             found += [w for w in treatment_warnings(event.data or {}, red_flag, exercising)
                       if w not in found]
     return tuple(found)
+
+
+def _activities(ctx: Context, episode_id: int) -> tuple[Activity, ...]:
+    """The PSFS activities named at intake, with their ratings then and at the latest
+    questionnaire that rated them."""
+    rows = ctx.session.exec(select(QuestionnaireResponse.kind, QuestionnaireResponse.answers)
+                            .where(QuestionnaireResponse.episode_id == episode_id)
+                            .order_by(col(QuestionnaireResponse.id))).all()
+    baseline = next((answers for kind, answers in rows if kind == psfs_activities.BASELINE),
+                    None)
+    ratings = [((answers or {}).get("proms") or {}).get("psfs") or {} for _, answers in rows]
+    items = []
+    for item, name in sorted(psfs_activities.activity_names(baseline).items()):
+        rated = [r[item] for r in ratings if isinstance(r.get(item), int | float)]
+        items.append(Activity(item, name, rated[0] if rated else None,
+                              rated[-1] if len(rated) > 1 else None))
+    return tuple(items)
 
 
 def _open_tasks(ctx: Context, episode_id: int) -> tuple[OpenTask, ...]:
@@ -309,6 +346,8 @@ MEASURES = (
     ("pain", "Pain (NRS 0-10)", 0, 10, "lower", PAIN_MCID_POINTS, pain_improved),
     ("disability", "Disability index (0-100)", 0, 100, "lower", DISABILITY_MCID_POINTS,
      disability_improved),
+    ("psfs", "Activities the patient chose (PSFS 0-10)", 0, 10, "higher", PSFS_MCID_POINTS,
+     psfs_improved),
     ("pseq", "Pain self-efficacy (PSEQ 0-60)", 0, 60, "higher", PSEQ_MCID_POINTS,
      pseq_improved),
 )

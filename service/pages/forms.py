@@ -26,6 +26,8 @@ class FormField:
     error: str | None = None
     group: str | None = None
     """Title of the object this field belongs to (for fieldsets)."""
+    description: str = ""
+    """What to write, for whoever fills the form in (the schema's description)."""
 
     @property
     def id(self) -> str:
@@ -56,7 +58,8 @@ def _walk(schema: Mapping[str, Any], prefix: str, values: Mapping[str, Any],
         item = FormField(name=path, label=prop.get("title") or label_for(name),
                          kind=_kind(prop), required=name in required,
                          minimum=prop.get("minimum"), maximum=prop.get("maximum"),
-                         value=value_at(values, path), error=errors.get(path), group=group)
+                         value=value_at(values, path), error=errors.get(path), group=group,
+                         description=str(prop.get("description") or ""))
         options = prop.get("enum") or prop.get("items", {}).get("enum") or []
         labels = prop.get("x-enum-labels") or prop.get("items", {}).get("x-enum-labels") or {}
         item.options = [(str(o), labels.get(str(o)) or label_for(str(o))) for o in options]

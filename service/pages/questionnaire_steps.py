@@ -9,7 +9,7 @@ from typing import Any
 from pathways.errors import FieldError, FormValidationError
 from pathways.forms import validate_submission
 
-from .. import episodes, patient_forms, patient_views
+from .. import episodes, patient_forms, patient_views, psfs_activities
 from ..episodes import Context
 from .forms import FormField, fields_for, parse_form, store_at, value_at
 
@@ -51,9 +51,11 @@ HINTS: dict[str, str] = {
     "proms.disability.": "How much does your back pain limit this part of your life today? "
                          "You can skip it if it does not apply to you.",
     "proms.pseq.": "How confident are you that you can do this now, despite the pain?",
-    "proms.psfs.": "Think of an activity your back makes hard (for example carrying shopping "
-                   "or sitting through a film). How well can you do it now? Rate at least 3 "
-                   "activities; the last 2 are optional.",
+    "proms.psfs_activities.": "Name an activity that your back pain makes hard to do, in your "
+                              "own words (for example carrying shopping or sitting through a "
+                              "film). Name at least 3; the last 2 are optional. Later "
+                              "questionnaires ask about the same activities.",
+    "proms.psfs.": "How well can you do this activity now?",
     "sessions_done": "Count every exercise session you did this week.",
 }
 
@@ -176,10 +178,20 @@ def _hint(ctx: Context, opened: patient_forms.FormTask, f: FormField) -> str:
     return hint
 
 
+def _fields(opened: patient_forms.FormTask, data: dict[str, Any]) -> list[FormField]:
+    """The form's questions with the answers so far. On the intake, the PSFS ratings are
+    asked by the names the patient has just given their activities."""
+    schema = opened.schema
+    if psfs_activities.asks_for_names(schema):
+        schema = psfs_activities.with_activity_names(
+            schema, psfs_activities.activity_names(data))
+    return fields_for(schema, data)
+
+
 def step_page(ctx: Context, opened: patient_forms.FormTask, step: int | None,
               then: str = "", error: str = "", raw: str | None = None) -> QuestionPage:
     data = patient_forms.load_draft(ctx, opened.task.task_id)
-    fields = fields_for(opened.schema, data)
+    fields = _fields(opened, data)
     if step is None:  # carry on after the last answer given
         answered = [n for n, f in enumerate(fields, 1) if f.value is not None]
         step = (answered[-1] + 1) if answered else 1
@@ -198,7 +210,7 @@ def step_page(ctx: Context, opened: patient_forms.FormTask, step: int | None,
 def review_page(ctx: Context, opened: patient_forms.FormTask,
                 errors: list[FieldError]) -> QuestionPage:
     """The last step: every answer with a link to change it, and problems found on sending."""
-    fields = fields_for(opened.schema, patient_forms.load_draft(ctx, opened.task.task_id))
+    fields = _fields(opened, patient_forms.load_draft(ctx, opened.task.task_id))
     problems: list[ReviewItem] = []
     for error in errors:
         step = next((n for n, f in enumerate(fields, 1) if f.name == error.field
@@ -220,7 +232,7 @@ def answer_step(ctx: Context, opened: patient_forms.FormTask, form: dict[str, st
     """Keep one answer in the draft; the next address, or the same step with a message."""
     task_id = opened.task.task_id
     data = patient_forms.load_draft(ctx, task_id)
-    fields = fields_for(opened.schema, data)
+    fields = _fields(opened, data)
     step = int(form["step"]) if form.get("step", "").isdigit() else 1
     step = min(max(step, 1), len(fields))
     f = fields[step - 1]
@@ -268,7 +280,7 @@ def submit_answers(ctx: Context, opened: patient_forms.FormTask) -> str:
     task = opened.task
     data = patient_forms.load_draft(ctx, task.task_id)
     missing = [FieldError(f.name, "please answer this question")
-               for f in fields_for(opened.schema, data) if f.required and f.value is None]
+               for f in _fields(opened, data) if f.required and f.value is None]
     if missing:
         raise FormValidationError(task.form, missing)
     validate_submission(task.form, opened.schema, data)  # before anything is written

@@ -29,11 +29,34 @@ def words(value: Any) -> str | None:
     return str(value).replace("_", " ") if value not in (None, "") else None
 
 
+MEASURE_NAMES = {"pain": "pain", "disability": "disability", "psfs": "PSFS", "pseq": "PSEQ"}
+"""The questionnaire measures (prom_scores' keys) as sentences name them."""
+
+
 def _scores_text(scores: Mapping[str, Any] | None) -> str:
-    parts = [f"{label} {score_text(scores[key])}" for key, label in (
-        ("pain", "pain"), ("disability", "disability"), ("psfs", "PSFS"), ("pseq", "PSEQ"))
-        if scores and isinstance(scores.get(key), int | float)]
+    parts = [f"{label} {score_text(scores[key])}" for key, label in MEASURE_NAMES.items()
+             if scores and isinstance(scores.get(key), int | float)]
     return ", ".join(parts) or "no scores"
+
+
+def _improvement_text(improvement: Mapping[str, Any] | None) -> str:
+    """The pathway's verdict: improved on a primary measure (which), or not; an event from
+    before the primary measures were configured says only whether any measure improved."""
+    improvement = improvement or {}
+    if "primary_improved" not in improvement:
+        return "improved" if improvement.get("any_improved") else "not improved"
+    primary = [str(m) for m in improvement.get("primary_measures") or []]
+    supporting = [str(m) for m in improvement.get("supporting_measures") or []]
+
+    def named(measures: list[str], joiner: str = "and") -> str:
+        return f" {joiner} ".join(MEASURE_NAMES.get(m, m) for m in measures)
+
+    improved = [m for m in primary if improvement.get(m) is True]
+    if improved:
+        return f"improved ({named(improved)})"
+    also = [m for m in supporting if improvement.get(m) is True]
+    return f"not improved on {named(primary, 'or')}" + (
+        f" ({named(also)} improved)" if also else "")
 
 
 def _module_title(module: Any) -> str:
@@ -82,9 +105,7 @@ SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     + (", ".join(words(t) or "" for t in d.get("session_topics") or []) or "no topics noted"),
     "follow_up_due": lambda d: f"{d.get('follow_up_week')}-week follow-up due",
     "follow_up_completed": lambda d: f"{d.get('follow_up_week')}-week follow-up: "
-    f"{_scores_text(d.get('follow_up_scores'))}"
-    + ("; improved" if (d.get("improvement") or {}).get("any_improved") else
-       "; not improved"),
+    f"{_scores_text(d.get('follow_up_scores'))}; {_improvement_text(d.get('improvement'))}",
     "escalation_reviewed": lambda d: f"Not improving, reviewed: "
     f"{words(d.get('escalation_decision'))}",
     "programme_changed": lambda d: f"Programme changed: {words(d.get('escalation_decision'))}",
@@ -92,7 +113,9 @@ SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
         words(d.get("escalation_decision") or d.get("red_flag_decision")
                or d.get("emergency_action") or d.get("red_flag_outcome")) or "escalated")
     + (f" ({d['referred_to']})" if d.get("referred_to") else ""),
-    "episode_discharged": lambda d: f"Discharged: {words(d.get('discharge_outcome'))}",
+    "episode_discharged": lambda d: f"Discharged: {words(d.get('discharge_outcome'))}"
+    + (f"; final scores: {_scores_text(d['follow_up_scores'])}" if d.get("follow_up_scores")
+       else ""),
     "registry_questionnaire_completed": lambda d: f"Registry questionnaire "
     f"({d.get('registry_month_done')} months): {_scores_text(d.get('registry_scores'))}",
     "episode_completed": lambda d: "Pathway complete",

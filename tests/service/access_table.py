@@ -128,6 +128,7 @@ POLICY: list[Row] = [
     Row("GET", "/api/episodes/{episode_id}", ANNAS_CARE, A_EPISODE),
     Row("GET", "/api/episodes/{episode_id}/timeline", ANNAS_CARE, A_EPISODE),
     Row("GET", "/api/episodes/{episode_id}/questionnaires", ANNAS_CARE, A_EPISODE),
+    Row("GET", "/api/episodes/{episode_id}/self-management-plan", ANNAS_CARE, A_EPISODE),
     Row("GET", "/api/episodes/{episode_id}/exercise-logs", ANNAS_CARE, A_EPISODE),
     Row("POST", "/api/episodes/{episode_id}/exercise-logs", ANNAS_CARE, A_EPISODE,
         "exercise log"),

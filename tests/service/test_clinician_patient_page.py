@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from lxml import etree
 
 from service.diagram import ACTIVITIES, BPMN, BPMNDI, DC, DI, EVENTS, GATEWAYS, add_diagram
+from service.pages.timeline import SENTENCES
 
 from .clinician_pages_support import WEEK, patient_in_week_one, text
 from .conftest import World, complete, follow_up_answers, refer, week
@@ -57,11 +58,31 @@ def test_the_summary_twin_has_the_patient_pages_data(world: World) -> None:
     _, episode_id = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
     body = world.client("physio").get(f"/api/episodes/{episode_id}/summary").json()
     assert set(body) == {"header", "alerts", "guideline_warnings", "open_tasks", "timeline",
-                         "charts", "adherence", "education", "position"}
+                         "charts", "activities", "adherence", "education", "position",
+                         "self_management_plan"}
     assert body["header"]["patient_name"] == "Maja Lind"
     assert "Risk stratified: medium" in [t["sentence"] for t in body["timeline"]]
-    assert [c["key"] for c in body["charts"]] == ["pain", "disability", "pseq"]
+    assert [c["key"] for c in body["charts"]] == ["pain", "disability", "psfs", "pseq"]
+    assert [(a["name"], a["baseline"], a["latest"]) for a in body["activities"]] == [
+        ("carrying shopping", 3, None), ("sitting through a film", 3, None),
+        ("tying my shoelaces", 3, None)]
     assert body["alerts"] == [{"text": "No exercise logged for 7 days", "kind": "warn"}]
+
+
+@pytest.mark.parametrize(("improvement", "sentence"), [
+    ({"pain": True, "disability": False, "psfs": None, "any_improved": True,
+      "primary_improved": False, "primary_measures": ["disability", "psfs"],
+      "supporting_measures": ["pain"]}, "not improved on disability or PSFS (pain improved)"),
+    ({"pain": False, "disability": True, "psfs": True, "primary_improved": True,
+      "primary_measures": ["disability", "psfs"], "supporting_measures": ["pain"]},
+     "improved (disability and PSFS)"),
+    ({"any_improved": True}, "improved"),
+    ({"any_improved": False}, "not improved"),
+], ids=["pain alone", "function and goals", "recorded before primary measures", "neither"])
+def test_the_timeline_says_whether_the_measures_that_count_improved(
+        improvement: dict[str, object], sentence: str) -> None:
+    data = {"follow_up_week": 6, "follow_up_scores": {"pain": 3}, "improvement": improvement}
+    assert SENTENCES["follow_up_completed"](data) == f"6-week follow-up: pain 3; {sentence}"
 
 
 @pytest.mark.parametrize("path", ["/patients/{id}", "/patients/{id}/diagram.bpmn",

@@ -65,7 +65,7 @@ def test_people_read_rounded_scores_and_the_api_keeps_them_unrounded(world: Worl
     assert [[text(td) for td in tr.select("td")][1:3] for tr in disability.select("tbody tr")] \
         == [["40", ""], ["22.2", "-17.8"]]
     timeline = [text(li) for li in page.select("ol.timeline li")]
-    assert any("2-week follow-up: pain 3, disability 22.2, PSFS 5.7, PSEQ 40" in line
-               for line in timeline), timeline
+    assert any("2-week follow-up: pain 3, disability 22.2, PSFS 5.7, PSEQ 40; improved "
+               "(disability and PSFS)" in line for line in timeline), timeline
     drawn = json.loads(text(page.select_one("script#page-data")))
     assert next(c for c in drawn["charts"] if c["key"] == "disability")["values"] == [40, 22.2]
