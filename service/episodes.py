@@ -22,7 +22,7 @@ from pathways.forms import validate_submission
 from pathways.instance import PathwayInstance
 from pathways.script_helpers import prom_scores
 
-from . import access, psfs_activities, repository
+from . import access, episode_forms, repository
 from .db import transaction
 from .errors import ConflictError, NotFoundError
 from .models_registry import EngineRegistry, active_version
@@ -176,11 +176,12 @@ class _Step:
 def _check_patients_form(session: Session, engine: PathwayEngine,
                          found: repository.OpenEpisode, task_id: str,
                          answers: dict[str, Any]) -> None:
-    """Answers must also fit the form as this patient was given it (views.task_detail): a
-    follow-up rates exactly the activities named at intake. The engine checks the model's."""
+    """Answers must also fit the form as this patient was given it (views.task_detail,
+    episode_forms): a follow-up rates exactly the activities named at intake, a check-in names
+    only exercises of the programme. The engine checks the model's form."""
     form = found.ready[task_id].form
     schema = engine.model.forms.get(form) if form else None
-    given = psfs_activities.form_for_episode(session, found.episode.id or 0, schema)
+    given = episode_forms.form_for_episode(session, found.episode.id or 0, schema)
     if given is not schema:
         validate_submission(form, given, answers)
 

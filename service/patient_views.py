@@ -28,7 +28,7 @@ from pathways.exercises import (
 )
 from pathways.models import PathwayModel
 
-from . import access, psfs_activities, repository, views
+from . import access, episode_forms, repository, views
 from .episodes import Context
 from .errors import NotFoundError
 from .schemas import TaskPublic
@@ -251,7 +251,7 @@ def _describe_task(ctx: Context, episode: Episode, task: TaskPublic,
                 f"About {module.reading_minutes} minutes, then a short check", href)
     if not task.form:
         return "questionnaire", task.title, "", f"/tasks/{task.task_id}"
-    given = psfs_activities.form_for_episode(ctx.session, episode.id or 0,
+    given = episode_forms.form_for_episode(ctx.session, episode.id or 0,
                                              form_schema(ctx, episode, task.form))
     count = _count_questions(given or {})
     href = f"/questionnaire/{task.task_id}"

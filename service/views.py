@@ -12,7 +12,7 @@ from sqlmodel import col, func, select
 from pathways.education import default_catalogue
 from pathways.instruments.scoring import Stratum
 
-from . import access, psfs_activities, repository
+from . import access, episode_forms, repository
 from .episodes import Context
 from .errors import InvalidRequestError, NotFoundError
 from .schemas import (
@@ -112,8 +112,8 @@ def worklist(ctx: Context, due: DueFilter | None = None, stratum: str | None = N
 
 
 def task_detail(ctx: Context, task_id: str) -> tuple[TaskPublic, dict[str, Any] | None]:
-    """An open task the caller works, and its form as this patient is given it (a follow-up
-    rates the activities the patient named at intake: service/psfs_activities.py)."""
+    """An open task the caller works, and its form as this patient is given it
+    (service/episode_forms.py)."""
     task = ctx.session.get(ReadyTask, task_id)
     if task is None:
         raise NotFoundError(f"there is no open task {task_id}")
@@ -123,7 +123,7 @@ def task_detail(ctx: Context, task_id: str) -> tuple[TaskPublic, dict[str, Any] 
     schema = None
     if task.form:
         engine = ctx.engines.engine_by_id(ctx.session, episode.model_version_id)
-        schema = psfs_activities.form_for_episode(ctx.session, task.episode_id,
+        schema = episode_forms.form_for_episode(ctx.session, task.episode_id,
                                                   engine.model.forms.get(task.form))
     return task_public(task, patient.display_name if patient else "", ctx.now), schema
 
