@@ -1,7 +1,7 @@
-"""The docs say what the code does: the README stays short and points into docs/, whose pages
-document every model helper, task property and alert (docs/model-authors.md), every setting
-(docs/operations.md), every route the app serves (docs/api.md) and every module's place
-(docs/architecture.md); and every relative link resolves."""
+"""The docs say what the code does: the README stays short and points into docs/, whose
+pages document every model helper, task property and alert (docs/model-authors.md), every
+setting and command (docs/operations.md), every route the app serves (docs/api.md) and every
+module's place (docs/architecture.md); and every relative link resolves."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ ARCHITECTURE = (DOCS / "architecture.md").read_text()
 README_LIMIT_BYTES = 10_000
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 CODE = re.compile(r"`([^`]+)`")
-METHOD_AND_PATH = re.compile(r"((?:GET|POST|PUT|PATCH|DELETE)(?:/(?:GET|POST|PUT|PATCH|DELETE))*)"
-                             r" (/\S*)")
+METHOD = "(?:GET|POST|PUT|PATCH|DELETE)"
+METHOD_AND_PATH = re.compile(rf"({METHOD}(?:/{METHOD})*) (/\S*)")
 
 
 def section(text: str, heading: str) -> str:
