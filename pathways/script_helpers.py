@@ -186,4 +186,5 @@ HELPERS: dict[str, Callable[..., Any]] = {
     "exercise_week": exercise_week,
     "apply_exercise_decisions": apply_exercise_decisions,
 }
-"""Name -> helper, exactly what models see. Documented in README ("Model helpers")."""
+"""Name -> helper, exactly what models see. Documented in docs/model-authors.md, "Model
+helpers"."""

@@ -1,1 +1,2 @@
-"""carepath service: CLI now; HTTP API, pages and persistence later."""
+"""carepath service: the HTTP API and pages, persistence, accounts and access, the timer worker
+and the command line, around the domain in pathways/."""

@@ -56,8 +56,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         gc.collect()
         gc.freeze()
         # And collect young objects less often: an engine step allocates tens of thousands of
-        # short-lived objects, so at the default (700) a collection ran many times per
-        # completion; at 50,000 completions took 4-12% less time (in-process A/B runs).
+        # short-lived objects, so at the default (700) a collection would run many times per
+        # completion (docs/benchmarks.md has what this saves).
         old_threshold = gc.get_threshold()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *old_threshold[1:])
         checkpoints = checkpoint_wal(app.state.db, stop)

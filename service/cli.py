@@ -1,4 +1,5 @@
-"""The `carepath` command line: validate models, simulate the reference pathway."""
+"""The `carepath` command line: serve, the timer worker, the database, users and demo data, and
+checking and simulating models."""
 
 from __future__ import annotations
 

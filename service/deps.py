@@ -30,9 +30,8 @@ T = TypeVar("T")
 
 @functools.cache
 def _threads(kind: str, count: int) -> ThreadPoolExecutor:
-    """The threads units of work run on, shared by the process's apps. A plain executor hands
-    work over in about half the time of anyio's thread pool (which FastAPI uses for sync
-    routes)."""
+    """The threads units of work run on, shared by the process's apps: a plain executor, which
+    hands work over faster than anyio's thread pool (which FastAPI uses for sync routes)."""
     return ThreadPoolExecutor(max_workers=count, thread_name_prefix=f"carepath-{kind}")
 
 
@@ -42,22 +41,21 @@ def get_settings(request: Request) -> Settings:
 
 
 class Call:
-    """One request's unit of work: `await call(fn)` runs `fn(ctx)` on a worker thread inside
-    the request's one transaction, with the caller read first; the transaction commits when
-    `fn` returns (before the answer is sent) and rolls back if it raises. A route parses,
-    hands its service call to `call`, and returns what comes back: at most one hop to a
-    worker thread per request, whatever the route does.
+    """One request's unit of work: `await call(fn)` runs `fn(ctx)` inside the request's one
+    transaction, with the caller read first; the transaction commits when `fn` returns
+    (before the answer is sent) and rolls back if it raises. A route parses, hands its
+    service call to `call`, and returns what comes back: at most one hop to a worker thread
+    per request, whatever the route does.
 
     Units of work run on few threads: `settings.unit_threads` per process; with 0 (the
     default on SQLite) on the event loop itself, with no hand-over at all. Python runs one
-    thread of a process at a time, so more threads add no speed, only contention: with 32,
-    a writer holding SQLite's write lock kept waiting for a turn while other threads ran
-    engine steps, and every process's writers waited with it (two processes used 1.6 of 2
-    cores instead of 1.85-1.9). Work that takes long without
-    needing Python (argon2 password hashing, in logins and in anything that creates a
-    login) or that is rare and long (checking an uploaded model, reading or verifying the
+    thread of a process at a time, so more threads add no speed, only contention: a writer
+    holding SQLite's write lock would wait for its turn at Python while other threads run
+    engine steps, and every process's writers would wait with it. Work that takes long
+    without needing Python (argon2 password hashing, in logins and in anything that creates
+    a login) or that is rare and long (checking an uploaded model, reading or verifying the
     event log) runs on threads of its own (`slow`), so it never holds up everyone's task
-    completions."""
+    completions. The measurements behind this: docs/benchmarks.md."""
 
     def __init__(self, request: Request, csrf_checked: bool = False,
                  anonymous: bool = False, slow: bool = False) -> None:

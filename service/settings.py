@@ -67,14 +67,14 @@ class Settings(BaseSettings):
 
     @property
     def unit_threads(self) -> int:
-        """Python runs one thread of a process at a time, so threads add speed only where
-        work waits outside Python. SQLite: it writes one transaction at a time, and a second
-        thread only makes the writer wait for Python's lock while holding SQLite's (with 2
-        threads, two processes held the write lock 2.3 ms on average and 5 ms at p90; with
-        1, 1.6 and 2 ms). With work this short, even the one thread's hand-over costs: run on
-        the event loop, a completion answered 0.1-1 ms sooner and two processes completed
-        10-17% more tasks per second (bench.service, alternating runs). PostgreSQL:
-        statements wait on the network."""
+        """Threads per process for units of work (`deps.Call`); 0 runs them on the event loop.
+
+        Python runs one thread of a process at a time, so threads add speed only where work
+        waits outside Python. SQLite writes one transaction at a time, and a second thread
+        only makes the writer wait for Python's lock while it holds SQLite's, which keeps
+        every other writer waiting too; with work this short even one thread's hand-over
+        costs more than it gives, so the default is none. PostgreSQL statements wait on the
+        network, so a few threads overlap them. The measurements: docs/benchmarks.md."""
         if self.threads is not None:
             return self.threads
         return 0 if self.is_sqlite else 4

@@ -1,7 +1,7 @@
 """Shared page machinery: templates, who is logged in, vendor assets, error pages.
 
 Pages render a small typed context (a dataclass per page), never ORM objects, and every page's
-data is also available from the JSON API (see README, "Pages and their JSON twins")."""
+data is also available from the JSON API (see docs/api.md, "Pages and their JSON twins")."""
 
 from __future__ import annotations
 
