@@ -29,10 +29,10 @@ SAMPLES = 5
 
 def _load(tmp: Path) -> tuple[sa.Engine, datetime]:
     from pathways.clock import ManualClock
-    from service.bootstrap import prepare
-    from service.db import create_db_engine
-    from service.demo import load_demo
-    from service.settings import Settings
+    from service.core.db import create_db_engine
+    from service.core.settings import Settings
+    from service.demo.data import load_demo
+    from service.models.bootstrap import prepare
 
     settings = Settings(database_url=f"sqlite:///{tmp / 'indicators.sqlite3'}",
                         embedded_worker=False)
@@ -76,11 +76,11 @@ def _grow(db: sa.Engine, episodes: int) -> tuple[int, int]:
 
 def _sample(db: sa.Engine, now: datetime) -> tuple[float, int]:
     from pathways.clock import ManualClock
-    from service.db import transaction
-    from service.episodes import Context
-    from service.indicators import adherence_indicators
-    from service.models_registry import EngineRegistry
-    from service.tables import User
+    from service.audit.indicators import adherence_indicators
+    from service.core.context import Context
+    from service.core.db import transaction
+    from service.core.tables import User
+    from service.models.registry import EngineRegistry
 
     clock = ManualClock(now)
     with transaction(db, write=False) as session:

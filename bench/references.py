@@ -82,9 +82,10 @@ class ServiceCall:
     service function, the answer built), plus the JSON of the answer."""
 
     def __init__(self, s: Setup, data: dict[str, Any]) -> None:
-        from service import auth, episodes
-        from service.api.tasks import completion_public
-        from service.db import transaction
+        from service.care import service as episodes
+        from service.care.api_tasks import completion_public
+        from service.core.db import transaction
+        from service.people import auth
 
         self.s, self.data = s, data
         self._auth, self._episodes, self._public = auth, episodes, completion_public
@@ -92,7 +93,7 @@ class ServiceCall:
         self.statements = 0
         self.calls = 0
         # Counted by SQLite itself: the busiest statements bypass SQLAlchemy's events
-        # (service/statements.py). BEGIN, COMMIT and the connections' PRAGMAs are not counted.
+        # (service/core/statements.py). BEGIN, COMMIT and the connections' PRAGMAs are not counted.
         s.db.dispose()
         sa.event.listen(s.db, "connect", self._trace)
 

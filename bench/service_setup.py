@@ -166,8 +166,8 @@ def insert_patients(db: Engine, clinic_id: int, version_id: int, now: datetime,
     """Bulk-insert `count` patients, patient i on templates[i % len(templates)]. With a
     password hash, each also gets a patient login and a bearer token; returns (task id,
     token) of their first ready task."""
-    from service.db import transaction
-    from service.tables import ApiToken, Episode, Instance, Patient, ReadyTask, User
+    from service.core.db import transaction
+    from service.core.tables import ApiToken, Episode, Instance, Patient, ReadyTask, User
 
     patients_t, users_t, tokens_t = Patient.__table__, User.__table__, ApiToken.__table__
     episodes_t, instances_t, ready_t = (Episode.__table__, Instance.__table__,
@@ -240,15 +240,15 @@ class Setup:
 
 
 def setup(tmp: Path) -> Setup:
-    from service.auth import hash_password
-    from service.bootstrap import prepare
-    from service.db import create_db_engine, transaction
-    from service.episodes import Context
-    from service.models_registry import EngineRegistry, active_version
-    from service.people import add_user
-    from service.schemas import UserCreate
-    from service.settings import Settings
-    from service.tables import Clinic
+    from service.core.context import Context
+    from service.core.db import create_db_engine, transaction
+    from service.core.schemas import UserCreate
+    from service.core.settings import Settings
+    from service.core.tables import Clinic
+    from service.models.bootstrap import prepare
+    from service.models.registry import EngineRegistry, active_version
+    from service.people.auth import hash_password
+    from service.people.service import add_user
 
     url = f"sqlite:///{tmp / 'bench.sqlite3'}"
     settings = Settings(database_url=url, mode="development", embedded_worker=False)
@@ -292,7 +292,7 @@ def make_app() -> Any:
     """The app the server process serves (also uvicorn's factory with several workers), in
     the wrapper that tells each answer's client how long the app took (bench/server_timing)."""
     from service.app import create_app
-    from service.settings import Settings
+    from service.core.settings import Settings
 
     settings = Settings(database_url=os.environ["BENCH_DB_URL"], mode="development",
                         embedded_worker=False)

@@ -22,10 +22,10 @@ class WorklistInProcess:
     for each statement it runs on ready_tasks."""
 
     def __init__(self, s: Setup, username: str) -> None:
-        from service import views
-        from service.db import transaction
-        from service.episodes import Context
-        from service.tables import User
+        from service.care import views
+        from service.core.context import Context
+        from service.core.db import transaction
+        from service.core.tables import User
 
         self.s, self._views, self._transaction, self._context = s, views, transaction, Context
         with transaction(s.db, write=False) as session:

@@ -20,10 +20,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.dmn.specs.model import DecisionTable
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from .xmlsafe import MAX_MODEL_BYTES, UnsafeXmlError, parse_xml
 
@@ -74,6 +77,29 @@ class PathwayModel:
 
     def all_specs(self) -> list[BpmnProcessSpec]:
         return [s for s in (self.spec, *self.subprocess_specs.values()) if s is not None]
+
+    def spec_json(self) -> str:
+        """The parsed specs in SpiffWorkflow's own serialized form, for tools that read it
+        (the engine itself re-parses the files)."""
+        registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+        specs = {"spec": registry.convert(self.spec),
+                 "subprocess_specs": {k: registry.convert(v)
+                                      for k, v in self.subprocess_specs.items()}}
+        return json.dumps(specs, default=str)
+
+    def step_names(self) -> dict[str, str]:
+        """Element id -> the name a person reads for it (its BPMN name, else its id in words;
+        a timer reads "Waiting: ...")."""
+        names = {}
+        for spec in self.all_specs():
+            for task in spec.task_specs.values():
+                if not task.bpmn_id:
+                    continue
+                waiting = isinstance(getattr(task, "event_definition", None),
+                                     TimerEventDefinition)
+                name = str(task.bpmn_name or task.bpmn_id.replace("_", " "))
+                names[task.bpmn_id] = ("Waiting: " if waiting else "") + name
+        return names
 
 
 def bundle_digest(files: Mapping[str, bytes]) -> str:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything and run the whole suite: ruff, mypy (strict, on pathways/), then pytest
+# Install everything and run the whole suite: ruff, mypy (strict), the import-linter layer
+# contracts (pyproject.toml), then pytest
 # twice: on SQLite (embedded) and on a real PostgreSQL server that this script installs (apt)
 # and starts on 127.0.0.1:55432. This is the README's test command; .ci/run calls exactly it.
 # Extra arguments go to both pytest runs (e.g. -k journeys).
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 .venv/bin/ruff check pathways service tests bench
 .venv/bin/mypy
+.venv/bin/lint-imports
 
 echo "== pytest on SQLite"
 CAREPATH_TEST_DATABASE=sqlite .venv/bin/pytest -q "$@"

@@ -21,19 +21,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pathways.clock import Clock, SystemClock
 from pathways.errors import PathwayError
 from pathways.models import ModelError
-
-from . import pages, worker
-from .api import auth as auth_api
-from .api import episodes as episodes_api
-from .api import models as models_api
-from .api import summary as summary_api
-from .api import tasks as tasks_api
-from .api import today as today_api
-from .db import checkpoint_wal, create_db_engine, transaction
-from .errors import NotFoundError, ServiceError, describe, sentence
-from .models_registry import EngineRegistry
-from .pages.common import error_page, redirect, wants_html
-from .settings import Settings, get_settings
+from service.audit import api as audit_api
+from service.care import api_episodes as episodes_api
+from service.care import api_summary as summary_api
+from service.care import api_tasks as tasks_api
+from service.care import pages as care_pages
+from service.care import worker
+from service.core.db import checkpoint_wal, create_db_engine, transaction
+from service.core.errors import NotFoundError, ServiceError, describe, sentence
+from service.core.pages import error_page, redirect, wants_html
+from service.core.settings import Settings, get_settings
+from service.models import api as models_api
+from service.models.registry import EngineRegistry
+from service.patients import api as today_api
+from service.patients import illustrations
+from service.patients import pages as patient_pages
+from service.people import api as auth_api
+from service.people import pages as people_pages
 
 log = logging.getLogger("carepath")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -135,7 +139,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     # Routes are matched in order, router by router: the busiest first (the task list and
     # completing tasks; then the patient's day).
     for router in (tasks_api.router, today_api.router, episodes_api.router, auth_api.router,
-                   models_api.router, summary_api.router, *pages.routers()):
+                   models_api.router, audit_api.router, summary_api.router,
+                   people_pages.router, care_pages.router, patient_pages.router,
+                   illustrations.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app

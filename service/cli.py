@@ -14,9 +14,8 @@ from pydantic import ValidationError
 
 from pathways.clock import SystemClock
 from pathways.models import validate_paths
-
-from .settings import Settings, get_settings
-from .simulate import run_simulation
+from service.core.settings import Settings, get_settings
+from service.models.simulate import run_simulation
 
 REFERENCE_BUNDLE = Path(__file__).resolve().parent.parent / "bpmn" / "betterback"
 
@@ -68,8 +67,8 @@ def _check_exercises() -> None:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    from .bootstrap import prepare
-    from .db import create_db_engine
+    from service.core.db import create_db_engine
+    from service.models.bootstrap import prepare
 
     settings = _settings()
     prepare(create_db_engine(settings), settings, SystemClock())
@@ -78,7 +77,7 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _db_backup(args: argparse.Namespace) -> int:
-    from .backup import BackupError, backup_sqlite
+    from service.core.backup import BackupError, backup_sqlite
 
     settings = _settings()
     try:
@@ -98,17 +97,17 @@ def _process_count(text: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .app import create_app
-    from .bootstrap import prepare
-    from .db import create_db_engine
-    from .serving import serve, serve_processes
+    from service.app import create_app
+    from service.core.db import create_db_engine
+    from service.models.bootstrap import prepare
+    from service.serving import serve, serve_processes
 
     settings = _settings()
     _check_exercises()
     db = create_db_engine(settings)
     prepare(db, settings, SystemClock())
     if args.demo_if_empty and settings.mode != "production":
-        from .demo import load_demo_if_empty
+        from service.demo.data import load_demo_if_empty
 
         load_demo_if_empty(db, settings)
     host, port = args.host or settings.host, args.port or settings.port
@@ -117,7 +116,7 @@ def _serve(args: argparse.Namespace) -> int:
           + (f" with {workers} processes" if workers > 1 else "")
           + f"; log in at http://{host}:{port}/login (API docs: http://{host}:{port}/docs)")
     if settings.mode == "development":
-        from .demo import credentials_path
+        from service.demo.data import credentials_path
 
         logins = credentials_path(settings)
         if logins.exists():
@@ -132,9 +131,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     import threading
 
-    from .db import create_db_engine
-    from .models_registry import EngineRegistry
-    from .worker import run_forever, sweep
+    from service.care.worker import run_forever, sweep
+    from service.core.db import create_db_engine
+    from service.models.registry import EngineRegistry
 
     settings = _settings()
     _check_exercises()  # the worker's steps start and change programmes
@@ -155,12 +154,12 @@ def _user_add(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from .db import create_db_engine, transaction
-    from .episodes import Context
-    from .errors import ServiceError
-    from .models_registry import EngineRegistry
-    from .people import add_user
-    from .schemas import UserCreate
+    from service.core.context import Context
+    from service.core.db import create_db_engine, transaction
+    from service.core.errors import ServiceError
+    from service.core.schemas import UserCreate
+    from service.models.registry import EngineRegistry
+    from service.people.service import add_user
 
     settings = _settings()
     db = create_db_engine(settings)
@@ -189,12 +188,12 @@ def _user_change(args: argparse.Namespace) -> int:
     operator); deactivating an account or changing its password ends all its logins."""
     import getpass
 
-    from .auth import hash_password
-    from .db import create_db_engine, transaction
-    from .episodes import Context
-    from .errors import ServiceError
-    from .models_registry import EngineRegistry
-    from .people import change_account, user_named
+    from service.core.context import Context
+    from service.core.db import create_db_engine, transaction
+    from service.core.errors import ServiceError
+    from service.models.registry import EngineRegistry
+    from service.people.auth import hash_password
+    from service.people.service import change_account, user_named
 
     settings = _settings()
     db = create_db_engine(settings)
@@ -220,10 +219,10 @@ def _user_change(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .bootstrap import prepare
-    from .db import create_db_engine
-    from .demo import load_demo, refuse_in_production
-    from .errors import ServiceError
+    from service.core.db import create_db_engine
+    from service.core.errors import ServiceError
+    from service.demo.data import load_demo, refuse_in_production
+    from service.models.bootstrap import prepare
 
     settings = _settings()
     try:

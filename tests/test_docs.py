@@ -101,7 +101,7 @@ def test_every_alert_is_documented() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    from service.settings import Settings
+    from service.core.settings import Settings
 
     missing = [name for name in Settings.model_fields
                if f"`CAREPATH_{name.upper()}`" not in OPERATIONS]
@@ -109,7 +109,7 @@ def test_every_setting_is_documented() -> None:
 
 
 def test_every_content_location_is_documented() -> None:
-    """pathways/ reads these itself (not through service/settings.py), so the test above
+    """pathways/ reads these itself (not through service/core/settings.py), so the test above
     does not see them."""
     from pathways import education, exercises
 

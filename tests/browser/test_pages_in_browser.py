@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from service.tables import Event, ExerciseLog, TaskSubmission
+from service.core.tables import Event, ExerciseLog, TaskSubmission
 from tests.browser.conftest import PHONE, Person, log_in
 from tests.service.conftest import (
     A,

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import SQLModel, col, func, select, update
 
 from pathways.models import read_bundle_dir
-from service import auth
-from service.db import transaction
-from service.settings import ROOT
-from service.tables import (
+from service.core import credentials
+from service.core.db import transaction
+from service.core.settings import ROOT
+from service.core.tables import (
     ApiToken,
     Episode,
     Event,
@@ -71,20 +71,20 @@ class Scene:
             response = client.post("/login", data={"username": username, "password": PASSWORD,
                                                    **self.login_form(client)})
             assert response.status_code == 303, response.text
-            self.sessions[role] = client.cookies[auth.SESSION_COOKIE]
+            self.sessions[role] = client.cookies[credentials.SESSION_COOKIE]
         self.pages[role] = client
 
     def login_form(self, client: TestClient) -> dict[str, str]:
         """The login form's CSRF field, with the cookie the login page would have set."""
-        token, cookie = auth.login_form(self.world.settings, "")
-        client.cookies.set(auth.LOGIN_COOKIE, cookie)
+        token, cookie = credentials.login_form(self.world.settings, "")
+        client.cookies.set(credentials.LOGIN_COOKIE, cookie)
         return {"csrf_token": token}
 
     def client(self, row: Row, role: str) -> TestClient:
         client = (self.pages if row.via == "page" else self.clients)[role]
         client.cookies.clear()  # what a call set (a login, a logout) does not carry over
         if row.via == "page" and role in self.sessions:
-            client.cookies.set(auth.SESSION_COOKIE, self.sessions[role])
+            client.cookies.set(credentials.SESSION_COOKIE, self.sessions[role])
         return client
 
     def ready_task(self, target: str) -> ReadyTask:
@@ -144,11 +144,13 @@ class Scene:
             return {"username": username or "nobody", "password": PASSWORD if username
                     else "not-the-password", **self.login_form(self.pages[role])}
         if row.body == "the CSRF token, as a form":
-            cookie = auth.read_session_cookie(self.world.settings, self.sessions.get(role, ""))
-            return {"csrf_token": auth.csrf_token(cookie or {})}
+            cookie = credentials.read_session_cookie(self.world.settings,
+                                                     self.sessions.get(role, ""))
+            return {"csrf_token": credentials.csrf_token(cookie or {})}
         if row.body.startswith("page "):
-            cookie = auth.read_session_cookie(self.world.settings, self.sessions.get(role, ""))
-            form: dict[str, Any] = {"csrf_token": auth.csrf_token(cookie or {})}
+            cookie = credentials.read_session_cookie(self.world.settings,
+                                                     self.sessions.get(role, ""))
+            form: dict[str, Any] = {"csrf_token": credentials.csrf_token(cookie or {})}
             if row.body == "page exercise log":
                 form.update(exercise="walking", pain_nrs="3", difficulty="about_right")
             elif row.body == "page check answers":

@@ -27,16 +27,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, func, select
 
 from pathways.clock import ManualClock
-from service import auth
 from service.app import create_app
-from service.bootstrap import prepare
-from service.db import create_db_engine, transaction
-from service.episodes import Context
-from service.models_registry import EngineRegistry
-from service.people import add_user
-from service.schemas import UserCreate
-from service.settings import Settings
-from service.tables import Clinic, Patient
+from service.core.context import Context
+from service.core.db import create_db_engine, transaction
+from service.core.schemas import UserCreate
+from service.core.settings import Settings
+from service.core.tables import Clinic, Patient
+from service.models.bootstrap import prepare
+from service.models.registry import EngineRegistry
+from service.people import auth
+from service.people.service import add_user
 
 PASSWORD = "correct-horse-battery"
 REQUIRE = os.environ.get("CAREPATH_REQUIRE_SERVICES") == "1"
@@ -95,7 +95,7 @@ class World:
 
     def sweep(self) -> int:
         """What the timer worker does: fire every due timer."""
-        from service.worker import sweep
+        from service.care.worker import sweep
 
         return sweep(self.db, self.clock, self.app.state.engines)
 

@@ -10,8 +10,8 @@ from typing import Any
 from httpx import Response
 from sqlmodel import func, select
 
-from service.db import transaction
-from service.tables import (
+from service.core.db import transaction
+from service.core.tables import (
     Episode,
     Event,
     ExerciseLog,

@@ -22,10 +22,10 @@ from httpx import Response
 from sqlmodel import select
 
 from pathways.models import read_bundle_dir
-from service import models_registry
-from service.db import transaction
-from service.settings import ROOT
-from service.tables import TaskSubmission, User
+from service.core.db import transaction
+from service.core.settings import ROOT
+from service.core.tables import TaskSubmission, User
+from service.models import registry as models_registry
 
 from .access_scene import Scene
 from .access_table import (

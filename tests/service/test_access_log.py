@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from service.tables import AccessRecord
+from service.core.tables import AccessRecord
 
 from .conftest import World, find_task, page_login, refer, soup
 

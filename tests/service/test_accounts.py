@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from service.cli import main
-from service.db import transaction
-from service.settings import get_settings
-from service.tables import ApiToken, LoginAttempt, User
+from service.core.db import transaction
+from service.core.settings import get_settings
+from service.core.tables import ApiToken, LoginAttempt, User
 
 from .conftest import PASSWORD, World, page_login, refer, soup
 

@@ -16,11 +16,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
 from pathways.clock import ManualClock
-from service.bootstrap import prepare
 from service.cli import main
-from service.db import create_db_engine, transaction
-from service.settings import Settings, get_settings
-from service.tables import Clinic, Patient
+from service.core.db import create_db_engine, transaction
+from service.core.settings import Settings, get_settings
+from service.core.tables import Clinic, Patient
+from service.models.bootstrap import prepare
 
 Run = Callable[..., tuple[int, str, str]]
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from pathways.models import read_bundle_dir
-from service.settings import ROOT
-from service.tables import ModelVersion
+from service.core.settings import ROOT
+from service.core.tables import ModelVersion
 
 from ..hostile_models_support import timer_step, write_bundle
 from .conftest import PASSWORD, A, World, find_task, refer
@@ -252,7 +252,7 @@ def test_a_bad_setting_stops_the_command_line_with_one_line_naming_it(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str,
         value: str, says: str) -> None:
     from service.cli import main
-    from service.settings import get_settings
+    from service.core.settings import get_settings
 
     monkeypatch.setenv(variable, value)
     monkeypatch.delenv("CAREPATH_SECRET_KEY", raising=False)

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from service.diagram import ACTIVITIES, BPMN, BPMNDI, DC, DI, EVENTS, GATEWAYS, add_diagram
-from service.pages.timeline import SENTENCES
+from service.care.timeline import SENTENCES
+from service.models.diagram import ACTIVITIES, BPMN, BPMNDI, DC, DI, EVENTS, GATEWAYS, add_diagram
 
 from .clinician_pages_support import WEEK, patient_in_week_one, text
 from .conftest import World, complete, follow_up_answers, refer, week

@@ -10,8 +10,8 @@ from bs4 import BeautifulSoup, Tag
 from fastapi.testclient import TestClient
 
 from pathways.properties import ALERTS
-from service import auth
-from service.pages.worklist_views import TASK_ALERTS
+from service.care.worklist import TASK_ALERTS
+from service.core import credentials
 
 from .clinician_pages_support import patient_in_week_one, text
 from .conftest import A, World, complete, find_task, refer, week
@@ -364,8 +364,9 @@ def test_every_clinician_route_serves_physiotherapists_and_leads_and_refuses_oth
         client = log_in(world, username)
         # Patients' and managers' own pages are elsewhere: take the token from the cookie,
         # so that a refusal is about the role, never about a missing token.
-        cookie = auth.read_session_cookie(world.settings, client.cookies[auth.SESSION_COOKIE])
-        token = auth.csrf_token(cookie or {})
+        cookie = credentials.read_session_cookie(world.settings,
+                                                 client.cookies[credentials.SESSION_COOKIE])
+        token = credentials.csrf_token(cookie or {})
         for method, url in routes:
             response = client.request(method, url, data={"csrf_token": token} if method == "POST"
                                       else None, headers={"HX-Request": "true"})

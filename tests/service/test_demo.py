@@ -18,12 +18,12 @@ from sqlmodel import col, func, select
 
 from pathways.clock import ManualClock, SystemClock
 from service.app import create_app
-from service.bootstrap import prepare
-from service.db import create_db_engine, transaction
-from service.demo import DemoError, DemoResult, load_demo, load_demo_if_empty
-from service.errors import ServiceError
-from service.settings import Settings
-from service.tables import ROLES, Episode, Event, Patient, ReadyTask
+from service.core.db import create_db_engine, transaction
+from service.core.errors import ServiceError
+from service.core.settings import Settings
+from service.core.tables import ROLES, Episode, Event, Patient, ReadyTask
+from service.demo.data import DemoError, DemoResult, load_demo, load_demo_if_empty
+from service.models.bootstrap import prepare
 
 from .conftest import _reset_postgres, database_url
 
@@ -65,7 +65,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     output = io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(output):
         # PostgreSQL: keep the credentials file out of the repository's var/.
-        patch.setattr("service.demo.ROOT", tmp_path_factory.mktemp("var"))
+        patch.setattr("service.demo.data.ROOT", tmp_path_factory.mktemp("var"))
         result = load_demo(db, settings)
     yield Demo(settings, db, result, output.getvalue())
     db.dispose()

@@ -1,4 +1,4 @@
-"""A task's form as this episode's patient is given it (service/episode_forms.py): the check-in
+"""A task's form as this episode's patient is given it (service/care/forms.py): the check-in
 names only the exercises of the patient's own programme, and the first visit shows the risk
 factors the safety screen noted, on the page and in its JSON twin alike."""
 

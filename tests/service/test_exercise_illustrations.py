@@ -1,5 +1,5 @@
 """Exercise pictures and a clinic's video links on the patient's pages, and the route that
-serves the pictures (service/pages/illustrations.py)."""
+serves the pictures (service/patients/illustrations.py)."""
 
 from __future__ import annotations
 

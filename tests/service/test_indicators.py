@@ -163,7 +163,7 @@ def test_reading_the_indicators_changes_nothing_and_an_auditor_cannot_act(
 
 def test_each_episode_is_judged_by_its_own_models_numbers(world: World) -> None:
     from pathways.models import read_bundle_dir
-    from service.settings import ROOT
+    from service.core.settings import ROOT
 
     files = {name: data.decode("utf-8")
              for name, data in read_bundle_dir(ROOT / "bpmn" / "betterback").items()}

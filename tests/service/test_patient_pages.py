@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from pathways.education import DEFAULT_DIRECTORY, default_catalogue
-from service.markdown import render_markdown, sanitise_html
-from service.tables import ExerciseLog, TaskDraft
+from service.core.markdown import render_markdown, sanitise_html
+from service.core.tables import ExerciseLog, TaskDraft
 
 from .conftest import (
     PASSWORD,

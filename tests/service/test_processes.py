@@ -27,14 +27,14 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from pathways.clock import SystemClock
-from service.bootstrap import prepare
-from service.db import create_db_engine, transaction
-from service.episodes import Context
-from service.models_registry import EngineRegistry
-from service.people import add_user
-from service.schemas import UserCreate
-from service.settings import ROOT, Settings
-from service.tables import Clinic, Event, Instance, TaskSubmission
+from service.core.context import Context
+from service.core.db import create_db_engine, transaction
+from service.core.schemas import UserCreate
+from service.core.settings import ROOT, Settings
+from service.core.tables import Clinic, Event, Instance, TaskSubmission
+from service.models.bootstrap import prepare
+from service.models.registry import EngineRegistry
+from service.people.service import add_user
 
 from .conftest import PASSWORD, A, find_task
 from .test_races import assert_one_winner, at_the_same_moment
@@ -218,7 +218,7 @@ def _login_checking_its_password(world: Any, monkeypatch: pytest.MonkeyPatch,
                                  username: str) -> Iterator[dict[str, int]]:
     """A login (POST /api/auth/token) on a thread of its own, held inside argon2's password
     check until the block ends; then yields {"login": its status}."""
-    from service import auth
+    from service.people import auth
 
     from .conftest import PASSWORD
 
@@ -248,7 +248,7 @@ def test_checking_a_password_holds_no_write_lock(world: Any,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2 is slow on purpose (a third of a second here in production settings): a login
     must not keep every other writer waiting while it checks the password."""
-    from service.tables import Clinic
+    from service.core.tables import Clinic
 
     def write() -> None:
         with transaction(world.db, write=True) as session:
@@ -300,7 +300,7 @@ def test_requests_run_on_the_event_loop_on_sqlite(url: str, threads: int | None,
 def test_the_write_ahead_log_is_copied_back_by_a_background_thread(tmp_path: Path) -> None:
     """The server checkpoints SQLite's log on its own thread: no commit (holding the write
     lock) pays for it, and the log does not grow without end."""
-    from service.db import checkpoint_wal
+    from service.core.db import checkpoint_wal
 
     path = tmp_path / "wal.sqlite3"
     db = create_db_engine(Settings(database_url=f"sqlite:///{path}", mode="development"))

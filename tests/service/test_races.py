@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlmodel import select
 
-from service.db import transaction
-from service.tables import Episode, Event, Instance, ReadyTask, TaskSubmission
+from service.core.db import transaction
+from service.core.tables import Episode, Event, Instance, ReadyTask, TaskSubmission
 
 from . import conftest
 from .conftest import (
@@ -313,7 +313,7 @@ def test_a_step_computed_while_the_episode_moved_on_is_done_again_on_the_new_sta
     worker advances the same episode in that moment, the completion must not overwrite the
     worker's step: it sees the version moved, runs again on the new state, and both steps
     are kept, each once."""
-    from service import episodes
+    from service.care import service as episodes
 
     patient, episode_id = refer(world, "Nils", "nils")
     step = first_steps(world, patient, episode_id, "medium_start_back")
@@ -350,7 +350,7 @@ def test_a_task_claimed_by_a_colleague_while_it_was_being_completed_is_not_compl
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """A claim does not move the episode's version, so the save checks it again: the
     completion is refused with 409 and nothing of it is kept."""
-    from service import episodes
+    from service.care import service as episodes
 
     patient, episode_id = refer(world, "Olle", "olle")
     complete(patient, "red_flag_screen", {"age": 45, "red_flags": A["no_red_flags"]})

@@ -18,8 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from service import auth
-from service.tables import Episode, LoginAttempt, Patient, User
+from service.core.tables import Episode, LoginAttempt, Patient, User
+from service.people import auth
 
 from .conftest import PASSWORD, LiveServer, World, refer, soup
 from .error_checks import error_of

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from service.score_text import score_text, score_value
+from service.core.score_text import score_text, score_value
 
 from .clinician_pages_support import text
 from .conftest import A, World, complete, refer, soup, through_first_visit

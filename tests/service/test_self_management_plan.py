@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from pathways.education import default_catalogue
-from service.db import transaction
-from service.pages.timeline import SENTENCES
-from service.tables import Instance
+from service.care.timeline import SENTENCES
+from service.core.db import transaction
+from service.core.tables import Instance
 
 from .clinician_pages_support import text
 from .conftest import A, World, complete, find_task, refer, soup, through_first_visit

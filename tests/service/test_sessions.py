@@ -16,10 +16,10 @@ from httpx import Response
 from itsdangerous import TimestampSigner
 from sqlmodel import select
 
-from service import auth
-from service.db import transaction
-from service.settings import DEFAULT_SECRET, Settings
-from service.tables import LoginAttempt, User
+from service.core import credentials
+from service.core.db import transaction
+from service.core.settings import DEFAULT_SECRET, Settings
+from service.core.tables import LoginAttempt, User
 
 from .conftest import PASSWORD, SERVICE_HASHER, World, refer, soup
 from .error_checks import error_of, saved_state
@@ -211,7 +211,7 @@ def test_the_login_form_logs_in_with_the_token_of_its_cookie(world: World) -> No
     morsel = SimpleCookie(second.headers["set-cookie"])["carepath_login"]
     assert morsel["httponly"] is True and morsel["samesite"].lower() == "lax"
     assert morsel["path"] == "/login"
-    assert int(morsel["max-age"]) == auth.LOGIN_FORM_MAX_AGE_SECONDS == 3600
+    assert int(morsel["max-age"]) == credentials.LOGIN_FORM_MAX_AGE_SECONDS == 3600
     assert first_tab not in morsel.value
     assert soup(second).find("input", attrs={"name": "csrf_token"})["value"] == first_tab
 
@@ -237,7 +237,7 @@ def test_a_login_form_without_the_token_of_its_cookie_logs_nobody_in(
     with monkeypatch.context() as timing:
         if forgery == "an expired form":
             timing.setattr(TimestampSigner, "get_timestamp",
-                           lambda _: int(time.time()) - auth.LOGIN_FORM_MAX_AGE_SECONDS - 1)
+                           lambda _: int(time.time()) - credentials.LOGIN_FORM_MAX_AGE_SECONDS - 1)
         form = {"username": "physio2", "password": PASSWORD,
                 "csrf_token": _login_form_token(browser)}
     if forgery == "no token":

@@ -1,4 +1,4 @@
-"""Prepared statements (service/statements.py) convert values as SQLAlchemy does and run
+"""Prepared statements (service/core/statements.py) convert values as SQLAlchemy does and run
 inside the session's own transaction, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from service import repository
-from service.db import transaction
-from service.statements import Prepared
-from service.tables import Episode, Event, ReadyTask, TaskSubmission
+from service.care import repository
+from service.core.db import transaction
+from service.core.statements import Prepared
+from service.core.tables import Episode, Event, ReadyTask, TaskSubmission
 
 from .conftest import World, refer
 

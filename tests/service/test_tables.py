@@ -9,9 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
-from service import auth, repository
-from service.db import transaction
-from service.tables import Episode, ReadyTask, User, from_row
+from service.care import repository
+from service.core import credentials
+from service.core.db import transaction
+from service.core.tables import Episode, ReadyTask, User, from_row
 
 from .conftest import World, refer
 
@@ -35,9 +36,9 @@ def test_the_hot_reads_give_what_the_orm_loads(world: World) -> None:
     refer(world, "Row Reader", "rowreader")
     with transaction(world.db, write=True) as session:
         physio = session.exec(select(User).where(User.username == "physio")).one()
-        token = auth.issue_token(session, world.settings, physio, world.clock.now())
+        token = credentials.issue_token(session, world.settings, physio, world.clock.now())
     with transaction(world.db, write=False) as session:
-        caller = auth.user_for_token(session, token, world.clock.now())
+        caller = credentials.user_for_token(session, token, world.clock.now())
         loaded_user = session.get(User, physio.id)
         assert caller is not None and loaded_user is not None
         assert caller.model_dump() == loaded_user.model_dump()

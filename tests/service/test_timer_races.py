@@ -9,8 +9,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlmodel import select
 
-from service.db import transaction
-from service.tables import Event, ReadyTask
+from service.core.db import transaction
+from service.core.tables import Event, ReadyTask
 
 from .conftest import World, refer, through_first_visit
 
@@ -19,8 +19,8 @@ def test_workers_sweeping_side_by_side_fire_each_due_timer_once(world: World) ->
     """`carepath worker` processes side by side (on PostgreSQL each takes an instance with
     FOR UPDATE SKIP LOCKED; on SQLite the write lock queues them): every due timer fires
     once, none twice."""
-    from service.models_registry import EngineRegistry
-    from service.worker import sweep
+    from service.care.worker import sweep
+    from service.models.registry import EngineRegistry
 
     episodes = []
     for number in range(6):

@@ -7,7 +7,7 @@ Create Date: 2026-11-23 11:21:13.971713
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import service.tables
+import service.core.tables
 
 
 revision = '0001'
@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('client', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-    sa.Column('at', service.tables.UTCDateTime(), nullable=False),
+    sa.Column('at', service.core.tables.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('login_attempts', schema=None) as batch_op:
@@ -40,7 +40,7 @@ def upgrade() -> None:
     sa.Column('clinic_id', sa.Integer(), nullable=False),
     sa.Column('display_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('birth_year', sa.Integer(), nullable=True),
-    sa.Column('created_at', service.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', service.core.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['clinic_id'], ['clinics.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -56,7 +56,7 @@ def upgrade() -> None:
     sa.Column('clinic_id', sa.Integer(), nullable=True),
     sa.Column('patient_id', sa.Integer(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', service.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', service.core.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['clinic_id'], ['clinics.id'], ),
     sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -70,8 +70,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', service.tables.UTCDateTime(), nullable=False),
-    sa.Column('expires_at', service.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', service.core.tables.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', service.core.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')
@@ -87,7 +87,7 @@ def upgrade() -> None:
     sa.Column('files', sa.JSON(), nullable=True),
     sa.Column('spec_json', sa.Text(), nullable=False),
     sa.Column('deployed_by', sa.Integer(), nullable=True),
-    sa.Column('deployed_at', service.tables.UTCDateTime(), nullable=False),
+    sa.Column('deployed_at', service.core.tables.UTCDateTime(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['deployed_by'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -101,8 +101,8 @@ def upgrade() -> None:
     sa.Column('referral_source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('stratum', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
-    sa.Column('started_at', service.tables.UTCDateTime(), nullable=False),
-    sa.Column('ended_at', service.tables.UTCDateTime(), nullable=True),
+    sa.Column('started_at', service.core.tables.UTCDateTime(), nullable=False),
+    sa.Column('ended_at', service.core.tables.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['clinic_id'], ['clinics.id'], ),
     sa.ForeignKeyConstraint(['model_version_id'], ['model_versions.id'], ),
     sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], ),
@@ -119,7 +119,7 @@ def upgrade() -> None:
     sa.Column('episode_id', sa.Integer(), nullable=True),
     sa.Column('clinic_id', sa.Integer(), nullable=True),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-    sa.Column('at', service.tables.UTCDateTime(), nullable=False),
+    sa.Column('at', service.core.tables.UTCDateTime(), nullable=False),
     sa.Column('element', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('actor_id', sa.Integer(), nullable=True),
     sa.Column('data', sa.JSON(), nullable=True),
@@ -143,7 +143,7 @@ def upgrade() -> None:
     sa.Column('level', sa.Integer(), nullable=False),
     sa.Column('pain_nrs', sa.Integer(), nullable=False),
     sa.Column('difficulty', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('logged_at', service.tables.UTCDateTime(), nullable=False),
+    sa.Column('logged_at', service.core.tables.UTCDateTime(), nullable=False),
     sa.Column('logged_by', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], ),
     sa.ForeignKeyConstraint(['logged_by'], ['users.id'], ),
@@ -158,7 +158,7 @@ def upgrade() -> None:
     sa.Column('episode_id', sa.Integer(), nullable=False),
     sa.Column('state', sa.Text(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('next_wake_at', service.tables.UTCDateTime(), nullable=True),
+    sa.Column('next_wake_at', service.core.tables.UTCDateTime(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -175,7 +175,7 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
     sa.Column('answers', sa.JSON(), nullable=True),
     sa.Column('scores', sa.JSON(), nullable=True),
-    sa.Column('submitted_at', service.tables.UTCDateTime(), nullable=False),
+    sa.Column('submitted_at', service.core.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -194,8 +194,8 @@ def upgrade() -> None:
     sa.Column('education_module', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('alert', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=True),
     sa.Column('stratum', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
-    sa.Column('ready_at', service.tables.UTCDateTime(), nullable=True),
-    sa.Column('due_at', service.tables.UTCDateTime(), nullable=True),
+    sa.Column('ready_at', service.core.tables.UTCDateTime(), nullable=True),
+    sa.Column('due_at', service.core.tables.UTCDateTime(), nullable=True),
     sa.Column('claimed_by', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['claimed_by'], ['users.id'], ),
     sa.ForeignKeyConstraint(['clinic_id'], ['clinics.id'], ),
@@ -217,7 +217,7 @@ def upgrade() -> None:
     sa.Column('form', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('data', sa.JSON(), nullable=True),
     sa.Column('submitted_by', sa.Integer(), nullable=True),
-    sa.Column('submitted_at', service.tables.UTCDateTime(), nullable=False),
+    sa.Column('submitted_at', service.core.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], ),
     sa.ForeignKeyConstraint(['submitted_by'], ['users.id'], ),
     sa.PrimaryKeyConstraint('task_id')

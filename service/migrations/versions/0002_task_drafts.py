@@ -7,7 +7,7 @@ Create Date: 2026-11-23 11:53:30.815891
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import service.tables
+import service.core.tables
 
 
 revision = '0002'
@@ -22,7 +22,7 @@ def upgrade() -> None:
     sa.Column('task_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('data', sa.JSON(), nullable=True),
-    sa.Column('updated_at', service.tables.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', service.core.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('task_id', 'user_id')
     )

@@ -6,7 +6,7 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
-from service.tables import UTCDateTime
+from service.core.tables import UTCDateTime
 
 revision = "0005"
 down_revision = "0004"

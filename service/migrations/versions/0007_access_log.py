@@ -7,7 +7,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import service.tables
+import service.core.tables
 
 revision = "0007"
 down_revision = "0006"
@@ -19,7 +19,7 @@ def upgrade() -> None:
     op.create_table(
         "access_log",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", service.tables.UTCDateTime(), nullable=False),
+        sa.Column("at", service.core.tables.UTCDateTime(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("episode_id", sa.Integer(), nullable=False),

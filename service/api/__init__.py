@@ -1,1 +1,0 @@
-"""JSON API routes: parse, call a service function, return a schema."""

@@ -1,0 +1,62 @@
+"""The auditors' routes: the event log and its hash-chain check, the access log, the
+guideline-adherence indicators."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.audit import indicators
+from service.care import views
+from service.core.context import Context
+from service.core.deps import SlowCallDep
+from service.core.schemas import (
+    AccessLogPublic,
+    AfterId,
+    EventsPublic,
+    IdQuery,
+    IndicatorsPublic,
+    VerifyPublic,
+)
+
+router = APIRouter(prefix="/api", tags=["audit"])
+
+
+@router.get("/audit/events", response_model=EventsPublic)
+async def audit_events(call: SlowCallDep, episode_id: IdQuery = None, after_id: AfterId = 0,
+                       limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> EventsPublic:
+    def work(ctx: Context) -> EventsPublic:
+        events = views.audit_events(ctx, episode_id, after_id, limit)
+        return EventsPublic(data=events, count=len(events))
+
+    return await call(work)
+
+
+@router.get("/audit/access", response_model=AccessLogPublic)
+async def audit_access(call: SlowCallDep, patient_id: IdQuery = None, user_id: IdQuery = None,
+                       after_id: AfterId = 0,
+                       limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> AccessLogPublic:
+    """Who opened which patient's record, when, with which request (clinicians' successful
+    requests that read one patient's record; lists are not logged)."""
+    def work(ctx: Context) -> AccessLogPublic:
+        records = views.access_log(ctx, patient_id, user_id, after_id, limit)
+        return AccessLogPublic(data=records, count=len(records))
+
+    return await call(work)
+
+
+@router.get("/audit/verify", response_model=VerifyPublic)
+async def verify(call: SlowCallDep) -> VerifyPublic:
+    return await call(lambda ctx: views.verify_log(ctx))
+
+
+@router.get("/audit/indicators", response_model=IndicatorsPublic)
+async def audit_indicators(call: SlowCallDep, start: Annotated[date | None, Query()] = None,
+                           end: Annotated[date | None, Query()] = None,
+                           clinic_id: IdQuery = None) -> IndicatorsPublic:
+    """Guideline-adherence indicators (numerator, denominator, rate) per clinic and per
+    clinician, over the episodes that started from `start` to `end` (YYYY-MM-DD, both
+    included; by default the last 365 days)."""
+    return await call(lambda ctx: indicators.adherence_indicators(ctx, start, end, clinic_id))

@@ -1,0 +1,279 @@
+"""Episode service functions: referral, completing and claiming tasks, firing timers.
+
+One call: load the instance -> the domain advances it -> save state, projection and events.
+The request's unit of work (deps.Call) commits, or rolls everything back on an error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from pathways.engine import PathwayEngine
+from pathways.errors import TaskNotReadyError
+from pathways.events import DomainEvent
+from pathways.forms import validate_submission
+from pathways.instance import PathwayInstance
+from pathways.script_helpers import prom_scores
+from service.care import forms as episode_forms
+from service.care import repository
+from service.core import access
+from service.core.context import Context
+from service.core.errors import ConflictError, NotFoundError
+from service.core.tables import (
+    Episode,
+    Instance,
+    Patient,
+    QuestionnaireResponse,
+    ReadyTask,
+    TaskSubmission,
+)
+from service.models.registry import active_version
+
+_STATUS_BY_EVENT = {"episode_discharged": "discharged", "episode_escalated": "escalated"}
+_QUESTIONNAIRES = {"intake": "baseline", "follow_up": "follow_up"}
+
+
+def record_event(ctx: Context, episode: Episode, name: str, data: dict[str, Any]) -> None:
+    """Append an event that is the service's, not the pathway's, to the episode's log (who
+    was shown what, who gave a new password): by the caller, now, hash-chained like every
+    other."""
+    event = DomainEvent(name, ctx.now.isoformat(), actor=str(ctx.actor_id), data=data)
+    repository.append_events(ctx.session, repository.event_rows(episode, [event], ctx.actor_id))
+
+
+@dataclass
+class CompletionResult:
+    episode_id: int
+    events: list[DomainEvent]
+    ready: list[ReadyTask]
+    """The episode's open tasks after the step."""
+    patient_name: str
+
+
+def start_episode(ctx: Context, patient: Patient, source: str) -> Episode:
+    """Create an episode on the active model; its first task is the red-flag screen."""
+    version = active_version(ctx.session)
+    engine = ctx.engines.engine_for(version)
+    episode = Episode(patient_id=patient.id or 0, clinic_id=patient.clinic_id,
+                      model_version_id=version.id or 0, referral_source=source,
+                      started_at=ctx.now)
+    ctx.session.add(episode)
+    ctx.session.flush()
+    instance = engine.start({"referral": {"source": source}, "episode_id": episode.id},
+                            actor=str(ctx.actor_id) if ctx.actor_id else None)
+    row = Instance(episode_id=episode.id or 0, state=instance.state_json(), version=1,
+                   next_wake_at=instance.next_wake_at(),
+                   status="completed" if instance.is_completed else "running")
+    ctx.session.add(row)
+    _record(ctx, episode, set(), instance, instance.take_events())
+    return episode
+
+
+def complete_task(ctx: Context, task_id: str, answers: dict[str, Any]) -> CompletionResult:
+    """Complete a ready task with the caller's answers.
+
+    The engine step runs on a snapshot, outside the write lock; the state is then saved only
+    if nobody changed the episode in between (its version). If someone did, the step runs
+    again on the saved state, this time holding the lock: then the task may turn out to be
+    done already (409), exactly as if the two had queued."""
+    with ctx.read() as reader:
+        found = _open_task_for_completion(ctx, reader, task_id)
+        engine = ctx.engines.engine_by_id(reader, found.episode.model_version_id)
+        _check_patients_form(reader, engine, found, task_id, answers)
+    step = _Step.run(ctx, engine, found, task_id, answers)
+    if not step.save(ctx):
+        found = _open_task_for_completion(ctx, ctx.session, task_id, lock=True)
+        step = _Step.run(ctx, engine, found, task_id, answers)
+        if not step.save(ctx):
+            raise ConflictError("someone else changed this episode at the same moment; "
+                                "reload and try again")
+    task, episode = found.ready[task_id], found.episode
+    if not repository.take_ready_task(ctx.session, task_id,
+                                      ctx.user.id if ctx.user is not None else None):
+        raise _claimed_by_someone_else()
+    repository.record_submission(ctx.session, step.submission)
+    kind = _QUESTIONNAIRES.get(task.form or "")
+    if kind is not None:
+        proms = answers.get("proms", {})
+        ctx.session.add(QuestionnaireResponse(
+            episode_id=episode.id or 0, task_id=task_id,
+            kind="registry" if task.name.startswith("registry") else kind,
+            answers=answers, scores=prom_scores(proms), submitted_at=ctx.now))
+    new = step.record.write(ctx)
+    kept = [row for row_id, row in found.ready.items()
+            if row_id != task_id and row_id in step.record.current]
+    for row in kept:
+        row.stratum = episode.stratum
+    return CompletionResult(episode.id or 0, step.events, kept + new, found.patient_name)
+
+
+@dataclass
+class _Step:
+    """One engine step of an episode, and everything it will write, not yet saved."""
+
+    found: repository.OpenEpisode
+    instance: PathwayInstance
+    events: list[DomainEvent]
+    record: _Record
+    submission: dict[str, Any]
+
+    @classmethod
+    def run(cls, ctx: Context, engine: PathwayEngine, found: repository.OpenEpisode,
+            task_id: str, answers: dict[str, Any]) -> _Step:
+        instance = engine.restore(found.state)
+        events = instance.complete_task(task_id, answers, actor=str(ctx.actor_id))
+        task, episode = found.ready[task_id], found.episode
+        record = _Record.of(ctx, episode, set(found.ready) - {task_id}, instance, events)
+        submission = {"task_id": task_id, "episode_id": episode.id, "name": task.name,
+                      "form": task.form, "data": answers, "submitted_by": ctx.actor_id,
+                      "submitted_at": ctx.now}
+        return cls(found, instance, events, record, submission)
+
+    def save(self, ctx: Context) -> bool:
+        return repository.save_state(ctx.session, self.found.instance_id, self.found.version,
+                                     self.instance.state_json(), self.instance.next_wake_at(),
+                                     self.instance.is_completed)
+
+
+def _check_patients_form(session: Session, engine: PathwayEngine,
+                         found: repository.OpenEpisode, task_id: str,
+                         answers: dict[str, Any]) -> None:
+    """Answers must also fit the form as this patient was given it (views.task_detail,
+    episode_forms): a follow-up rates exactly the activities named at intake, a check-in names
+    only exercises of the programme. The engine checks the model's form."""
+    form = found.ready[task_id].form
+    schema = engine.model.forms.get(form) if form else None
+    given = episode_forms.form_for_episode(session, found.episode.id or 0, schema)
+    if given is not schema:
+        validate_submission(form, given, answers)
+
+
+def _open_task_for_completion(ctx: Context, session: Session, task_id: str,
+                              lock: bool = False) -> repository.OpenEpisode:
+    found = repository.open_episode_of_task(session, task_id, lock=lock)
+    if found is None:
+        done = session.get(TaskSubmission, task_id)
+        if done is not None:
+            # Only someone who may see the episode learns that the task was done.
+            episode = session.get(Episode, done.episode_id)
+            if episode is not None:
+                access.require_episode(ctx.user, episode)
+                raise TaskNotReadyError(task_id, "COMPLETED")
+        raise NotFoundError(f"there is no open task {task_id}")
+    task = found.ready[task_id]
+    access.require_task_work(ctx.user, task, found.episode)
+    if task.claimed_by is not None and ctx.user is not None and task.claimed_by != ctx.user.id:
+        raise _claimed_by_someone_else()
+    return found
+
+
+def _claimed_by_someone_else() -> ConflictError:
+    return ConflictError("another clinician has claimed this task; ask them or a clinic lead "
+                         "to release it first")
+
+
+def fire_due_timers(ctx: Context, row: Instance) -> list[DomainEvent]:
+    """Advance one instance whose timers are due (the worker's unit of work)."""
+    episode = _episode(ctx, row.episode_id)
+    engine = ctx.engines.engine_by_id(ctx.session, episode.model_version_id)
+    instance = engine.restore(row.state)
+    before = {task.id for task in instance.ready_tasks()}
+    events = instance.fire_due_timers()
+    _save(ctx, episode, row, before, instance, events)
+    return events
+
+
+def claim_task(ctx: Context, task_id: str) -> ReadyTask:
+    task = _open_task(ctx, task_id)
+    if task.claimed_by is not None and task.claimed_by != (ctx.user.id if ctx.user else None):
+        raise ConflictError("this task is already claimed by another clinician")
+    task.claimed_by = ctx.actor_id
+    ctx.session.add(task)
+    return task
+
+
+def release_task(ctx: Context, task_id: str) -> ReadyTask:
+    task = _open_task(ctx, task_id)
+    is_lead = ctx.user is not None and ctx.user.role == "clinic_lead"
+    if task.claimed_by not in (None, ctx.actor_id) and not is_lead:
+        raise ConflictError("only the clinician who claimed this task or a clinic lead can "
+                            "release it")
+    task.claimed_by = None
+    ctx.session.add(task)
+    return task
+
+
+def _open_task(ctx: Context, task_id: str) -> ReadyTask:
+    task = ctx.session.get(ReadyTask, task_id)
+    if task is None:
+        raise NotFoundError(f"there is no open task {task_id}")
+    access.require_task_work(ctx.user, task, _episode(ctx, task.episode_id))
+    return task
+
+
+def _episode(ctx: Context, episode_id: int) -> Episode:
+    episode = ctx.session.get(Episode, episode_id)
+    if episode is None:
+        raise NotFoundError(f"there is no episode {episode_id}")
+    return episode
+
+
+def _save(ctx: Context, episode: Episode, row: Instance, before: set[str],
+          instance: PathwayInstance, events: list[DomainEvent]) -> None:
+    if not repository.save_instance(ctx.session, row, instance.state_json(),
+                                    instance.next_wake_at(), instance.is_completed):
+        raise ConflictError("someone else changed this episode at the same moment; reload "
+                            "and try again")
+    _record(ctx, episode, before, instance, events)
+
+
+@dataclass
+class _Record:
+    """What a step writes besides the state (episode status, the ready-task projection, the
+    event log), prepared before the transaction's first write: on SQLite the write lock is
+    held from that statement to the commit."""
+
+    episode: Episode
+    changes: dict[str, Any]
+    before: set[str]
+    current: list[str]
+    new_rows: list[ReadyTask]
+    event_rows: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, ctx: Context, episode: Episode, before: set[str], instance: PathwayInstance,
+           events: list[DomainEvent]) -> _Record:
+        changes: dict[str, Any] = {}
+        for event in events:
+            if event.name == "risk_stratified":
+                changes["stratum"] = event.data.get("stratum")
+            status = changes.get("status", episode.status)
+            if event.name in _STATUS_BY_EVENT and status == "active":
+                changes["status"] = _STATUS_BY_EVENT[event.name]
+            if event.name == "episode_completed":
+                changes["ended_at"] = ctx.now
+                if changes.get("status", episode.status) == "active":
+                    changes["status"] = "completed"
+        changes = {k: v for k, v in changes.items() if getattr(episode, k) != v}
+        tasks = instance.ready_tasks()
+        stratum = changes.get("stratum", episode.stratum)
+        return cls(episode, changes, before, [task.id for task in tasks],
+                   repository.new_ready_rows(episode, stratum, before, tasks),
+                   repository.event_rows(episode, events, ctx.actor_id))
+
+    def write(self, ctx: Context) -> list[ReadyTask]:
+        """Write it all; returns the projection's new rows."""
+        if self.changes:
+            repository.update_episode(ctx.session, self.episode, self.changes)
+        repository.sync_ready_tasks(ctx.session, self.episode.id or 0, self.before,
+                                    self.current, self.new_rows, self.episode.stratum,
+                                    stratum_changed="stratum" in self.changes)
+        repository.append_events(ctx.session, self.event_rows)
+        return self.new_rows
+
+
+def _record(ctx: Context, episode: Episode, before: set[str], instance: PathwayInstance,
+            events: list[DomainEvent]) -> list[ReadyTask]:
+    return _Record.of(ctx, episode, before, instance, events).write(ctx)

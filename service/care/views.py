@@ -1,0 +1,248 @@
+"""Read-side service functions: worklists, episodes, timelines, scores, audit checks.
+
+They check access and return response schemas (small typed values, never ORM objects)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlmodel import col, func, select
+
+from pathways.education import default_catalogue
+from pathways.instruments.scoring import Stratum
+from service.care import forms as episode_forms
+from service.care import repository
+from service.core import access
+from service.core.context import Context
+from service.core.errors import InvalidRequestError, NotFoundError
+from service.core.schemas import (
+    AccessRecordPublic,
+    EpisodePublic,
+    EventPublic,
+    OwnAccessPublic,
+    QuestionnairePublic,
+    TaskPublic,
+    VerifyPublic,
+)
+from service.core.tables import (
+    AccessRecord,
+    Episode,
+    Event,
+    Patient,
+    QuestionnaireResponse,
+    ReadyTask,
+    User,
+)
+
+DueFilter = Literal["overdue", "today", "upcoming"]
+ClaimFilter = Literal["mine", "unclaimed", "others"]
+StratumFilter = Stratum
+"""The risk strata (STarT Back)."""
+
+
+def task_public(task: ReadyTask, patient_name: str, now: datetime) -> TaskPublic:
+    return TaskPublic(
+        task_id=task.task_id, episode_id=task.episode_id, patient_id=task.patient_id,
+        patient_name=patient_name, role=task.role, name=task.name,
+        title=task_title(task.title, task.education_module),
+        form=task.form, education_module=task.education_module, alert=task.alert,
+        stratum=task.stratum, ready_at=task.ready_at, due_at=task.due_at,
+        overdue=task.due_at is not None and task.due_at < now, claimed_by=task.claimed_by)
+
+
+def task_title(title: str, module: str | None) -> str:
+    """A task's title for people: one about an education module names the module (the
+    model's task name cannot: one task reads, or talks through, each module in turn)."""
+    catalogue = default_catalogue()
+    if not module or module not in catalogue:
+        return title
+    return f"{title}: {catalogue.get(module).title}"
+
+
+def worklist(ctx: Context, due: DueFilter | None = None, stratum: str | None = None,
+             claimed: ClaimFilter | None = None, name: str | None = None,
+             episode_id: int | None = None, limit: int = 100,
+             offset: int = 0, role: str | None = None) -> tuple[list[TaskPublic], int]:
+    """The caller's open tasks, most urgent first (overdue, then by due time). `role`: only
+    the tasks of that role, one of those the caller works (a clinic lead works two)."""
+    user = access.require_role(ctx.user, "patient", "physiotherapist", "clinic_lead")
+    roles = sorted(access.TASK_ROLES_BY_USER_ROLE[user.role])
+    if role is not None:
+        if role not in roles:
+            raise InvalidRequestError(
+                f"there are no {role} tasks in your list: a {user.role} works "
+                f"{' and '.join(roles)} tasks",
+                [{"field": "role", "message": f"must be one of: {', '.join(roles)}"}])
+        roles = [role]
+    conditions: list[Any] = []
+    if user.role == "patient":
+        conditions += [ReadyTask.patient_id == user.patient_id, ReadyTask.role == "patient"]
+    else:
+        conditions += [ReadyTask.clinic_id == user.clinic_id, col(ReadyTask.role).in_(roles)]
+    now = ctx.now
+    end_of_day = now.replace(hour=23, minute=59, second=59)
+    if due == "overdue":
+        conditions.append(col(ReadyTask.due_at) < now)
+    elif due == "today":
+        conditions.append(col(ReadyTask.due_at) <= end_of_day)
+    elif due == "upcoming":
+        conditions.append(col(ReadyTask.due_at) > end_of_day)
+    if stratum:
+        conditions.append(ReadyTask.stratum == stratum)
+    if claimed == "mine":
+        conditions.append(ReadyTask.claimed_by == user.id)
+    elif claimed == "unclaimed":
+        conditions.append(col(ReadyTask.claimed_by).is_(None))
+    elif claimed == "others":
+        conditions += [col(ReadyTask.claimed_by).is_not(None), ReadyTask.claimed_by != user.id]
+    if name:
+        conditions.append(ReadyTask.name == name)
+    if episode_id is not None:
+        conditions.append(ReadyTask.episode_id == episode_id)
+    # Counted on the projection alone; the page follows the worklist index's order.
+    count = ctx.session.exec(select(func.count()).select_from(ReadyTask)
+                             .where(*conditions)).one()
+    rows = ctx.session.exec(
+        select(ReadyTask, Patient.display_name)
+        .join(Patient, col(Patient.id) == col(ReadyTask.patient_id))
+        .where(*conditions)
+        .order_by(col(ReadyTask.due_at).is_(None), col(ReadyTask.due_at),
+                  col(ReadyTask.task_id)).offset(offset).limit(limit)).all()
+    return [task_public(task, patient_name, now) for task, patient_name in rows], count
+
+
+def task_detail(ctx: Context, task_id: str) -> tuple[TaskPublic, dict[str, Any] | None]:
+    """An open task the caller works, and its form as this patient is given it
+    (service/care/forms.py)."""
+    task = ctx.session.get(ReadyTask, task_id)
+    if task is None:
+        raise NotFoundError(f"there is no open task {task_id}")
+    episode = episode_row(ctx, task.episode_id)
+    access.require_task_work(ctx.user, task, episode)
+    patient = ctx.session.get(Patient, task.patient_id)
+    schema = None
+    if task.form:
+        engine = ctx.engines.engine_by_id(ctx.session, episode.model_version_id)
+        schema = episode_forms.form_for_episode(ctx.session, task.episode_id,
+                                                  engine.model.forms.get(task.form))
+    return task_public(task, patient.display_name if patient else "", ctx.now), schema
+
+
+def episode_row(ctx: Context, episode_id: int) -> Episode:
+    """The episode, for someone who may see it: the one gate to a patient's record. A
+    clinician's opening of it is noted for the access log (see Context.opened)."""
+    user = access.require_role(ctx.user, "patient", "physiotherapist", "clinic_lead")
+    episode = ctx.session.get(Episode, episode_id)
+    if episode is None:
+        # Unknown and forbidden look the same to a caller who may not see it.
+        raise NotFoundError("there is no such record you can see")
+    access.require_episode(user, episode)
+    if user.role in access.CLINICIANS:
+        ctx.opened[episode_id] = episode.patient_id
+    return episode
+
+
+def episode_public(ctx: Context, episode: Episode) -> EpisodePublic:
+    patient = ctx.session.get(Patient, episode.patient_id)
+    return EpisodePublic(
+        id=episode.id or 0, patient_id=episode.patient_id,
+        patient_name=patient.display_name if patient else "", clinic_id=episode.clinic_id,
+        status=episode.status, stratum=episode.stratum, referral_source=episode.referral_source,
+        started_at=episode.started_at, ended_at=episode.ended_at,
+        model_version_id=episode.model_version_id)
+
+
+def episodes(ctx: Context, status: str | None = None, limit: int = 100,
+             offset: int = 0) -> tuple[list[EpisodePublic], int]:
+    user = access.require_role(ctx.user, "patient", "physiotherapist", "clinic_lead")
+    query = select(Episode)
+    if user.role == "patient":
+        query = query.where(Episode.patient_id == user.patient_id)
+    else:
+        query = query.where(Episode.clinic_id == user.clinic_id)
+    if status:
+        query = query.where(Episode.status == status)
+    count = ctx.session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = ctx.session.exec(query.order_by(col(Episode.id).desc())
+                            .offset(offset).limit(limit)).all()
+    return [episode_public(ctx, e) for e in rows], count
+
+
+def timeline(ctx: Context, episode_id: int) -> list[EventPublic]:
+    episode_row(ctx, episode_id)
+    rows = ctx.session.exec(select(Event).where(Event.episode_id == episode_id)
+                            .order_by(col(Event.id))).all()
+    return [_event_public(e) for e in rows]
+
+
+def questionnaires(ctx: Context, episode_id: int) -> list[QuestionnairePublic]:
+    episode_row(ctx, episode_id)
+    rows = ctx.session.exec(select(QuestionnaireResponse).where(
+        QuestionnaireResponse.episode_id == episode_id).order_by(
+        col(QuestionnaireResponse.id))).all()
+    return [QuestionnairePublic(id=r.id or 0, task_id=r.task_id, kind=r.kind,
+                                scores=r.scores, submitted_at=r.submitted_at) for r in rows]
+
+
+def audit_events(ctx: Context, episode_id: int | None, after_id: int,
+                 limit: int) -> list[EventPublic]:
+    access.require_role(ctx.user, "auditor")
+    query = select(Event).where(col(Event.id) > after_id)
+    if episode_id is not None:
+        query = query.where(Event.episode_id == episode_id)
+    rows = ctx.session.exec(query.order_by(col(Event.id)).limit(limit)).all()
+    return [_event_public(e) for e in rows]
+
+
+def access_log(ctx: Context, patient_id: int | None, user_id: int | None, after_id: int,
+               limit: int) -> list[AccessRecordPublic]:
+    """Who opened which patient's record (auditors), oldest first, by patient and/or user."""
+    access.require_role(ctx.user, "auditor")
+    query = (select(AccessRecord, User.username, User.role)
+             .join(User, col(User.id) == AccessRecord.user_id)
+             .where(col(AccessRecord.id) > after_id))
+    if patient_id is not None:
+        query = query.where(AccessRecord.patient_id == patient_id)
+    if user_id is not None:
+        query = query.where(AccessRecord.user_id == user_id)
+    rows = ctx.session.exec(query.order_by(col(AccessRecord.id)).limit(limit)).all()
+    return [AccessRecordPublic(id=record.id or 0, at=record.at, user_id=record.user_id,
+                               username=username, role=role, patient_id=record.patient_id,
+                               episode_id=record.episode_id, request=record.request)
+            for record, username, role in rows]
+
+
+def own_access_log(ctx: Context, limit: int = 100) -> list[OwnAccessPublic]:
+    """Who has opened the calling patient's record, newest first (a patient's right to know
+    who has read their record)."""
+    user = access.require_role(ctx.user, "patient")
+    query = (select(AccessRecord.at, User.full_name, User.username, User.role)
+             .join(User, col(User.id) == AccessRecord.user_id)
+             .where(AccessRecord.patient_id == user.patient_id)
+             .order_by(col(AccessRecord.id).desc()).limit(limit))
+    return [OwnAccessPublic(at=at, by=full_name or username, role=role)
+            for at, full_name, username, role in ctx.session.exec(query).all()]
+
+
+def verify_log(ctx: Context) -> VerifyPublic:
+    """Recompute the hash chain: any edited, removed or reordered event breaks it."""
+    access.require_role(ctx.user, "auditor")
+    prev, checked, last_id = repository.GENESIS, 0, 0
+    for event in ctx.session.exec(select(Event).order_by(col(Event.id))):
+        expected = repository.event_hash(prev, event.episode_id, event.name, event.at,
+                                         event.element, event.actor_id, event.data)
+        if event.prev_hash != prev or event.hash != expected:
+            return VerifyPublic(ok=False, checked=checked, first_bad_id=event.id,
+                                message=f"the log breaks at event {event.id}: it was changed, "
+                                        "or an event before it was removed")
+        prev, checked, last_id = event.hash, checked + 1, event.id or 0
+    return VerifyPublic(ok=True, checked=checked, first_bad_id=None,
+                        message=f"all {checked} events chain correctly (last id {last_id})")
+
+
+def _event_public(event: Event) -> EventPublic:
+    return EventPublic(id=event.id or 0, episode_id=event.episode_id, name=event.name,
+                       at=event.at, element=event.element, actor_id=event.actor_id,
+                       data=event.data or {})
+

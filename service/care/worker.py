@@ -1,0 +1,73 @@
+"""Timer worker: fire due timers. `carepath worker` runs it as a process; in the embedded mode
+the server runs the same sweep on a background thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+
+from pathways.clock import Clock
+from pathways.errors import PathwayError
+from service.care import repository
+from service.care.service import fire_due_timers
+from service.core.context import Context
+from service.core.db import transaction
+from service.core.tables import Episode
+from service.models.registry import EngineRegistry
+
+log = logging.getLogger("carepath.worker")
+RETRY_AFTER = timedelta(hours=1)
+
+
+def sweep(db: Engine, clock: Clock, engines: EngineRegistry, limit: int = 1000) -> int:
+    """Fire every due timer; one transaction per instance. Returns instances advanced.
+
+    On PostgreSQL each instance is taken with FOR UPDATE SKIP LOCKED, so workers running
+    side by side never fire the same timer; on SQLite the write lock does the same."""
+    advanced = 0
+    while advanced < limit:
+        try:
+            with transaction(db, write=True) as session:
+                rows = repository.due_instances(session, clock.now(), limit=1)
+                if not rows:
+                    return advanced
+                row = rows[0]
+                fire_due_timers(Context(session, clock, engines), row)
+                advanced += 1
+        except PathwayError as err:
+            log.error("timer step failed for instance %s: %s", row.id, err)
+            _postpone(db, clock, row.id or 0, str(err))
+            advanced += 1
+    return advanced
+
+
+def _postpone(db: Engine, clock: Clock, instance_id: int, reason: str) -> None:
+    """A model error must not make the worker spin: retry later and leave a trace."""
+    from service.core.tables import Instance
+
+    with transaction(db, write=True) as session:
+        row = session.get(Instance, instance_id)
+        if row is None:
+            return
+        row.next_wake_at = clock.now() + RETRY_AFTER
+        session.add(row)
+        episode = session.get(Episode, row.episode_id)
+        if episode is not None:
+            from pathways.events import DomainEvent
+
+            repository.append_events(session, repository.event_rows(episode, [DomainEvent(
+                "timer_step_failed", clock.now().isoformat(), None, None,
+                {"reason": reason, "retry_at": row.next_wake_at.isoformat()})], None))
+
+
+def run_forever(db: Engine, clock: Clock, engines: EngineRegistry, interval: float,
+                stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            sweep(db, clock, engines)
+        except Exception:  # keep the worker alive; the error is logged
+            log.exception("timer sweep failed")
+        stop.wait(interval)

@@ -1,0 +1,86 @@
+"""Infrastructure settings, read from the environment (CAREPATH_*); clinical settings live in
+each model bundle's pathway.toml instead."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SECRET = "development-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAREPATH_", extra="ignore")
+
+    mode: Literal["development", "production"] = "development"
+    """Only development accepts the default secret (and loads the demo); production refuses
+    to start without a secret of its own."""
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'carepath.sqlite3'}"
+    """SQLite (embedded, default) or postgresql+psycopg://user:pass@host/db."""
+    secret_key: str = DEFAULT_SECRET
+    """Signs session cookies and CSRF tokens."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(default=1, ge=1, le=64)
+    """Server processes; several share the port (SO_REUSEPORT) and the database."""
+    threads: int | None = Field(default=None, ge=0, le=64)
+    """Threads per server process running requests' work, 0 for none: the work then runs on
+    the event loop itself. Default 0 on SQLite, 4 on PostgreSQL (see `unit_threads`). Slow
+    work such as password hashing has threads of its own."""
+    reference_bundle: Path = ROOT / "bpmn" / "betterback"
+    """Model bundle deployed at first start when no model version exists."""
+    embedded_worker: bool = True
+    """Run the timer sweep inside the server (one-command embedded mode)."""
+    worker_interval_seconds: float = 5.0
+    session_max_age_seconds: int = 8 * 3600
+    token_max_age_seconds: int = 12 * 3600
+    login_attempts_per_window: int = Field(default=5, ge=1)
+    """Password checks per username and client address per window."""
+    login_attempts_per_username: int = Field(default=20, ge=1)
+    """Password checks per username from all addresses together per window: guessing spread
+    over many addresses is still capped, and a flood from one address (which uses up only its
+    own share) leaves the person free to log in from theirs until this many are made."""
+    login_window_seconds: int = 300
+    self_referrals_per_window: int = 10
+    """Self-referrals (public: no login needed) accepted from one client address per window."""
+    self_referral_window_seconds: int = 3600
+    secure_cookies: bool = False
+    """Set true behind HTTPS so cookies carry the Secure flag."""
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.mode != "development" and (self.secret_key == DEFAULT_SECRET
+                                           or len(self.secret_key) < 32):
+            raise ValueError("CAREPATH_SECRET_KEY must be set to a random value of at least "
+                             "32 characters in production (e.g. `python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(48))'`)")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def unit_threads(self) -> int:
+        """Threads per process for units of work (`deps.Call`); 0 runs them on the event loop.
+
+        Python runs one thread of a process at a time, so threads add speed only where work
+        waits outside Python. SQLite writes one transaction at a time, and a second thread
+        only makes the writer wait for Python's lock while it holds SQLite's, which keeps
+        every other writer waiting too; with work this short even one thread's hand-over
+        costs more than it gives, so the default is none. PostgreSQL statements wait on the
+        network, so a few threads overlap them. The measurements: docs/benchmarks.md."""
+        if self.threads is not None:
+            return self.threads
+        return 0 if self.is_sqlite else 4
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process; tests build their own `Settings` and pass them in."""
+    return Settings()

@@ -1,0 +1,2 @@
+"""Pathway models: the deployed versions and their engines (`registry`), the diagram, running
+a bundle's cases (`simulate`); `api` is the managers' routes."""

@@ -1,0 +1,136 @@
+"""Login (bearer tokens for the API, cookies for pages), logout, who am I and one's own
+password, and admins' accounts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from service.care import views
+from service.core import access, credentials
+from service.core.context import Context
+from service.core.deps import AnonymousCallDep, CallDep, SlowCallDep, bearer_token, client_address
+from service.core.schemas import (
+    Credentials,
+    IdPath,
+    LoginPublic,
+    OwnAccessPublic,
+    PasswordChange,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
+from service.core.tables import User
+from service.people import auth
+from service.people import service as people
+
+router = APIRouter(prefix="/api", tags=["auth"])
+
+
+def _authenticate(ctx: Context, request: Request, body: Credentials) -> User:
+    return auth.authenticate(ctx.session, request.app.state.settings, body.username,
+                             body.password, client_address(request), ctx.now)
+
+
+@router.post("/auth/token", response_model=TokenPublic)
+async def token(body: Credentials, request: Request, call: AnonymousCallDep) -> TokenPublic:
+    def work(ctx: Context) -> TokenPublic:
+        user = _authenticate(ctx, request, body)
+        settings = request.app.state.settings
+        token = credentials.issue_token(ctx.session, settings, user, ctx.now)
+        return TokenPublic(access_token=token,
+                           role=user.role)
+
+    return await call(work)
+
+
+@router.post("/auth/login", response_model=LoginPublic)
+async def login(body: Credentials, request: Request, response: Response,
+                call: AnonymousCallDep) -> LoginPublic:
+    def work(ctx: Context) -> LoginPublic:
+        user = _authenticate(ctx, request, body)
+        settings = request.app.state.settings
+        value = credentials.session_cookie(settings, user)
+        response.set_cookie(credentials.SESSION_COOKIE, value,
+                            max_age=settings.session_max_age_seconds,
+                            httponly=True, samesite="lax", secure=settings.secure_cookies)
+        cookie = credentials.read_session_cookie(settings, value) or {}
+        return LoginPublic(role=user.role, csrf_token=credentials.csrf_token(cookie))
+
+    return await call(work)
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(request: Request, call: AnonymousCallDep) -> Response:
+    """Log out on the server: a bearer token sent with this request is revoked (it stops
+    working at once, not when it expires); a session cookie sent with its CSRF token ends
+    the user's cookie sessions on every device, as the pages' logout does. The cookie is
+    deleted either way."""
+    settings = request.app.state.settings
+    cookie = credentials.read_session_cookie(
+        settings, request.cookies.get(credentials.SESSION_COOKIE, ""))
+    token = bearer_token(request)
+    user_id = (cookie.get("uid") if cookie is not None
+               and credentials.csrf_matches(cookie, request.headers.get("x-csrf-token")) else None)
+
+    def work(ctx: Context) -> None:
+        if token is not None:
+            credentials.revoke_token(ctx.session, token)
+        if isinstance(user_id, int):
+            credentials.end_cookie_sessions(ctx.session, user_id)
+
+    if token is not None or user_id is not None:
+        await call(work)
+    response = Response(status_code=204)
+    response.delete_cookie(credentials.SESSION_COOKIE)
+    return response
+
+
+@router.get("/me", response_model=UserPublic)
+async def me(call: CallDep) -> UserPublic:
+    def work(ctx: Context) -> UserPublic:
+        user = access.require_user(ctx.user)
+        return UserPublic.model_validate(user, from_attributes=True)
+
+    return await call(work)
+
+
+@router.get("/me/access-log", response_model=list[OwnAccessPublic])
+async def own_access_log(call: CallDep) -> list[OwnAccessPublic]:
+    """Patients: who has opened your record, newest first (the last 100)."""
+    return await call(views.own_access_log)
+
+
+@router.post("/me/password", status_code=204)
+async def change_password(body: PasswordChange, request: Request,
+                          call: SlowCallDep) -> Response:
+    """Change your own password. Every login you have then ends (API tokens and page
+    sessions, on every device): log in again with the new password. A wrong current
+    password changes nothing and counts as a failed login."""
+    await call(lambda ctx: people.change_own_password(
+        ctx, request.app.state.settings, client_address(request), body.current_password,
+        body.new_password))
+    response = Response(status_code=204)
+    response.delete_cookie(credentials.SESSION_COOKIE)
+    return response
+
+
+@router.get("/users", response_model=list[UserPublic])
+async def staff_accounts(call: CallDep) -> list[UserPublic]:
+    """Staff accounts (admins); patients' logins are not listed."""
+    return await call(lambda ctx: [UserPublic.model_validate(user, from_attributes=True)
+                                   for user in people.staff_accounts(ctx)])
+
+
+@router.post("/users", response_model=UserPublic, status_code=201)
+async def create_user(body: UserCreate, call: SlowCallDep) -> UserPublic:
+    return await call(lambda ctx: UserPublic.model_validate(people.create_user(ctx, body),
+                                                            from_attributes=True))
+
+
+@router.patch("/users/{user_id}", response_model=UserPublic)
+async def update_user(user_id: IdPath, body: UserUpdate, call: SlowCallDep) -> UserPublic:
+    """Deactivate or reactivate a staff account, or give it a new password (admins).
+    Deactivating it or changing its password ends every login it has at once."""
+    return await call(lambda ctx: UserPublic.model_validate(
+        people.update_staff_account(ctx, user_id, body), from_attributes=True))
