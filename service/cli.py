@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from pathways.clock import SystemClock
 from pathways.models import validate_paths
 from service.core.settings import Settings, get_settings
+from service.core.tables import ROLES
 from service.models.simulate import run_simulation
 
 REFERENCE_BUNDLE = Path(__file__).resolve().parent.parent / "bpmn" / "betterback"
@@ -289,8 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = user_commands.add_parser("add", help="add a user")
     add.add_argument("username")
     add.add_argument("--role", required=True,
-                     choices=["patient", "physiotherapist", "clinic_lead", "manager", "auditor",
-                              "admin"])
+                     choices=ROLES)
     add.add_argument("--password", help="prompted for when left out")
     add.add_argument("--full-name")
     add.add_argument("--clinic-id", type=int)

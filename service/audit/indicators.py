@@ -73,16 +73,17 @@ def _episodes_by_clinic(ctx: Context, in_period: list[Any]
     data = sa.case((col(Event.name).in_(sorted(EVENTS_WITH_DATA)), col(Event.data)),
                    else_=sa.null())
     for episode_id, name, at, actor_id, values in ctx.session.connection().execute(
-            select(Event.episode_id, Event.name, Event.at, Event.actor_id, data)
+            sa.select(col(Event.episode_id), col(Event.name), col(Event.at),
+                      col(Event.actor_id), data)
             .join(Episode, col(Episode.id) == col(Event.episode_id))
             .where(*in_period, col(Event.name).in_(sorted(EVENTS_READ)))
             .order_by(col(Event.episode_id), col(Event.id))).all():
         events[episode_id].append(EpisodeEvent(name, at, values or {}, actor_id))
     by_clinic: dict[int, list[EpisodeRecord]] = defaultdict(list)
     settings: dict[int, AdherenceSettings] = {}
-    for episode_id, clinic_id, stratum, started_at, version_id in ctx.session.exec(
-            select(Episode.id, Episode.clinic_id, Episode.stratum, Episode.started_at,
-                   Episode.model_version_id)
+    for episode_id, clinic_id, stratum, started_at, version_id in ctx.session.execute(
+            sa.select(col(Episode.id), col(Episode.clinic_id), col(Episode.stratum),
+                      col(Episode.started_at), col(Episode.model_version_id))
             .where(*in_period).order_by(col(Episode.id))).all():
         if version_id not in settings:
             settings[version_id] = model_settings(ctx, version_id)

@@ -21,7 +21,7 @@ from service.core.schemas import (
     TaskPublic,
     TasksPublic,
 )
-from service.core.tables import Patient
+from service.core.tables import Patient, ReadyTask
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
@@ -66,7 +66,7 @@ async def complete(task_id: str, body: CompleteTask, call: CallDep) -> Completio
         ctx, episodes.complete_task(ctx, task_id, body.data)))
 
 
-def _public(ctx: Context, task: episodes.ReadyTask) -> TaskPublic:
+def _public(ctx: Context, task: ReadyTask) -> TaskPublic:
     patient = ctx.session.get(Patient, task.patient_id)
     return views.task_public(task, patient.display_name if patient else "", ctx.now)
 

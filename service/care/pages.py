@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from pathways.errors import FormValidationError
@@ -23,11 +23,10 @@ from service.core.deps import PageCallDep, PageFormDep, SlowPageCallDep
 from service.core.errors import NotFoundError
 from service.core.forms import FormField, fields_for, parse_form
 from service.core.pages import Viewer, home_for, new_password_problems, redirect, render, viewer
-from service.core.schemas import TaskPublic
+from service.core.schemas import IdPath, TaskPublic
 from service.people import service as people
 
 router = APIRouter(include_in_schema=False)
-EpisodeId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 """Database ids are 32-bit on PostgreSQL: anything larger is a bad request, not a 500."""
 """The form NICE NG59 warnings are checked on (pathways.guidelines)."""
 
@@ -87,7 +86,7 @@ def _row_or_worklist(request: Request, ctx: Context, task_id: str) -> Response:
 # -- a patient's episode
 
 @router.get("/patients/{episode_id}", response_class=HTMLResponse)
-async def patient(episode_id: EpisodeId, request: Request, call: PageCallDep,
+async def patient(episode_id: IdPath, request: Request, call: PageCallDep,
                   done: str = Query("", max_length=36),
                   password: str = Query("", max_length=10)) -> Response:
     def work(ctx: Context) -> Response:
@@ -100,7 +99,7 @@ async def patient(episode_id: EpisodeId, request: Request, call: PageCallDep,
 
 
 @router.post("/patients/{episode_id}/password", response_class=HTMLResponse)
-async def patient_password(episode_id: EpisodeId, request: Request, call: SlowPageCallDep,
+async def patient_password(episode_id: IdPath, request: Request, call: SlowPageCallDep,
                            form: PageFormDep) -> Response:
     """Give the patient's login a new password (people.reset_patient_password)."""
     errors = new_password_problems(form)
@@ -116,7 +115,7 @@ async def patient_password(episode_id: EpisodeId, request: Request, call: SlowPa
 
 
 @router.get("/patients/{episode_id}/diagram.bpmn")
-async def patient_diagram(episode_id: EpisodeId, call: PageCallDep) -> Response:
+async def patient_diagram(episode_id: IdPath, call: PageCallDep) -> Response:
     def work(ctx: Context) -> Response:
         return Response(cv.episode_diagram(ctx, episode_id), media_type="application/xml",
                         headers={"Cache-Control": "private, max-age=300"})

@@ -58,7 +58,7 @@ def append_events(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     if is_postgres(session):
-        session.exec(sa.text("SELECT pg_advisory_xact_lock(:id)").bindparams(id=_EVENT_LOCK))
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:id)").bindparams(id=_EVENT_LOCK))
     last = _LAST_HASH.first(session, {})
     prev = last["hash"] if last is not None else GENESIS
     for row in rows:

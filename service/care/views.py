@@ -13,7 +13,7 @@ from pathways.education import default_catalogue
 from pathways.instruments.scoring import Stratum
 from service.care import forms as episode_forms
 from service.care import repository
-from service.core import access
+from service.core import access, clinic_time
 from service.core.context import Context
 from service.core.errors import InvalidRequestError, NotFoundError
 from service.core.schemas import (
@@ -81,7 +81,7 @@ def worklist(ctx: Context, due: DueFilter | None = None, stratum: str | None = N
     else:
         conditions += [ReadyTask.clinic_id == user.clinic_id, col(ReadyTask.role).in_(roles)]
     now = ctx.now
-    end_of_day = now.replace(hour=23, minute=59, second=59)
+    end_of_day = clinic_time.end_of_day(now)
     if due == "overdue":
         conditions.append(col(ReadyTask.due_at) < now)
     elif due == "today":

@@ -18,7 +18,7 @@ from pathways.instruments.scoring import Stratum
 from pathways.models import PathwayModel
 from pathways.properties import TaskProperties
 from service.care import views
-from service.core import access
+from service.core import access, clinic_time
 from service.core.context import Context
 from service.core.errors import NotFoundError
 from service.core.schemas import TaskPublic
@@ -44,8 +44,9 @@ class Badge:
 
 
 def when(moment: datetime | None) -> str:
-    """A time as people read it, e.g. 'Mon 5 Jan 2026, 09:00 UTC'."""
-    return moment.strftime("%a %-d %b %Y, %H:%M UTC") if moment else "no due time"
+    """A time as people read it, in the clinic's zone, e.g. 'Mon 5 Jan 2026, 10:00 CET'."""
+    return clinic_time.local(moment).strftime("%a %-d %b %Y, %H:%M %Z") if moment \
+        else "no due time"
 
 
 # -- worklist
@@ -107,7 +108,7 @@ def worklist_page(ctx: Context, filters: WorklistFilters) -> WorklistPage:
                                   claimed="mine" if filters.mine else None,
                                   name=filters.name or None, limit=WORKLIST_LIMIT,
                                   role=filters.role or None)
-    end_of_day = ctx.now.replace(hour=23, minute=59, second=59)  # as views.worklist's "today"
+    end_of_day = clinic_time.end_of_day(ctx.now)  # as views.worklist's "today"
     sections: dict[str, list[WorklistRow]] = {"overdue": [], "today": [], "upcoming": []}
     for row in _rows(ctx, user, tasks):
         key = ("overdue" if row.overdue else "today"

@@ -115,7 +115,7 @@ def end_cookie_sessions(session: Session, user_id: int) -> None:
     """Logging out: every session cookie issued to the user so far stops working, on every
     device (the server keeps no list of cookies; each carries the generation it was issued
     in)."""
-    session.exec(sa.update(User).where(col(User.id) == user_id)  # type: ignore[call-overload]
+    session.exec(sa.update(User).where(col(User.id) == user_id)
                  .values(session_generation=User.session_generation + 1))
 
 

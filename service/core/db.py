@@ -100,6 +100,7 @@ def _configure_sqlite(engine: Engine, lock: WriterLock) -> None:
         # (Straight to the driver: BEGIN has no parameters or results for SQLAlchemy to
         # handle, and every request begins one or two transactions.)
         driver = connection.connection.driver_connection
+        assert driver is not None  # a pooled connection always has its driver's
         if not connection.info.get(WRITE, False):
             driver.execute("BEGIN")
             return
@@ -154,7 +155,9 @@ def checkpoint_wal(engine: Engine, stop: threading.Event,
             try:
                 connection = engine.raw_connection()
                 try:
-                    connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    driver = connection.driver_connection
+                    assert driver is not None
+                    driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 finally:
                     connection.close()
             except sa.exc.SQLAlchemyError as err:  # keep going: the next pass may succeed

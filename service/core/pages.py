@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from service.core import credentials
+from service.core import clinic_time, credentials
 from service.core.context import Context
 from service.core.errors import NotAuthenticatedError
 from service.core.score_text import score_text, score_value
@@ -29,6 +29,7 @@ TEMPLATES = Jinja2Templates(directory=[str(d) for d in TEMPLATE_DIRS])
 TEMPLATES.env.autoescape = True
 TEMPLATES.env.filters["score"] = score_text
 TEMPLATES.env.filters["score_value"] = score_value
+TEMPLATES.env.filters["local"] = clinic_time.local  # times people read are the clinic's
 
 VENDOR_FILES = {
     "htmx.min.js": ROOT / "node_modules/htmx.org/dist/htmx.min.js",

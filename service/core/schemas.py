@@ -9,6 +9,7 @@ from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pathways.properties import TaskRole
+from service.core.tables import UserRole
 
 MAX_ID = 2**31 - 1
 """Ids are 32-bit on PostgreSQL; a larger one is simply not found (422, never a 500)."""
@@ -49,7 +50,7 @@ class UserPublic(BaseModel):
 class UserCreate(BaseModel):
     username: str = Field(min_length=3, max_length=100, pattern=r"^[a-zA-Z0-9_.-]+$")
     password: str = Field(min_length=8, max_length=200)
-    role: Literal["patient", "physiotherapist", "clinic_lead", "manager", "auditor", "admin"]
+    role: UserRole
     full_name: str = Field(default="", max_length=200)
     clinic_id: int | None = None
     patient_id: int | None = None

@@ -6,8 +6,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +52,19 @@ class Settings(BaseSettings):
     self_referral_window_seconds: int = 3600
     secure_cookies: bool = False
     """Set true behind HTTPS so cookies carry the Secure flag."""
+    time_zone: str = "Europe/Stockholm"
+    """The clinic's time zone (an IANA name): pages show local times and "today" is the
+    clinic's day; the API and the database stay in UTC."""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"CAREPATH_TIME_ZONE must be an IANA time zone such as "
+                             f"Europe/Stockholm, got {value!r}") from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-ROLES = ("patient", "physiotherapist", "clinic_lead", "manager", "auditor", "admin")
+UserRole = Literal["patient", "physiotherapist", "clinic_lead", "manager", "auditor", "admin"]
+"""Every account's role: the one place they are written (schemas, the CLI and access read it)."""
+ROLES: tuple[str, ...] = get_args(UserRole)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -31,8 +31,8 @@ def run_simulation(bundle: Path, verbose: bool = True) -> int:
                 print(f"        ready: {', '.join(step.ready) or '-'}")
                 if step.waiting:
                     print(f"        waiting: {', '.join(step.waiting)}")
-            for problem in step.problems:
-                print(f"  !! step {step.number}: {problem}")
+            for message in step.problems:
+                print(f"  !! step {step.number}: {message}")
                 failed += 1
     print(f"\n{len(cases)} cases simulated, {failed} problem(s)")
     return 1 if failed else 0

@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, select
@@ -29,7 +29,7 @@ from pathways.models import PathwayModel
 from service.care import forms as episode_forms
 from service.care import service as episodes
 from service.care import views
-from service.core import access
+from service.core import access, clinic_time
 from service.core.context import Context
 from service.core.errors import NotFoundError
 from service.core.schemas import TaskPublic
@@ -278,13 +278,13 @@ def due_text(due_at: datetime | None, now: datetime) -> str:
     if due_at is None:
         return ""
     if due_at < now:
-        return f"Overdue since {_day(due_at.date())}"
-    days = (due_at.date() - now.date()).days
+        return f"Overdue since {_day(clinic_time.local_date(due_at))}"
+    days = (clinic_time.local_date(due_at) - clinic_time.local_date(now)).days
     if days == 0:
         return "Due today"
     if days == 1:
         return "Due tomorrow"
-    return f"Due by {_day(due_at.date())}"
+    return f"Due by {_day(clinic_time.local_date(due_at))}"
 
 
 def _day(day: date) -> str:
@@ -379,7 +379,8 @@ def programme_view(ctx: Context, episode: Episode) -> ProgrammeView | None:
         weeks=weeks if isinstance(weeks, int) else None, sessions_this_week=len(logs),
         sessions_to_progress=to_progress,
         next_week=progression_rules(settings, finished, at_top),
-        finished=finished, done_today=any(at.date() == ctx.now.date() for _, at in logs))
+        finished=finished, done_today=any(
+            clinic_time.local_date(at) == clinic_time.local_date(ctx.now) for _, at in logs))
 
 
 def _exercise_view(item: Mapping[str, object], logged: Counter[str]) -> ExerciseView:
@@ -408,7 +409,7 @@ def exercise_illustration(ctx: Context, exercise_id: str) -> Illustration:
 def programme_started(ctx: Context, episode: Episode) -> date | None:
     at = ctx.session.exec(select(Event.at).where(Event.episode_id == episode.id,
                                                  Event.name == "exercise_started")).first()
-    return at.date() if at else None
+    return clinic_time.local_date(at) if at else None
 
 
 def sessions_to_progress(settings: Mapping[str, Any]) -> int | None:
@@ -444,11 +445,13 @@ def progression_rules(settings: Mapping[str, Any], finished: bool, at_top: bool)
 
 
 def week_strip(ctx: Context, episode: Episode, started: date | None) -> list[DayView]:
-    """The last 7 days (UTC dates), each with the sessions logged, in words and symbols."""
-    today_ = ctx.now.date()
+    """The last 7 days (the clinic's days), each with the sessions logged, in words and
+    symbols."""
+    today_ = clinic_time.local_date(ctx.now)
     first = today_ - timedelta(days=6)
-    since = datetime.combine(first, time(), tzinfo=UTC)
-    logged = Counter(at.date() for at in ctx.session.exec(select(ExerciseLog.logged_at).where(
+    since = clinic_time.start_of_day(first)
+    logged = Counter(clinic_time.local_date(at) for at in ctx.session.exec(
+        select(ExerciseLog.logged_at).where(
         ExerciseLog.episode_id == episode.id, col(ExerciseLog.logged_at) >= since)).all())
     days = []
     for offset in range(7):

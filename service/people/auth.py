@@ -72,7 +72,7 @@ def _admit_attempt(session: Session, settings: Settings, username: str, client: 
     PostgreSQL an advisory lock on the username is held to the commit), so attempts arriving
     together cannot all count the same few."""
     if is_postgres(session):
-        session.exec(sa.text("SELECT pg_advisory_xact_lock(:kind, hashtext(:name))")
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:kind, hashtext(:name))")
                      .bindparams(kind=_LOGIN_LOCKS, name=username))
     start = now - timedelta(seconds=settings.login_window_seconds)
     from_client, from_all = session.exec(

@@ -86,7 +86,7 @@ def change_account(ctx: Context, user_id: int, active: bool | None,
         values["active"] = active
     if password_hash is not None:
         values["password_hash"] = password_hash
-    ctx.session.exec(update(User).where(col(User.id) == user_id)  # type: ignore[call-overload]
+    ctx.session.exec(update(User).where(col(User.id) == user_id)
                      .values(**values))
     if active is False or password_hash is not None:
         credentials.end_logins(ctx.session, user_id)
@@ -277,7 +277,7 @@ def education(ctx: Context, episode_id: int) -> EducationPublic:
                                               ReadyTask.role == "patient",
                                               col(ReadyTask.education_module).is_not(None))
                                        ).first() or (None, None)
-    again = [module] if module in {entry["module"] for entry in read} else []
+    again = [module] if module is not None and module in {e["module"] for e in read} else []
     return EducationPublic(assigned=assigned, read=read, next_task_id=task_id, open_again=again)
 
 
