@@ -12,12 +12,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from pathways.clock import SystemClock
+from pathways.content import REFERENCE_BUNDLE
 from pathways.models import validate_paths
 
 from .settings import Settings, get_settings
 from .simulate import run_simulation
-
-REFERENCE_BUNDLE = Path(__file__).resolve().parent.parent / "bpmn" / "betterback"
 
 
 def _validate(args: argparse.Namespace) -> int:

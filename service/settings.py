@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pathways.content import REFERENCE_BUNDLE
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "development-only-secret-change-me"
 
@@ -32,7 +34,7 @@ class Settings(BaseSettings):
     """Threads per server process running requests' work, 0 for none: the work then runs on
     the event loop itself. Default 0 on SQLite, 4 on PostgreSQL (see `unit_threads`). Slow
     work such as password hashing has threads of its own."""
-    reference_bundle: Path = ROOT / "bpmn" / "betterback"
+    reference_bundle: Path = REFERENCE_BUNDLE
     """Model bundle deployed at first start when no model version exists."""
     embedded_worker: bool = True
     """Run the timer sweep inside the server (one-command embedded mode)."""
