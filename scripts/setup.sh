@@ -31,10 +31,12 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
   -e .
 
-# Browser libraries for the pages, exactly as package-lock.json pins them.
+# Browser libraries for the pages, exactly as package-lock.json pins them. They are files to
+# serve: no install script of theirs runs (swagger-ui-dist's dependency @scarf/scarf would
+# report the installation to its vendor).
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   command -v npm >/dev/null || apt_install npm  # the brief assumes it; install it if absent
-  npm ci --no-audit --no-fund --loglevel=error
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 
 if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then

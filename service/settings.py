@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     work such as password hashing has threads of its own."""
     reference_bundle: Path = REFERENCE_BUNDLE
     """Model bundle deployed at first start when no model version exists."""
+    node_modules: Path = ROOT / "node_modules"
+    """Where `npm ci` put the pages' browser libraries (package.json). A wheel does not carry
+    them: an installed carepath needs this set to serve its pages and /docs in full."""
     embedded_worker: bool = True
     """Run the timer sweep inside the server (one-command embedded mode)."""
     worker_interval_seconds: float = 5.0
