@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from .content import EDUCATION_MODULES
 from .instruments.scoring import START_BACK_CONCERNS
 
 # Stratum assignment. Each module declares the strata it is assigned to in its own front matter
@@ -52,7 +53,7 @@ AUDIENCES: tuple[str, ...] = ("patient",)
 MIN_CHECK_QUESTIONS = 2
 MAX_CHECK_QUESTIONS = 3
 ENV_VAR = "CAREPATH_EDUCATION_DIR"
-DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "education" / "modules"
+DEFAULT_DIRECTORY = EDUCATION_MODULES
 
 _MODULE_FIELDS: tuple[str, ...] = (
     "id",
@@ -303,8 +304,8 @@ class EducationCatalogue:
     def load(cls, directory: Path | None = None) -> EducationCatalogue:
         """Load every ``*.md`` module in `directory`.
 
-        Without a directory, use $CAREPATH_EDUCATION_DIR if set, else the repository's
-        ``education/modules``.
+        Without a directory, use $CAREPATH_EDUCATION_DIR if set, else the shipped
+        ``education/modules`` (`pathways.content`).
         """
         if directory is None:
             override = os.environ.get(ENV_VAR, "").strip()

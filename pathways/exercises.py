@@ -29,13 +29,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NoReturn, TypeGuard
 
+from .content import EXERCISES
 from .images import UnsafeImageError, check_image
 
 ENV_DIR = "CAREPATH_EXERCISE_DIR"
 ENV_OVERRIDES = "CAREPATH_EXERCISE_OVERRIDES"
 ILLUSTRATIONS = "illustrations"
 """The folder, beside the exercise files, that holds their pictures."""
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "education" / "exercises"
+DEFAULT_DIR = EXERCISES
 CATEGORIES = ("aerobic", "mobility", "strength", "control", "flexibility", "function", "balance")
 STRATA = ("low", "medium", "high")
 DECISIONS = {"progress": 1, "hold": 0, "regress": -1}

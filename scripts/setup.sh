@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Shared set-up for scripts/run.sh and scripts/test.sh: a virtualenv in .venv with carepath
-# installed (editable) with its development tools, and the pages' browser libraries from npm.
+# Shared set-up for scripts/run.sh and scripts/test.sh: a virtualenv in .venv with the locked
+# dependencies and development tools and carepath installed (editable), and the pages'
+# browser libraries from npm.
 # `--test` also installs Debian's chromium for the browser tests. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,12 +24,19 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
   fi
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+# Exactly the versions and files requirements-dev.lock pins (scripts/lock.sh refreshes it);
+# then carepath itself, editable, built with the locked setuptools (no download).
+.venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes \
+  -r requirements-dev.lock
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
+  -e .
 
-# Browser libraries for the pages, exactly as package-lock.json pins them.
+# Browser libraries for the pages, exactly as package-lock.json pins them. They are files to
+# serve: no install script of theirs runs (swagger-ui-dist's dependency @scarf/scarf would
+# report the installation to its vendor).
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   command -v npm >/dev/null || apt_install npm  # the brief assumes it; install it if absent
-  npm ci --no-audit --no-fund --loglevel=error
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 
 if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then

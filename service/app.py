@@ -12,7 +12,8 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -79,8 +80,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                 running.join(timeout=10)
         gc.set_threshold(*old_threshold)
 
+    # FastAPI's own /docs and /redoc load their scripts from CDNs: a blank page on a machine
+    # without internet, and a request to a third party from every reader. Ours serves
+    # Swagger UI from node_modules (see api_docs); ReDoc is not offered.
     app = FastAPI(title="carepath", version="0.1.0", lifespan=lifespan,
-                  description="Care pathways for low back pain: tasks, episodes, models, audit.")
+                  description="Care pathways for low back pain: tasks, episodes, models, audit.",
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.clock = clock
     app.state.db = db or create_db_engine(settings)
@@ -135,6 +140,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:  # async: no thread for nothing
         return {"status": "ok"}
+
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title="carepath API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui-favicon.png",
+            # No badge from the online validator (validator.swagger.io) either.
+            swagger_ui_parameters={"validatorUrl": None})
 
     # Routes are matched in order, router by router: the busiest first (the task list and
     # completing tasks; then the patient's day).

@@ -13,12 +13,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from pathways.clock import SystemClock
+from pathways.content import REFERENCE_BUNDLE
 from pathways.models import validate_paths
 from service.core.settings import Settings, get_settings
 from service.core.tables import ROLES
 from service.models.simulate import run_simulation
-
-REFERENCE_BUNDLE = Path(__file__).resolve().parent.parent / "bpmn" / "betterback"
 
 
 def _validate(args: argparse.Namespace) -> int:

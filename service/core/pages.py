@@ -17,7 +17,6 @@ from service.core import clinic_time, credentials
 from service.core.context import Context
 from service.core.errors import NotAuthenticatedError
 from service.core.score_text import score_text, score_value
-from service.core.settings import ROOT
 from service.core.tables import User
 
 SERVICE = Path(__file__).resolve().parent.parent
@@ -32,14 +31,17 @@ TEMPLATES.env.filters["score_value"] = score_value
 TEMPLATES.env.filters["local"] = clinic_time.local  # times people read are the clinic's
 
 VENDOR_FILES = {
-    "htmx.min.js": ROOT / "node_modules/htmx.org/dist/htmx.min.js",
-    "chart.umd.min.js": ROOT / "node_modules/chart.js/dist/chart.umd.min.js",
-    "bpmn-navigated-viewer.js":
-        ROOT / "node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js",
-    "bpmn-js.css": ROOT / "node_modules/bpmn-js/dist/assets/bpmn-js.css",
-    "diagram-js.css": ROOT / "node_modules/bpmn-js/dist/assets/diagram-js.css",
+    "htmx.min.js": "htmx.org/dist/htmx.min.js",
+    "chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
+    "bpmn-navigated-viewer.js": "bpmn-js/dist/bpmn-navigated-viewer.production.min.js",
+    "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
+    "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css",
+    "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
+    "swagger-ui-favicon.png": "swagger-ui-dist/favicon-32x32.png",
 }
-"""Browser libraries, installed by `npm ci` from package-lock.json; served, never copied."""
+"""Browser libraries, installed by `npm ci` from package-lock.json into the `node_modules`
+setting; served from there under /static/vendor/NAME, never copied."""
 
 HOME_BY_ROLE = {"patient": "/today", "physiotherapist": "/worklist", "clinic_lead": "/worklist",
                 "manager": "/docs", "auditor": "/docs", "admin": "/docs"}

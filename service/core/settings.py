@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pathways.content import REFERENCE_BUNDLE
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SECRET = "development-only-secret-change-me"
 
@@ -33,8 +35,11 @@ class Settings(BaseSettings):
     """Threads per server process running requests' work, 0 for none: the work then runs on
     the event loop itself. Default 0 on SQLite, 4 on PostgreSQL (see `unit_threads`). Slow
     work such as password hashing has threads of its own."""
-    reference_bundle: Path = ROOT / "bpmn" / "betterback"
+    reference_bundle: Path = REFERENCE_BUNDLE
     """Model bundle deployed at first start when no model version exists."""
+    node_modules: Path = ROOT / "node_modules"
+    """Where `npm ci` put the pages' browser libraries (package.json). A wheel does not carry
+    them: an installed carepath needs this set to serve its pages and /docs in full."""
     embedded_worker: bool = True
     """Run the timer sweep inside the server (one-command embedded mode)."""
     worker_interval_seconds: float = 5.0

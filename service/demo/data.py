@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import col, func, select
 
 from pathways.clock import ManualClock
+from pathways.content import REFERENCE_BUNDLE
 from pathways.education import default_catalogue
 from service.care.service import complete_task
 from service.care.worker import sweep
@@ -54,7 +55,7 @@ LAST = ["Berg", "Lind", "Ek", "Holm", "Nystrom", "Dahl", "Ahmed", "Falk", "Wik",
         "Hassan", "Oberg", "Sjogren", "Nord"]
 SHOWN = {2, 3, 6, 7, 10}
 """Patient logins printed (by stage; every login is in the credentials file)."""
-CASES = ROOT / "bpmn" / "betterback" / "cases.yaml"
+CASES = REFERENCE_BUNDLE / "cases.yaml"
 """The reference pathway's answers for every form (the demo varies them)."""
 
 

@@ -182,8 +182,9 @@ async def home(request: Request, call: PageCallDep) -> Response:
 
 
 @router.get("/static/vendor/{name}")
-def vendor(name: str) -> Response:
-    path = VENDOR_FILES.get(name)
+def vendor(name: str, request: Request) -> Response:
+    relative = VENDOR_FILES.get(name)
+    path = request.app.state.settings.node_modules / relative if relative else None
     if path is None or not path.is_file():
         raise NotFoundError(f"no such asset {name}; run `npm ci` (scripts/setup.sh does)")
     return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})

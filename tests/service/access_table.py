@@ -100,8 +100,6 @@ POLICY: list[Row] = [
     Row("GET", "/healthz", EVERYONE),
     Row("GET", "/openapi.json", EVERYONE),
     Row("GET", "/docs", EVERYONE),
-    Row("GET", "/docs/oauth2-redirect", EVERYONE),
-    Row("GET", "/redoc", EVERYONE),
     Row("GET", "/api/clinics", EVERYONE),
     Row("POST", "/api/self-referrals", EVERYONE, body="self-referral"),
     # Each role logs in with its own credentials; the anonymous caller has none to give.
