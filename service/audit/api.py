@@ -8,8 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.audit import indicators
-from service.care import views
+from service.audit import indicators, views
 from service.core.context import Context
 from service.core.deps import SlowCallDep
 from service.core.schemas import (

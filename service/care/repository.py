@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from sqlmodel import Session, col, select
 from pathways.events import DomainEvent
 from pathways.task_views import ReadyTask as EngineTask
 from service.core.db import is_postgres
+from service.core.event_chain import GENESIS, event_hash
 from service.core.statements import Prepared
 from service.core.tables import (
     Episode,
@@ -28,16 +28,8 @@ from service.core.tables import (
     from_row,
 )
 
-GENESIS = "0" * 64
 _EVENT_LOCK = 7_311_001
 """PostgreSQL advisory lock id that serialises appends to the hash chain."""
-
-
-def event_hash(prev_hash: str, episode_id: int | None, name: str, at: datetime,
-               element: str | None, actor_id: int | None, data: dict[str, Any]) -> str:
-    body = json.dumps([prev_hash, episode_id, name, at.isoformat(), element, actor_id, data],
-                      sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def event_rows(episode: Episode, events: Sequence[DomainEvent],

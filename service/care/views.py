@@ -12,18 +12,15 @@ from sqlmodel import col, func, select
 from pathways.education import default_catalogue
 from pathways.instruments.scoring import Stratum
 from service.care import forms as episode_forms
-from service.care import repository
 from service.core import access, clinic_time
 from service.core.context import Context
 from service.core.errors import InvalidRequestError, NotFoundError
 from service.core.schemas import (
-    AccessRecordPublic,
     EpisodePublic,
     EventPublic,
     OwnAccessPublic,
     QuestionnairePublic,
     TaskPublic,
-    VerifyPublic,
 )
 from service.core.tables import (
     AccessRecord,
@@ -173,7 +170,7 @@ def timeline(ctx: Context, episode_id: int) -> list[EventPublic]:
     episode_row(ctx, episode_id)
     rows = ctx.session.exec(select(Event).where(Event.episode_id == episode_id)
                             .order_by(col(Event.id))).all()
-    return [_event_public(e) for e in rows]
+    return [event_public(e) for e in rows]
 
 
 def questionnaires(ctx: Context, episode_id: int) -> list[QuestionnairePublic]:
@@ -183,34 +180,6 @@ def questionnaires(ctx: Context, episode_id: int) -> list[QuestionnairePublic]:
         col(QuestionnaireResponse.id))).all()
     return [QuestionnairePublic(id=r.id or 0, task_id=r.task_id, kind=r.kind,
                                 scores=r.scores, submitted_at=r.submitted_at) for r in rows]
-
-
-def audit_events(ctx: Context, episode_id: int | None, after_id: int,
-                 limit: int) -> list[EventPublic]:
-    access.require_role(ctx.user, "auditor")
-    query = select(Event).where(col(Event.id) > after_id)
-    if episode_id is not None:
-        query = query.where(Event.episode_id == episode_id)
-    rows = ctx.session.exec(query.order_by(col(Event.id)).limit(limit)).all()
-    return [_event_public(e) for e in rows]
-
-
-def access_log(ctx: Context, patient_id: int | None, user_id: int | None, after_id: int,
-               limit: int) -> list[AccessRecordPublic]:
-    """Who opened which patient's record (auditors), oldest first, by patient and/or user."""
-    access.require_role(ctx.user, "auditor")
-    query = (select(AccessRecord, User.username, User.role)
-             .join(User, col(User.id) == AccessRecord.user_id)
-             .where(col(AccessRecord.id) > after_id))
-    if patient_id is not None:
-        query = query.where(AccessRecord.patient_id == patient_id)
-    if user_id is not None:
-        query = query.where(AccessRecord.user_id == user_id)
-    rows = ctx.session.exec(query.order_by(col(AccessRecord.id)).limit(limit)).all()
-    return [AccessRecordPublic(id=record.id or 0, at=record.at, user_id=record.user_id,
-                               username=username, role=role, patient_id=record.patient_id,
-                               episode_id=record.episode_id, request=record.request)
-            for record, username, role in rows]
 
 
 def own_access_log(ctx: Context, limit: int = 100) -> list[OwnAccessPublic]:
@@ -225,23 +194,7 @@ def own_access_log(ctx: Context, limit: int = 100) -> list[OwnAccessPublic]:
             for at, full_name, username, role in ctx.session.exec(query).all()]
 
 
-def verify_log(ctx: Context) -> VerifyPublic:
-    """Recompute the hash chain: any edited, removed or reordered event breaks it."""
-    access.require_role(ctx.user, "auditor")
-    prev, checked, last_id = repository.GENESIS, 0, 0
-    for event in ctx.session.exec(select(Event).order_by(col(Event.id))):
-        expected = repository.event_hash(prev, event.episode_id, event.name, event.at,
-                                         event.element, event.actor_id, event.data)
-        if event.prev_hash != prev or event.hash != expected:
-            return VerifyPublic(ok=False, checked=checked, first_bad_id=event.id,
-                                message=f"the log breaks at event {event.id}: it was changed, "
-                                        "or an event before it was removed")
-        prev, checked, last_id = event.hash, checked + 1, event.id or 0
-    return VerifyPublic(ok=True, checked=checked, first_bad_id=None,
-                        message=f"all {checked} events chain correctly (last id {last_id})")
-
-
-def _event_public(event: Event) -> EventPublic:
+def event_public(event: Event) -> EventPublic:
     return EventPublic(id=event.id or 0, episode_id=event.episode_id, name=event.name,
                        at=event.at, element=event.element, actor_id=event.actor_id,
                        data=event.data or {})

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from service.care import repository
+from service.core import event_chain
 from service.core.db import transaction
 from service.core.statements import Prepared
 from service.core.tables import Episode, Event, ReadyTask, TaskSubmission
@@ -81,10 +81,10 @@ def test_a_completions_writes_match_the_orms_view(world: World) -> None:
         events = session.exec(select(Event).order_by(Event.id)).all()  # type: ignore[arg-type]
         tasks = session.exec(select(ReadyTask)).all()
     assert events and tasks
-    previous = repository.GENESIS
+    previous = event_chain.GENESIS
     for event in events:
         assert event.prev_hash == previous
-        assert event.hash == repository.event_hash(previous, event.episode_id, event.name,
+        assert event.hash == event_chain.event_hash(previous, event.episode_id, event.name,
                                                    event.at, event.element, event.actor_id,
                                                    event.data)
         previous = event.hash
