@@ -433,9 +433,8 @@ def apply_progression(
 ) -> Programme:
     """The programme after one decision for every exercise: "progress" (one rung up, none past
     the top), "hold", or "regress" (one rung down, none below the first)."""
-    entries = list(programme) if isinstance(programme, list | tuple) else programme
-    count = len(entries) if isinstance(entries, list | tuple) else 0
-    return apply_week_decisions(entries, [decision] * count, step_percent, library)
+    count = len(programme) if isinstance(programme, list | tuple) else 0  # else: refused below
+    return apply_week_decisions(programme, [decision] * count, step_percent, library)
 
 
 WEEK_DECISIONS = {"progress": 1, "hold": 0, "hold_signal": 0, "hold_alert": 0,
