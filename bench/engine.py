@@ -99,7 +99,8 @@ def load_answers(path: Path = BUNDLE / "cases.yaml") -> Answers:
                if w.get("alert_action") == "continue"]
     if not reviews:
         raise BenchError("cases.yaml has no exercise_alert_review answer 'continue'")
-    return Answers(by_task, {"proms": doc["answers"]["improved_proms"]}, reviews[0])
+    return Answers(by_task, {"proms": doc["answers"]["improved_proms"],
+                            "red_flags": doc["answers"]["no_new_flags"]}, reviews[0])
 
 
 # -- driving a carepath instance

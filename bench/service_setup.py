@@ -46,7 +46,11 @@ WEEK = timedelta(days=7)
 EPISODE_SENTINEL = 987_654_321
 """Episode id the template instances start with; each copy gets its own in its place."""
 
-FLARE = {"sessions_done": 1, "week_pain_nrs": 9, "difficulty": "too_hard"}
+FLARE = {"sessions_done": 1, "week_pain_nrs": 9, "pain_during": 8, "pain_settled": False,
+         "painful_exercises": [], "too_hard_exercises": [],
+         "red_flags": {flag: False for flag in ("bladder_bowel_change", "saddle_numbness",
+                                               "bilateral_leg_symptoms", "fever",
+                                               "unexplained_weight_loss")}}
 """A weekly check-in with a pain flare (as in tests/service/test_journeys.py)."""
 WORKLIST_SIZES = (1_000, 10_000)
 
