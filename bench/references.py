@@ -84,11 +84,13 @@ class ServiceCall:
     def __init__(self, s: Setup, data: dict[str, Any]) -> None:
         from service.care import service as episodes
         from service.care.api_tasks import completion_public
+        from service.core import credentials as auth
+        from service.core.context import Context
         from service.core.db import transaction
-        from service.people import auth
 
         self.s, self.data = s, data
         self._auth, self._episodes, self._public = auth, episodes, completion_public
+        self._context = Context
         self._transaction = transaction
         self.statements = 0
         self.calls = 0
@@ -113,8 +115,8 @@ class ServiceCall:
         t0 = time.perf_counter()
         with self._transaction(s.db, write=True) as session, \
                 self._transaction(s.db, write=False) as snapshot:
-            ctx = self._episodes.Context(session=session, clock=s.clock, engines=s.engines,
-                                         db=s.db, snapshot=snapshot)
+            ctx = self._context(session=session, clock=s.clock, engines=s.engines,
+                                db=s.db, snapshot=snapshot)
             ctx.user = self._auth.user_for_token(snapshot, token, s.clock.now())
             result = self._public(ctx, self._episodes.complete_task(ctx, task_id, self.data))
         result.model_dump_json()
