@@ -246,12 +246,12 @@ class Setup:
 def setup(tmp: Path) -> Setup:
     from service.core.context import Context
     from service.core.db import create_db_engine, transaction
-    from service.core.schemas import UserCreate
     from service.core.settings import Settings
     from service.core.tables import Clinic
     from service.models.bootstrap import prepare
     from service.models.registry import EngineRegistry, active_version
     from service.people.auth import hash_password
+    from service.people.schemas import UserCreate
     from service.people.service import add_user
 
     url = f"sqlite:///{tmp / 'bench.sqlite3'}"

@@ -157,8 +157,8 @@ def _user_add(args: argparse.Namespace) -> int:
     from service.core.context import Context
     from service.core.db import create_db_engine, transaction
     from service.core.errors import ServiceError
-    from service.core.schemas import UserCreate
     from service.models.registry import EngineRegistry
+    from service.people.schemas import UserCreate
     from service.people.service import add_user
 
     settings = _settings()

@@ -9,16 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.audit import indicators, views
+from service.audit.schemas import AccessLogPublic, IndicatorsPublic, VerifyPublic
+from service.care.schemas import EventsPublic
 from service.core.context import Context
 from service.core.deps import SlowCallDep
-from service.core.schemas import (
-    AccessLogPublic,
-    AfterId,
-    EventsPublic,
-    IdQuery,
-    IndicatorsPublic,
-    VerifyPublic,
-)
+from service.core.schemas import AfterId, IdQuery
 
 router = APIRouter(prefix="/api", tags=["audit"])
 

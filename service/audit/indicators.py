@@ -21,16 +21,16 @@ from pathways.adherence_records import (
     EpisodeEvent,
     EpisodeRecord,
 )
-from service.core import access
-from service.core.context import Context
-from service.core.errors import InvalidRequestError
-from service.core.schemas import (
+from service.audit.schemas import (
     ClinicianIndicatorsPublic,
     ClinicIndicatorsPublic,
     IndicatorPublic,
     IndicatorsPublic,
     StratumTallyPublic,
 )
+from service.core import access
+from service.core.context import Context
+from service.core.errors import InvalidRequestError
 from service.core.tables import Clinic, Episode, Event, User
 from service.models import registry as models_registry
 

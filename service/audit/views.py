@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
+from service.audit.schemas import AccessRecordPublic, OwnAccessPublic, VerifyPublic
+from service.care.schemas import EventPublic
 from service.care.views import event_public
 from service.core import access
 from service.core.context import Context
 from service.core.event_chain import GENESIS, event_hash
-from service.core.schemas import AccessRecordPublic, EventPublic, VerifyPublic
 from service.core.tables import AccessRecord, Event, User
 
 
@@ -55,3 +56,15 @@ def verify_log(ctx: Context) -> VerifyPublic:
         prev, checked, last_id = event.hash, checked + 1, event.id or 0
     return VerifyPublic(ok=True, checked=checked, first_bad_id=None,
                         message=f"all {checked} events chain correctly (last id {last_id})")
+
+
+def own_access_log(ctx: Context, limit: int = 100) -> list[OwnAccessPublic]:
+    """Who has opened the calling patient's record, newest first (a patient's right to know
+    who has read their record)."""
+    user = access.require_role(ctx.user, "patient")
+    query = (select(AccessRecord.at, User.full_name, User.username, User.role)
+             .join(User, col(User.id) == AccessRecord.user_id)
+             .where(AccessRecord.patient_id == user.patient_id)
+             .order_by(col(AccessRecord.id).desc()).limit(limit))
+    return [OwnAccessPublic(at=at, by=full_name or username, role=role)
+            for at, full_name, username, role in ctx.session.exec(query).all()]

@@ -8,9 +8,7 @@ from sqlmodel import select
 
 from service.care import views
 from service.care.api_tasks import completion_public
-from service.core.context import Context
-from service.core.deps import CallDep, SlowCallDep, client_address
-from service.core.schemas import (
+from service.care.schemas import (
     ClinicPublic,
     CompletionPublic,
     EducationConfirm,
@@ -20,18 +18,20 @@ from service.core.schemas import (
     EventsPublic,
     ExerciseLogCreate,
     ExerciseLogPublic,
-    IdPath,
-    Limit,
-    Offset,
-    PatientLoginPublic,
-    PatientPassword,
     QuestionnairePublic,
-    ReferralCreate,
-    SelfReferralCreate,
 )
+from service.core.context import Context
+from service.core.deps import CallDep, SlowCallDep, client_address
+from service.core.schemas import IdPath, Limit, Offset
 from service.core.tables import Clinic
 from service.patients import self_management
 from service.people import service as people
+from service.people.schemas import (
+    PatientLoginPublic,
+    PatientPassword,
+    ReferralCreate,
+    SelfReferralCreate,
+)
 
 router = APIRouter(prefix="/api", tags=["episodes"])
 

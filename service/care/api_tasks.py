@@ -6,21 +6,12 @@ from fastapi import APIRouter
 
 from service.care import service as episodes
 from service.care import views
+from service.care.schemas import CompleteTask, CompletionPublic, TaskDetail, TaskPublic, TasksPublic
 from service.care.service import CompletionResult
 from service.core import access
 from service.core.context import Context
 from service.core.deps import CallDep
-from service.core.schemas import (
-    CompleteTask,
-    CompletionPublic,
-    IdQuery,
-    Limit,
-    Offset,
-    RoleQuery,
-    TaskDetail,
-    TaskPublic,
-    TasksPublic,
-)
+from service.core.schemas import IdQuery, Limit, Offset, RoleQuery
 from service.core.tables import Patient, ReadyTask
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])

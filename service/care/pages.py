@@ -18,12 +18,13 @@ from service.care import page_views as cv
 from service.care import service as episodes
 from service.care import views
 from service.care import worklist as wv
+from service.care.schemas import TaskPublic
 from service.core.context import Context
 from service.core.deps import PageCallDep, PageFormDep, SlowPageCallDep
 from service.core.errors import NotFoundError
 from service.core.forms import FormField, fields_for, parse_form
 from service.core.pages import Viewer, home_for, new_password_problems, redirect, render, viewer
-from service.core.schemas import IdPath, TaskPublic
+from service.core.schemas import IdPath
 from service.people import service as people
 
 router = APIRouter(include_in_schema=False)

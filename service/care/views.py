@@ -12,24 +12,16 @@ from sqlmodel import col, func, select
 from pathways.education import default_catalogue
 from pathways.instruments.scoring import Stratum
 from service.care import forms as episode_forms
+from service.care.schemas import EpisodePublic, EventPublic, QuestionnairePublic, TaskPublic
 from service.core import access, clinic_time
 from service.core.context import Context
 from service.core.errors import InvalidRequestError, NotFoundError
-from service.core.schemas import (
-    EpisodePublic,
-    EventPublic,
-    OwnAccessPublic,
-    QuestionnairePublic,
-    TaskPublic,
-)
 from service.core.tables import (
-    AccessRecord,
     Episode,
     Event,
     Patient,
     QuestionnaireResponse,
     ReadyTask,
-    User,
 )
 
 DueFilter = Literal["overdue", "today", "upcoming"]
@@ -180,18 +172,6 @@ def questionnaires(ctx: Context, episode_id: int) -> list[QuestionnairePublic]:
         col(QuestionnaireResponse.id))).all()
     return [QuestionnairePublic(id=r.id or 0, task_id=r.task_id, kind=r.kind,
                                 scores=r.scores, submitted_at=r.submitted_at) for r in rows]
-
-
-def own_access_log(ctx: Context, limit: int = 100) -> list[OwnAccessPublic]:
-    """Who has opened the calling patient's record, newest first (a patient's right to know
-    who has read their record)."""
-    user = access.require_role(ctx.user, "patient")
-    query = (select(AccessRecord.at, User.full_name, User.username, User.role)
-             .join(User, col(User.id) == AccessRecord.user_id)
-             .where(AccessRecord.patient_id == user.patient_id)
-             .order_by(col(AccessRecord.id).desc()).limit(limit))
-    return [OwnAccessPublic(at=at, by=full_name or username, role=role)
-            for at, full_name, username, role in ctx.session.exec(query).all()]
 
 
 def event_public(event: Event) -> EventPublic:

@@ -18,10 +18,10 @@ from pathways.instruments.scoring import Stratum
 from pathways.models import PathwayModel
 from pathways.properties import TaskProperties
 from service.care import views
+from service.care.schemas import TaskPublic
 from service.core import access, clinic_time
 from service.core.context import Context
 from service.core.errors import NotFoundError
-from service.core.schemas import TaskPublic
 from service.core.tables import Episode, Event, ExerciseLog, Patient, ReadyTask, User
 
 NO_EXERCISE_ALERT_DAYS = 7

@@ -26,7 +26,6 @@ from service.care.worker import sweep
 from service.core.context import Context
 from service.core.db import transaction
 from service.core.errors import NotFoundError, ServiceError
-from service.core.schemas import PatientLogin, ReferralCreate, SelfReferralCreate, UserCreate
 from service.core.settings import ROOT, Settings
 from service.core.tables import Clinic, Episode, Patient, ReadyTask, User
 from service.demo.plans import (
@@ -42,6 +41,7 @@ from service.demo.plans import (
     start_back_answers,
 )
 from service.models.registry import EngineRegistry
+from service.people.schemas import PatientLogin, ReferralCreate, SelfReferralCreate, UserCreate
 from service.people.service import add_user, refer, self_refer
 
 CLINIC = "Demo Physiotherapy Clinic"

@@ -9,13 +9,10 @@ from service.core import access
 from service.core.context import Context
 from service.core.deps import CallDep, SlowCallDep
 from service.core.errors import NotFoundError
-from service.core.schemas import (
-    IdPath,
-    ModelUpload,
-    ModelVersionPublic,
-)
+from service.core.schemas import IdPath
 from service.core.tables import ModelVersion
 from service.models import registry as models_registry
+from service.models.schemas import ModelUpload, ModelVersionPublic
 
 router = APIRouter(prefix="/api", tags=["models"])
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from pathways.errors import TaskNotReadyError
 from service.care import views
+from service.care.schemas import TaskPublic
 from service.core import access
 from service.core.context import Context
-from service.core.schemas import TaskPublic
 from service.core.tables import Episode, ReadyTask, TaskDraft, TaskSubmission
 
 

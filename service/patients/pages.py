@@ -14,11 +14,11 @@ from fastapi.responses import Response
 
 from pathways.education import EducationModule
 from pathways.errors import FormValidationError, TaskNotReadyError
+from service.care.schemas import EducationConfirm, ExerciseLogCreate
 from service.core.context import Context
 from service.core.deps import PageCallDep, PageFormDep
 from service.core.markdown import render_markdown
 from service.core.pages import Viewer, redirect, render, viewer
-from service.core.schemas import EducationConfirm, ExerciseLogCreate
 from service.core.tables import Episode
 from service.patients import (
     drafts as patient_forms,

@@ -29,10 +29,10 @@ from pathways.models import PathwayModel
 from service.care import forms as episode_forms
 from service.care import service as episodes
 from service.care import views
+from service.care.schemas import TaskPublic
 from service.core import access, clinic_time
 from service.core.context import Context
 from service.core.errors import NotFoundError
-from service.core.schemas import TaskPublic
 from service.core.tables import Episode, Event, ExerciseLog, ReadyTask, TaskDraft
 from service.patients.self_management import SelfManagementPlan, latest_plan
 

@@ -5,24 +5,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from service.care import views
+from service.audit import views as access_logs
+from service.audit.schemas import OwnAccessPublic
 from service.core import access, credentials
 from service.core.context import Context
 from service.core.deps import AnonymousCallDep, CallDep, SlowCallDep, bearer_token, client_address
-from service.core.schemas import (
+from service.core.schemas import IdPath
+from service.core.tables import User
+from service.people import auth
+from service.people import service as people
+from service.people.schemas import (
     Credentials,
-    IdPath,
     LoginPublic,
-    OwnAccessPublic,
     PasswordChange,
     TokenPublic,
     UserCreate,
     UserPublic,
     UserUpdate,
 )
-from service.core.tables import User
-from service.people import auth
-from service.people import service as people
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -98,7 +98,7 @@ async def me(call: CallDep) -> UserPublic:
 @router.get("/me/access-log", response_model=list[OwnAccessPublic])
 async def own_access_log(call: CallDep) -> list[OwnAccessPublic]:
     """Patients: who has opened your record, newest first (the last 100)."""
-    return await call(views.own_access_log)
+    return await call(access_logs.own_access_log)
 
 
 @router.post("/me/password", status_code=204)

@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from service.care import views
+from service.audit import views as access_logs
+from service.audit.schemas import OwnAccessPublic
 from service.core import credentials
 from service.core.context import Context
 from service.core.deps import (
@@ -34,7 +35,6 @@ from service.core.pages import (
     render,
     viewer,
 )
-from service.core.schemas import OwnAccessPublic
 from service.people import auth
 from service.people import service as people
 
@@ -58,7 +58,7 @@ class AccountPage:
 
 
 def _account_page(ctx: Context, errors: dict[str, str] | None = None) -> AccountPage:
-    opened = (tuple(views.own_access_log(ctx, limit=20))
+    opened = (tuple(access_logs.own_access_log(ctx, limit=20))
               if ctx.user is not None and ctx.user.role == "patient" else None)
     return AccountPage(errors or {}, opened)
 

@@ -10,6 +10,12 @@ from sqlmodel import Session, col, delete, func, select, update
 
 from pathways.exercises import default_library
 from service.care import service as episodes
+from service.care.schemas import (
+    EducationConfirm,
+    EducationPublic,
+    ExerciseLogCreate,
+    ExerciseLogPublic,
+)
 from service.care.views import episode_row
 from service.core import access, credentials
 from service.core.context import Context
@@ -20,16 +26,6 @@ from service.core.errors import (
     NotFoundError,
     SelfReferralRateLimitedError,
     WrongPasswordError,
-)
-from service.core.schemas import (
-    EducationConfirm,
-    EducationPublic,
-    ExerciseLogCreate,
-    ExerciseLogPublic,
-    ReferralCreate,
-    SelfReferralCreate,
-    UserCreate,
-    UserUpdate,
 )
 from service.core.settings import Settings
 from service.core.tables import (
@@ -43,6 +39,7 @@ from service.core.tables import (
     User,
 )
 from service.people import auth
+from service.people.schemas import ReferralCreate, SelfReferralCreate, UserCreate, UserUpdate
 
 
 def create_user(ctx: Context, body: UserCreate) -> User:

@@ -30,12 +30,12 @@ from pathways.clock import ManualClock
 from service.app import create_app
 from service.core.context import Context
 from service.core.db import create_db_engine, transaction
-from service.core.schemas import UserCreate
 from service.core.settings import Settings
 from service.core.tables import Clinic, Patient
 from service.models.bootstrap import prepare
 from service.models.registry import EngineRegistry
 from service.people import auth
+from service.people.schemas import UserCreate
 from service.people.service import add_user
 
 PASSWORD = "correct-horse-battery"

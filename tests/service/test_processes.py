@@ -29,11 +29,11 @@ from sqlmodel import select
 from pathways.clock import SystemClock
 from service.core.context import Context
 from service.core.db import create_db_engine, transaction
-from service.core.schemas import UserCreate
 from service.core.settings import ROOT, Settings
 from service.core.tables import Clinic, Event, Instance, TaskSubmission
 from service.models.bootstrap import prepare
 from service.models.registry import EngineRegistry
+from service.people.schemas import UserCreate
 from service.people.service import add_user
 
 from .conftest import PASSWORD, A, find_task

@@ -1,0 +1,89 @@
+"""Response bodies of the auditors' routes: the event log's check, the access log, the
+adherence indicators."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel
+
+
+class AccessRecordPublic(BaseModel):
+    id: int
+    at: datetime
+    user_id: int
+    username: str
+    role: str
+    patient_id: int
+    episode_id: int
+    request: str
+
+
+class OwnAccessPublic(BaseModel):
+    """One opening of a patient's record, as the patient sees it: when, and by whom."""
+
+    at: datetime
+    by: str
+    role: str
+
+
+class AccessLogPublic(BaseModel):
+    data: list[AccessRecordPublic]
+    count: int
+
+
+class VerifyPublic(BaseModel):
+    ok: bool
+    checked: int
+    first_bad_id: int | None
+    message: str
+
+
+class StratumTallyPublic(BaseModel):
+    stratum: str
+    numerator: int
+    denominator: int
+    rate: float | None
+
+
+class IndicatorPublic(BaseModel):
+    """One guideline-adherence indicator (domain.md section 7) over a group of episodes."""
+
+    id: int
+    name: str
+    numerator: int
+    denominator: int
+    rate: float | None
+    """numerator / denominator; null when no episode is counted."""
+    available: bool
+    """false when the pathway's events cannot support it (`note` says what is missing)."""
+    note: str
+    by_stratum: list[StratumTallyPublic]
+    """Only for indicators reported by stratum (11); empty otherwise."""
+
+
+class ClinicianIndicatorsPublic(BaseModel):
+    """The episodes whose first visit this clinician recorded."""
+
+    user_id: int
+    name: str
+    episodes: int
+    indicators: list[IndicatorPublic]
+
+
+class ClinicIndicatorsPublic(BaseModel):
+    clinic_id: int
+    name: str
+    episodes: int
+    indicators: list[IndicatorPublic]
+    clinicians: list[ClinicianIndicatorsPublic]
+
+
+class IndicatorsPublic(BaseModel):
+    """Adherence indicators for the episodes that started in [start, end], as of `as_of`."""
+
+    start: date
+    end: date
+    as_of: datetime
+    clinics: list[ClinicIndicatorsPublic]
+
