@@ -33,6 +33,7 @@ from service.core.errors import NotFoundError, ServiceError, describe, sentence
 from service.core.pages import error_page, redirect, wants_html
 from service.core.settings import Settings, get_settings
 from service.models import api as models_api
+from service.models import pages as model_pages
 from service.models.registry import EngineRegistry
 from service.patients import api as today_api
 from service.patients import illustrations
@@ -156,7 +157,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     for router in (tasks_api.router, today_api.router, episodes_api.router, auth_api.router,
                    models_api.router, audit_api.router, summary_api.router,
                    people_pages.router, care_pages.router, patient_pages.router,
-                   illustrations.router):
+                   illustrations.router, model_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app

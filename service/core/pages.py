@@ -21,7 +21,7 @@ from service.core.tables import User
 
 SERVICE = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [SERVICE / domain / "templates"
-                 for domain in ("core", "people", "care", "patients")]
+                 for domain in ("core", "people", "care", "patients", "models")]
 """Each domain keeps its templates beside its routes; names stay unique across them
 (`base.html`, `login.html`, `clinician/...`, `patient/...`)."""
 TEMPLATES = Jinja2Templates(directory=[str(d) for d in TEMPLATE_DIRS])
@@ -44,7 +44,7 @@ VENDOR_FILES = {
 setting; served from there under /static/vendor/NAME, never copied."""
 
 HOME_BY_ROLE = {"patient": "/today", "physiotherapist": "/worklist", "clinic_lead": "/worklist",
-                "manager": "/docs", "auditor": "/docs", "admin": "/docs"}
+                "manager": "/models", "auditor": "/docs", "admin": "/docs"}
 
 
 @dataclass(frozen=True)

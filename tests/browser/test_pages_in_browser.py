@@ -292,3 +292,18 @@ def test_a_patient_reporting_saddle_numbness_is_told_to_get_emergency_care_at_on
     complete(physio, "emergency_review", {"emergency_action": "sent_to_emergency_department"})
     page.reload()
     expect(page.get_by_text("Get emergency care today")).to_have_count(0)
+
+
+def test_a_manager_lands_on_the_model_library(world: World, person: Person,
+                                              screenshot_dir: Path) -> None:
+    refer(world, "Eva Holm", "eva")
+    for size, options in (("375", PHONE), ("1280", None)):
+        page = person(**options) if options else person()
+        log_in(page, "manager")
+        expect(page).to_have_url(re.compile(r"/models$"))
+        expect(page.get_by_role("heading", name="Model library")).to_be_visible()
+        expect(page.get_by_text("Active: new episodes start here")).to_be_visible()
+        expect(page.get_by_role("link", name=re.compile(r"^Download version \d+"))).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= int(size), \
+            "sideways scrolling"
+        page.screenshot(path=str(screenshot_dir / f"13-model-library-{size}.png"), full_page=True)

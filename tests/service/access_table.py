@@ -146,6 +146,10 @@ POLICY: list[Row] = [
     Row("GET", "/api/models", frozenset({"manager"})),
     Row("POST", "/api/models", frozenset({"manager"}), body="reference bundle"),
     Row("GET", "/api/models/{version_id}/files", frozenset({"manager"}), ACTIVE_MODEL),
+    # The managers' pages: the model library and a version's bundle.
+    Row("GET", "/models", frozenset({"manager"}), via="page"),
+    Row("GET", "/models/{version_id}/bundle.zip", frozenset({"manager"}), ACTIVE_MODEL,
+        via="page"),
     Row("GET", "/api/audit/events", frozenset({"auditor"})),
     Row("GET", "/api/audit/verify", frozenset({"auditor"})),
     Row("GET", "/api/audit/access", frozenset({"auditor"})),
