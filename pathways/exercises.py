@@ -427,16 +427,6 @@ def _position(ladder: tuple[Rung, ...], level: int, step: int) -> int:
                if rung.level == level and rung.step <= step)
 
 
-def apply_progression(
-    programme: Iterable[Mapping[str, object]], decision: str,
-    library: ExerciseLibrary | None = None, step_percent: int = DEFAULT_STEP_PERCENT,
-) -> Programme:
-    """The programme after one decision for every exercise: "progress" (one rung up, none past
-    the top), "hold", or "regress" (one rung down, none below the first)."""
-    count = len(programme) if isinstance(programme, list | tuple) else 0  # else: refused below
-    return apply_week_decisions(programme, [decision] * count, step_percent, library)
-
-
 WEEK_DECISIONS = {"progress": 1, "hold": 0, "hold_signal": 0, "hold_alert": 0,
                   "regress_alert": -1, "regress": -1}
 """What exercise_progression.dmn (or a physiotherapist) decides for one exercise, in rungs.

@@ -15,7 +15,6 @@ from pathways.exercises import (
     Dose,
     ExerciseError,
     ExerciseLibrary,
-    apply_progression,
     apply_week_decisions,
     default_library,
     describe_programme,
@@ -31,6 +30,14 @@ REQUIRED_IDS = {
 }
 LOW = ["walking", "trunk-mobility", "core-control"]
 MEDIUM = LOW + ["hip-gluteal-strength", "back-extension"]
+
+
+def progress_all(programme: object, decision: str, lib: ExerciseLibrary) -> list[dict[str, object]]:
+    """One decision for every exercise (the programme's own function takes one per exercise);
+    a programme that is not a list is refused by it."""
+    count = len(programme) if isinstance(programme, list | tuple) else 0
+    return apply_week_decisions(programme, [decision] * count, 15, lib)  # type: ignore[arg-type]
+
 
 @pytest.fixture(scope="module")
 def lib() -> ExerciseLibrary:
@@ -144,7 +151,7 @@ def test_start_level_two_then_progress_to_top(tmp_path: Path) -> None:
     assert ids_levels(programme) == [(i, 2) for i in LOW]
     climbed = programme
     for _ in range(10):
-        climbed = apply_progression(climbed, "progress", small)
+        climbed = progress_all(climbed, "progress", small)
     assert ids_levels(climbed) == [(i, 3) for i in LOW]
 
 
@@ -175,14 +182,14 @@ def test_starting_programme_uses_default_library() -> None:
     ("regress", 2, 1),
     ("regress", 1, 1),
 ])
-def test_apply_progression(lib: ExerciseLibrary, decision: str, start: int | str,
+def test_one_decision_for_every_exercise(lib: ExerciseLibrary, decision: str, start: int | str,
                            expected: int | str) -> None:
     for ex_id in lib.ids():
         top = lib.get(ex_id).max_level
         level = top if start == "max" else start
         programme = [{"exercise": ex_id, "level": level, "note": {"done": [1]}}]
         before = copy.deepcopy(programme)
-        result = apply_progression(programme, decision, lib)
+        result = progress_all(programme, decision, lib)
         assert programme == before
         assert result is not programme and result[0] is not programme[0]
         assert result[0]["level"] == (top if expected == "max" else expected)
@@ -192,7 +199,7 @@ def test_apply_progression(lib: ExerciseLibrary, decision: str, start: int | str
 def test_progress_climbs_one_rung_of_each_exercises_own_ladder(lib: ExerciseLibrary) -> None:
     for ex_id in lib.ids():
         ladder = lib.get(ex_id).ladder()
-        result = apply_progression([{"exercise": ex_id, "level": 1}], "progress", lib)
+        result = progress_all([{"exercise": ex_id, "level": 1}], "progress", lib)
         assert (result[0]["level"], result[0]["step"]) == (ladder[1].level, ladder[1].step)
 
 
@@ -251,9 +258,9 @@ def test_week_inputs_count_pain_against_the_named_exercises_or_all(lib: Exercise
 def test_progress_mixed_levels(lib: ExerciseLibrary) -> None:
     top = lib.get("walking").max_level
     programme = [{"exercise": "walking", "level": top}, {"exercise": "balance", "level": 1}]
-    assert ids_levels(apply_progression(programme, "progress", lib)) == [
+    assert ids_levels(progress_all(programme, "progress", lib)) == [
         ("walking", top), ("balance", 2)]
-    assert ids_levels(apply_progression(programme, "regress", lib)) == [
+    assert ids_levels(progress_all(programme, "regress", lib)) == [
         ("walking", top - 1), ("balance", 1)]
 
 
@@ -271,7 +278,7 @@ def test_progress_mixed_levels(lib: ExerciseLibrary) -> None:
 def test_apply_progression_errors(lib: ExerciseLibrary, programme: object, decision: str,
                                   match: str) -> None:
     with pytest.raises(ExerciseError, match=match):
-        apply_progression(programme, decision, lib)  # type: ignore[arg-type]
+        progress_all(programme, decision, lib)  # type: ignore[arg-type]
 
 
 def test_describe_programme(lib: ExerciseLibrary) -> None:

@@ -319,13 +319,9 @@ def _note_emergency_shown(ctx: Context, episode: Episode, task_id: str) -> None:
     last = ctx.session.exec(select(Event.at).where(
         Event.episode_id == episode.id, Event.name == "emergency_instruction_shown")
         .order_by(col(Event.id).desc())).first()
-    if last is not None and ctx.now - _aware(last) < EMERGENCY_SHOWN_EVERY:
+    if last is not None and ctx.now - last < EMERGENCY_SHOWN_EVERY:
         return
     episodes.record_event(ctx, episode, "emergency_instruction_shown", {"task_id": task_id})
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def safety_notices(ctx: Context, episode: Episode) -> list[str]:
