@@ -236,6 +236,32 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model(args: argparse.Namespace) -> int:
+    from service.core.db import create_db_engine
+    from service.models.bootstrap import prepare
+    from service.models.commands import Commands
+
+    settings = _settings()
+    db = create_db_engine(settings)
+    clock = SystemClock()
+    prepare(db, settings, clock)
+    commands = Commands(db, clock)
+    if args.model_command == "list":
+        return commands.list()
+    if args.model_command == "deploy":
+        return commands.deploy(Path(args.directory))
+    if args.model_command == "diff":
+        return commands.diff(args.old, args.new)
+    return commands.migrate(args.to, args.episode or [], args.step, args.stratum,
+                            args.dry_run)
+
+
+def _version_id(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a version or episode number")
+    return int(text)
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -303,6 +329,33 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "password":
             change.add_argument("--password", help="prompted for when left out")
         change.set_defaults(run=_user_change)
+
+    model = commands.add_parser("model", help="model versions: list, deploy, diff, migrate "
+                                              "running episodes")
+    model_commands = model.add_subparsers(dest="model_command", required=True)
+    model_commands.add_parser("list", help="every deployed version, the active one and its "
+                                           "running episodes").set_defaults(run=_model)
+    deploy = model_commands.add_parser("deploy", help="validate a bundle directory and deploy "
+                                                      "it as the newest version")
+    deploy.add_argument("directory", metavar="DIR")
+    deploy.set_defaults(run=_model)
+    diff = model_commands.add_parser("diff", help="what changed from version A to version B")
+    diff.add_argument("old", metavar="A", type=_version_id)
+    diff.add_argument("new", metavar="B", type=_version_id)
+    diff.set_defaults(run=_model)
+    migrate = model_commands.add_parser(
+        "migrate", help="move running episodes to a version (each in its own transaction); "
+                        "exits 1 if any is refused")
+    migrate.add_argument("--to", required=True, type=_version_id, metavar="VERSION")
+    migrate.add_argument("--episode", type=_version_id, action="append", metavar="N",
+                         help="an episode to move (repeat for more; default: every running "
+                              "episode on another version)")
+    migrate.add_argument("--step", help="only episodes at this step (its id)")
+    migrate.add_argument("--stratum", choices=("low", "medium", "high"))
+    migrate.add_argument("--dry-run", action="store_true",
+                         help="plan only: where each episode is and will be, which timers "
+                              "restart; nothing changes")
+    migrate.set_defaults(run=_model)
 
     demo = commands.add_parser("demo", help="create a demo clinic, users of every role and "
                                             "patients at every stage (prints the passwords)")

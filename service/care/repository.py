@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from pathways.events import DomainEvent
 from pathways.task_views import ReadyTask as EngineTask
 from service.core.db import is_postgres
+from service.core.errors import NotFoundError
 from service.core.event_chain import GENESIS, event_hash
 from service.core.statements import Prepared
 from service.core.tables import (
@@ -190,6 +191,14 @@ def sync_ready_tasks(session: Session, episode_id: int, before: set[str], curren
 
 
 _INSERT_READY = Prepared(_READY.insert(), columns=[column.name for column in _READY.c])
+
+
+def instance_of(session: Session, episode_id: int) -> Instance:
+    """The engine state row of an episode (every episode has one from its start)."""
+    row = session.exec(select(Instance).where(Instance.episode_id == episode_id)).first()
+    if row is None:
+        raise NotFoundError(f"episode {episode_id} has no pathway state")
+    return row
 
 
 def due_instances(session: Session, now: datetime, limit: int) -> list[Instance]:

@@ -16,6 +16,7 @@ from pathways.events import DomainEvent
 from pathways.forms import validate_submission
 from pathways.instance import PathwayInstance
 from pathways.script_helpers import prom_scores
+from pathways.versions import MigrationPlan, plan_migration
 from service.care import forms as episode_forms
 from service.care import repository
 from service.core import access
@@ -24,6 +25,7 @@ from service.core.errors import ConflictError, NotFoundError
 from service.core.tables import (
     Episode,
     Instance,
+    ModelVersion,
     Patient,
     QuestionnaireResponse,
     ReadyTask,
@@ -183,6 +185,35 @@ def fire_due_timers(ctx: Context, row: Instance) -> list[DomainEvent]:
     events = instance.fire_due_timers()
     _save(ctx, episode, row, before, instance, events)
     return events
+
+
+def move_to_version(ctx: Context, episode: Episode, version: ModelVersion,
+                    dry_run: bool) -> MigrationPlan:
+    """Plan moving a running episode to another version of its model and, unless `dry_run`,
+    save it: the new state, the episode's version, its open tasks and the event
+    `episode_migrated` (the audit record), all or nothing. A plan that is refused (see
+    pathways.versions) changes nothing."""
+    row = repository.instance_of(ctx.session, episode.id or 0)
+    old = ctx.engines.engine_by_id(ctx.session, episode.model_version_id)
+    new = ctx.engines.engine_for(version)
+    plan = plan_migration(old, new, row.state)
+    if not plan.ok or dry_run or plan.state_json is None:
+        return plan
+    before = {task.id for task in old.restore(row.state).ready_tasks()}
+    instance = new.restore(plan.state_json)
+    if not repository.save_instance(ctx.session, row, plan.state_json, plan.next_wake_at,
+                                    instance.is_completed):
+        raise ConflictError("someone else changed this episode at the same moment; run the "
+                            "migration again")
+    from_version = episode.model_version_id
+    repository.update_episode(ctx.session, episode, {"model_version_id": version.id})
+    restarted = [{"step": t.element, "due_at": t.due_after.isoformat() if t.due_after else None}
+                 for t in plan.timers if t.restarted]
+    event = DomainEvent("episode_migrated", ctx.now.isoformat(), actor=str(ctx.actor_id),
+                        data={"from_version": from_version, "to_version": version.id,
+                              "timers_restarted": restarted})
+    _record(ctx, episode, before, instance, [event])
+    return plan
 
 
 def claim_task(ctx: Context, task_id: str) -> ReadyTask:

@@ -171,3 +171,11 @@ def checkpoint_wal(engine: Engine, stop: threading.Event,
 def is_postgres(session: Session) -> bool:
     bind = session.get_bind()
     return bind.dialect.name == "postgresql"
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A part of the current transaction that is undone on its own if it raises, while the
+    rest goes on (one episode of a migration that fails keeps its old version)."""
+    with session.begin_nested():
+        yield

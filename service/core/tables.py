@@ -135,6 +135,24 @@ class ModelVersion(SQLModel, table=True):
     active: bool = False
 
 
+class ModelDraft(SQLModel, table=True):
+    """A manager's work on a model bundle before it is deployed: saved as they edit, checked
+    only when validated or deployed (until then its files are untrusted text). Deploying it
+    makes an immutable `ModelVersion`; the draft then stays as the record of that work,
+    read-only."""
+
+    __tablename__ = "model_drafts"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    base_version_id: int | None = Field(default=None, foreign_key="model_versions.id")
+    """The version the draft started from (None for an uploaded bundle)."""
+    files: dict[str, str] = _json()
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    updated_by: int | None = Field(default=None, foreign_key="users.id")
+    updated_at: datetime = _time()
+    deployed_version_id: int | None = Field(default=None, foreign_key="model_versions.id")
+
+
 class Episode(SQLModel, table=True):
     __tablename__ = "episodes"
     id: int | None = Field(default=None, primary_key=True)

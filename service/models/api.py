@@ -1,18 +1,35 @@
-"""Model versions: the managers' routes."""
+"""The managers' routes: model versions, drafts edited in the browser, diffs between versions
+and migrating running episodes."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import dataclasses
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Response, UploadFile
 from sqlmodel import col, select
 
+from pathways.models import Problem
 from service.core import access
 from service.core.context import Context
 from service.core.deps import CallDep, SlowCallDep
-from service.core.errors import NotFoundError
+from service.core.errors import InvalidRequestError, NotFoundError
 from service.core.schemas import IdPath
-from service.core.tables import ModelVersion
+from service.core.tables import ModelDraft, ModelVersion
+from service.models import drafts, versions
 from service.models import registry as models_registry
-from service.models.schemas import ModelUpload, ModelVersionPublic
+from service.models.schemas import (
+    DraftCreate,
+    DraftProblems,
+    DraftPublic,
+    DraftSummaryPublic,
+    FileSaved,
+    FileText,
+    MigrationRequest,
+    ModelUpload,
+    ModelVersionPublic,
+    ProblemPublic,
+)
 
 router = APIRouter(prefix="/api", tags=["models"])
 
@@ -49,5 +66,136 @@ async def model_files(version_id: IdPath, call: CallDep) -> dict[str, str]:
         if version is None:
             raise NotFoundError(f"there is no model version {version_id}")
         return dict(version.files)
+
+    return await call(work)
+
+
+# -- drafts
+
+def _draft(draft: ModelDraft) -> DraftPublic:
+    return DraftPublic.model_validate(draft, from_attributes=True)
+
+
+def _problems(found: list[Problem]) -> DraftProblems:
+    return DraftProblems(deployable=not found,
+                         problems=[ProblemPublic(file=p.file, element=p.element,
+                                                 message=p.message) for p in found])
+
+
+@router.get("/models/drafts", response_model=list[DraftSummaryPublic])
+async def list_drafts(call: CallDep) -> list[DraftSummaryPublic]:
+    def work(ctx: Context) -> list[DraftSummaryPublic]:
+        return [DraftSummaryPublic.model_validate(dataclasses.asdict(d))
+                for d in drafts.list_drafts(ctx)]
+
+    return await call(work)
+
+
+@router.post("/models/drafts", response_model=DraftPublic, status_code=201)
+async def create_draft(body: DraftCreate, call: CallDep) -> DraftPublic:
+    def work(ctx: Context) -> DraftPublic:
+        return _draft(drafts.create_draft(ctx, body.from_version, body.name))
+
+    return await call(work)
+
+
+@router.get("/models/drafts/{draft_id}", response_model=DraftPublic)
+async def get_draft(draft_id: IdPath, call: CallDep) -> DraftPublic:
+    def work(ctx: Context) -> DraftPublic:
+        return _draft(drafts.get_draft(ctx, draft_id))
+
+    return await call(work)
+
+
+@router.delete("/models/drafts/{draft_id}", status_code=204)
+async def delete_draft(draft_id: IdPath, call: CallDep) -> Response:
+    def work(ctx: Context) -> None:
+        drafts.delete_draft(ctx, draft_id)
+
+    await call(work)
+    return Response(status_code=204)
+
+
+@router.put("/models/drafts/{draft_id}/files/{name:path}", response_model=FileSaved)
+async def save_file(draft_id: IdPath, name: str, body: FileText, call: CallDep) -> FileSaved:
+    """Save one file of a draft as the manager edits (the editor saves as they work)."""
+    def work(ctx: Context) -> FileSaved:
+        draft = drafts.save_file(ctx, draft_id, name, body.text)
+        return FileSaved(name=name, saved_at=draft.updated_at)
+
+    return await call(work)
+
+
+@router.delete("/models/drafts/{draft_id}/files/{name:path}", status_code=204)
+async def delete_file(draft_id: IdPath, name: str, call: CallDep) -> Response:
+    def work(ctx: Context) -> None:
+        drafts.delete_file(ctx, draft_id, name)
+
+    await call(work)
+    return Response(status_code=204)
+
+
+@router.post("/models/drafts/{draft_id}/upload", response_model=DraftPublic)
+async def upload(draft_id: IdPath,
+                 files: Annotated[list[UploadFile], File()], call: SlowCallDep) -> DraftPublic:
+    """Add files made in another tool: .bpmn, .dmn, forms (.json), pathway.toml, or a whole
+    bundle as one .zip. All are checked first; a refused upload changes nothing."""
+    received: dict[str, bytes] = {}
+    total = 0
+    for upload_file in files:
+        content = await upload_file.read(drafts.MAX_UPLOAD_BYTES + 1)
+        total += len(content)
+        if total > drafts.MAX_UPLOAD_BYTES:
+            raise InvalidRequestError(f"the upload is larger than the limit of "
+                                      f"{drafts.MAX_UPLOAD_BYTES:,} bytes")
+        received[upload_file.filename or "upload"] = content
+
+    def work(ctx: Context) -> DraftPublic:
+        return _draft(drafts.upload(ctx, draft_id, received))
+
+    return await call(work)
+
+
+@router.get("/models/drafts/{draft_id}/problems", response_model=DraftProblems)
+async def draft_problems(draft_id: IdPath, call: SlowCallDep) -> DraftProblems:
+    """Every problem that would stop a deploy: hostile content, unsupported elements, a task
+    without a role, a missing form or module, DMN overlaps, expression errors."""
+    def work(ctx: Context) -> DraftProblems:
+        return _problems(drafts.problems(ctx, draft_id))
+
+    return await call(work)
+
+
+@router.post("/models/drafts/{draft_id}/deploy", response_model=ModelVersionPublic,
+             status_code=201)
+async def deploy_draft(draft_id: IdPath, call: SlowCallDep) -> ModelVersionPublic:
+    """Deploy a draft without problems as a new version: new episodes start on it, running
+    ones stay on theirs until migrated. A draft with problems gets 422 listing them."""
+    def work(ctx: Context) -> ModelVersionPublic:
+        return _public(drafts.deploy(ctx, draft_id))
+
+    return await call(work)
+
+
+# -- between versions
+
+@router.get("/models/{old_id}/diff/{new_id}")
+async def diff(old_id: IdPath, new_id: IdPath, call: SlowCallDep) -> dict[str, Any]:
+    """What changed from one version to another, in words and per diagram element."""
+    def work(ctx: Context) -> dict[str, Any]:
+        return dataclasses.asdict(versions.version_diff(ctx, old_id, new_id))
+
+    return await call(work)
+
+
+@router.post("/models/migrations")
+async def migrate(body: MigrationRequest, call: SlowCallDep) -> dict[str, Any]:
+    """Move running episodes to a version: a dry run by default (nothing changes); each
+    episode moves on its own, and one that cannot keeps its version, with the reason."""
+    def work(ctx: Context) -> dict[str, Any]:
+        report = versions.migrate(ctx, body.to_version, body.episodes, body.step,
+                                  body.stratum, body.dry_run)
+        return {**dataclasses.asdict(report), "moved": report.moved,
+                "refused": report.refused}
 
     return await call(work)

@@ -1,5 +1,5 @@
 """The managers' model library: every deployed version, who deployed it and when, how many
-active episodes run on it, and its files as a bundle to download."""
+active episodes run on it, its files as a bundle to download, and the drafts in the making."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from service.core import access
 from service.core.context import Context
 from service.core.errors import NotFoundError
 from service.core.tables import Episode, ModelVersion, User
+from service.models.drafts import DraftSummary, list_drafts
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class VersionRow:
 class ModelLibraryPage:
     versions: tuple[VersionRow, ...]
     active_episodes: int
+    drafts: tuple[DraftSummary, ...]
 
 
 def model_library(ctx: Context) -> ModelLibraryPage:
@@ -51,12 +53,13 @@ def model_library(ctx: Context) -> ModelLibraryPage:
         .order_by(col(ModelVersion.id).desc())).all()
     versions = tuple(
         VersionRow(id=version_id or 0, name=name, process_id=process_id, digest=digest[:12],
-                   deployed_by=username or "carepath (the reference pathway)",
+                   deployed_by=username or "carepath or the host's operator (command line)",
                    deployed_at=deployed_at, active=active,
                    active_episodes=int(running.get(version_id or 0, 0)),
                    files=tuple(sorted(files)))
         for version_id, name, process_id, digest, deployed_at, active, files, username in rows)
-    return ModelLibraryPage(versions, sum(v.active_episodes for v in versions))
+    return ModelLibraryPage(versions, sum(v.active_episodes for v in versions),
+                            tuple(list_drafts(ctx)))
 
 
 def bundle_zip(ctx: Context, version_id: int) -> tuple[str, bytes]:

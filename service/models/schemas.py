@@ -1,10 +1,13 @@
-"""Request and response bodies of the managers' routes: model versions."""
+"""Request and response bodies of the managers' routes: model versions, drafts, migrations."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
+
+from pathways.instruments.scoring import Stratum
 
 
 class ModelUpload(BaseModel):
@@ -22,3 +25,60 @@ class ModelVersionPublic(BaseModel):
     deployed_at: datetime
     active: bool
 
+
+
+class DraftCreate(BaseModel):
+    from_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    """The version to copy (the active one when left out)."""
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class DraftSummaryPublic(BaseModel):
+    id: int
+    name: str
+    base_version_id: int | None
+    updated_by: str
+    updated_at: datetime
+    deployed_version_id: int | None
+    files: int
+
+
+class DraftPublic(BaseModel):
+    id: int
+    name: str
+    base_version_id: int | None
+    deployed_version_id: int | None
+    updated_at: datetime
+    files: dict[str, str]
+
+
+class FileText(BaseModel):
+    text: str = Field(max_length=1_000_000)
+
+
+class FileSaved(BaseModel):
+    name: str
+    saved_at: datetime
+
+
+class ProblemPublic(BaseModel):
+    file: str
+    element: str | None
+    message: str
+
+
+class DraftProblems(BaseModel):
+    deployable: bool
+    problems: list[ProblemPublic]
+
+
+class MigrationRequest(BaseModel):
+    to_version: int = Field(ge=1, le=2**31 - 1)
+    episodes: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(default=[],
+                                                                      max_length=5_000)
+    """Chosen episodes; when empty, every running episode on another version of the model."""
+    step: str | None = Field(default=None, max_length=200)
+    """Only episodes at this step (its id: where they wait or have a task)."""
+    stratum: Stratum | None = None
+    dry_run: bool = True
+    """Plan only (the default): nothing is changed."""

@@ -22,6 +22,7 @@ from service.core.tables import (
     Event,
     ExerciseLog,
     Instance,
+    ModelDraft,
     ModelVersion,
     Patient,
     QuestionnaireResponse,
@@ -31,6 +32,7 @@ from service.core.tables import (
 )
 
 from .access_table import (
+    A_DRAFT,
     A_EPISODE,
     A_PATIENT_TASK,
     A_PHYSIO_TASK,
@@ -46,7 +48,7 @@ from .access_table import (
 from .conftest import PASSWORD, World, education_answers
 
 TABLES: list[type[SQLModel]] = [Patient, User, Episode, Event, TaskSubmission,
-                                QuestionnaireResponse, ExerciseLog, ModelVersion]
+                                QuestionnaireResponse, ExerciseLog, ModelVersion, ModelDraft]
 
 
 @dataclass
@@ -132,7 +134,27 @@ class Scene:
                 values["version_id"] = session.exec(
                     select(ModelVersion.id).where(ModelVersion.active == True)  # noqa: E712
                 ).one()
-        return row.path.format(**values), task
+            values["old_id"] = values["new_id"] = values["version_id"]
+        if row.target == A_DRAFT:
+            values["draft_id"] = self.fresh_draft()
+        return row.path.replace("{name:path}", "forms/intake.json").format(**values), task
+
+    def active_version(self) -> int:
+        with transaction(self.world.db, write=False) as session:
+            found: int = session.exec(select(ModelVersion.id)
+                                      .where(ModelVersion.active == True)).one()  # noqa: E712
+        return found
+
+    def fresh_draft(self) -> int:
+        """A new draft holding the active version's files, as "Edit a copy" makes it."""
+        with transaction(self.world.db, write=True) as session:
+            version = session.exec(select(ModelVersion)
+                                   .where(ModelVersion.active == True)).one()  # noqa: E712
+            draft = ModelDraft(name="a copy", base_version_id=version.id,
+                               files=dict(version.files), updated_at=self.world.clock.now())
+            session.add(draft)
+            session.flush()
+            return draft.id or 0
 
     def body(self, row: Row, role: str, task: ReadyTask | None) -> Any:
         username = ROLES[role]
@@ -162,6 +184,10 @@ class Scene:
                 form.update({"session_topics": ["fear", "worry"], "treatments": ["education"]})
             elif row.body == "page patient password":
                 form.update(new_password=PASSWORD, new_password_again=PASSWORD)
+            elif row.body == "page new draft":
+                form.update(from_version=str(self.active_version()))
+            elif row.body == "page dry run":
+                form.update(action="dry_run")
             elif row.body == "page own password, unchanged":
                 form.update(current_password=PASSWORD, new_password=PASSWORD,
                             new_password_again=PASSWORD)
@@ -193,6 +219,14 @@ class Scene:
             if task.role == "physiotherapist":
                 return {"data": {"session_topics": ["fear", "worry"], "treatments": ["education"]}}
             return {"data": {"referred_to": "Spine clinic", "confirmed": True}}
+        if row.body == "new draft":
+            return {}
+        if row.body == "draft file":
+            return {"text": '{"type": "object"}'}
+        if row.body == "draft upload":
+            return {"files": ("notes.json", b'{"type": "object"}', "application/json")}
+        if row.body == "dry run":
+            return {"to_version": self.active_version()}
         if row.body == "reference bundle":
             files = read_bundle_dir(ROOT / "bpmn" / "betterback")
             return {"files": {name: data.decode() for name, data in files.items()}}

@@ -66,6 +66,7 @@ VENDOR_ASSET = "a vendored browser library"
 STYLESHEET = "the stylesheet"
 SPARE_ACCOUNT = "another physiotherapist's account"
 AN_EXERCISE = "an exercise with a picture"
+A_DRAFT = "a model draft (a fresh copy of the active version for each call)"
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,6 +151,31 @@ POLICY: list[Row] = [
     Row("GET", "/models", frozenset({"manager"}), via="page"),
     Row("GET", "/models/{version_id}/bundle.zip", frozenset({"manager"}), ACTIVE_MODEL,
         via="page"),
+    # The managers' drafts, diffs and migrations.
+    Row("GET", "/api/models/drafts", frozenset({"manager"})),
+    Row("POST", "/api/models/drafts", frozenset({"manager"}), body="new draft"),
+    Row("GET", "/api/models/drafts/{draft_id}", frozenset({"manager"}), A_DRAFT),
+    Row("DELETE", "/api/models/drafts/{draft_id}", frozenset({"manager"}), A_DRAFT),
+    Row("PUT", "/api/models/drafts/{draft_id}/files/{name:path}", frozenset({"manager"}),
+        A_DRAFT, body="draft file"),
+    Row("DELETE", "/api/models/drafts/{draft_id}/files/{name:path}", frozenset({"manager"}),
+        A_DRAFT),
+    Row("POST", "/api/models/drafts/{draft_id}/upload", frozenset({"manager"}), A_DRAFT,
+        body="draft upload"),
+    Row("GET", "/api/models/drafts/{draft_id}/problems", frozenset({"manager"}), A_DRAFT),
+    Row("POST", "/api/models/drafts/{draft_id}/deploy", frozenset({"manager"}), A_DRAFT),
+    Row("GET", "/api/models/{old_id}/diff/{new_id}", frozenset({"manager"}), ACTIVE_MODEL),
+    Row("POST", "/api/models/migrations", frozenset({"manager"}), ACTIVE_MODEL,
+        body="dry run"),
+    Row("POST", "/models/drafts", frozenset({"manager"}), ACTIVE_MODEL, body="page new draft",
+        via="page", anonymous=REFUSED),
+    Row("GET", "/models/drafts/{draft_id}", frozenset({"manager"}), A_DRAFT, via="page"),
+    Row("GET", "/models/{old_id}/diff/{new_id}", frozenset({"manager"}), ACTIVE_MODEL,
+        via="page"),
+    Row("GET", "/models/{version_id}/migrate", frozenset({"manager"}), ACTIVE_MODEL,
+        via="page"),
+    Row("POST", "/models/{version_id}/migrate", frozenset({"manager"}), ACTIVE_MODEL,
+        body="page dry run", via="page", anonymous=REFUSED),
     Row("GET", "/api/audit/events", frozenset({"auditor"})),
     Row("GET", "/api/audit/verify", frozenset({"auditor"})),
     Row("GET", "/api/audit/access", frozenset({"auditor"})),
