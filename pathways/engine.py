@@ -17,6 +17,8 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from . import clock as clock_module
@@ -93,6 +95,19 @@ class SandboxScriptEngine(PythonScriptEngine):  # type: ignore[misc]
 _SERIALIZER = spiff_serializer()
 
 
+def _connect_loops(processes: list[BpmnProcessSpec]) -> None:
+    """Let each multi-instance task hear its instances complete, as SpiffWorkflow's own spec
+    deserializer does. Its parser leaves that to the first instance a loop creates, so an
+    episode restored in the middle of a loop on a freshly parsed model (after a restart, or on
+    another version after a migration) would never leave the loop."""
+    for process in processes:
+        for spec in process.task_specs.values():
+            if isinstance(spec, LoopTask):
+                child = process.task_specs[spec.task_spec]
+                if not child.completed_event.is_connected(spec.merge_child):
+                    child.completed_event.connect(spec.merge_child)
+
+
 class PathwayEngine:
     """Starts and restores instances of one model version."""
 
@@ -107,6 +122,7 @@ class PathwayEngine:
         speed_up_joins([*model.spec.task_specs.values(),
                         *(t for sub in model.subprocess_specs.values()
                           for t in sub.task_specs.values())])
+        _connect_loops(model.all_specs())
         self.clock: Clock = clock or SystemClock()
         self.sandbox = Sandbox(HELPERS, limits)
         self.script_engine = SandboxScriptEngine(SandboxEnvironment(self.sandbox))

@@ -173,6 +173,17 @@ class PathwayInstance:
                 self._advance(None)
         return self.take_events()
 
+    def settle(self, change: Callable[[], None] | None = None) -> list[DomainEvent]:
+        """Run `change` on the workflow (with this instance's clock and settings bound), then
+        the engine until only people's tasks and timers are left; returns the events produced.
+        For changes made from outside the instance (a migration restarts the tasks a new
+        version changed); rolled back on failure like every step."""
+        with self._bound(), self._step():
+            if change is not None:
+                change()
+            self._advance(None)
+        return self.take_events()
+
     def state(self) -> dict[str, Any]:
         """Plain-JSON state without the spec; restore it with `PathwayEngine.restore`."""
         return self.engine.workflow_to_dict(self.workflow, self.overrides)

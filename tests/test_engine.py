@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from pathways.clock import ManualClock
+from pathways.education import default_catalogue
 from pathways.engine import PathwayEngine
 from pathways.errors import (
     FormValidationError,
@@ -18,7 +19,7 @@ from pathways.errors import (
     TaskNotReadyError,
 )
 from pathways.instance import PathwayInstance
-from pathways.models import PathwayModel, load_bundle, read_bundle_dir
+from pathways.models import PathwayModel, load_bundle, load_bundle_dir, read_bundle_dir
 
 from .conftest import BETTERBACK_DIR
 
@@ -154,6 +155,25 @@ def test_the_weekly_cycle_runs_52_weeks_and_the_state_does_not_grow(
         sizes[week] = len(instance.state_json())
     assert "exercise_completed" in [e.name for e in events]
     assert sizes[52] <= sizes[1] * 1.2, sizes
+
+
+def test_an_episode_restored_after_a_restart_goes_on_reading_its_modules(
+        clock: ManualClock) -> None:
+    """The model parsed afresh (a restarted service) must still move a patient who is in the
+    middle of the education loop on to the next module."""
+    before = PathwayEngine(load_bundle_dir(BETTERBACK_DIR), clock).start()
+    _to_first_visit(before)
+    before.complete_task(_task(before, "first_visit"), ANSWERS["first_visit"])
+    instance = PathwayEngine(load_bundle_dir(BETTERBACK_DIR), clock).restore(
+        before.state_json())
+    read = []
+    while any(t.name == "read_module" for t in instance.ready_tasks()):
+        task = instance.task(_task(instance, "read_module"))
+        module = default_catalogue().get(task.education_module or "")
+        instance.complete_task(task.id, {"answers": [q.answer for q in module.check_questions],
+                                         "confirmed_read": True})
+        read.append(module.id)
+    assert len(read) >= 3 and len(set(read)) == len(read), read  # one module after another
 
 
 def test_state_is_plain_json_without_the_spec(engine: PathwayEngine) -> None:
