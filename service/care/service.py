@@ -212,7 +212,7 @@ def move_to_version(ctx: Context, episode: Episode, version: ModelVersion,
     event = DomainEvent("episode_migrated", ctx.now.isoformat(), actor=str(ctx.actor_id),
                         data={"from_version": from_version, "to_version": version.id,
                               "timers_restarted": restarted})
-    _record(ctx, episode, before, instance, [event])
+    _record(ctx, episode, before, instance, [event, *plan.events])
     return plan
 
 

@@ -69,11 +69,11 @@ def test_a_migration_moves_one_chosen_patient_whose_timer_restarts_as_the_dry_ru
     maja_client, maja = refer(world, "Maja Lind", "maja")
     olle_client, olle = refer(world, "Olle Berg", "olle")
     for client in (maja_client, olle_client):
-        through_first_visit(world, client, "low")
+        through_first_visit(world, client, "low_start_back")
     world.clock.advance(timedelta(weeks=2) + DAY)
     world.sweep()
-    for client in (maja_client, olle_client):
-        complete(client, "follow_up_2w", follow_up_answers("improved_proms"))
+    for username in ("maja", "olle"):  # logged in again: two weeks have passed
+        complete(world.client(username), "follow_up_2w", follow_up_answers("improved_proms"))
 
     version = deploy_edit(world, lambda bpmn: bpmn.replace(SIX_WEEKS, FOUR_WEEKS))
     manager = world.client("manager")
@@ -114,7 +114,7 @@ def test_a_migration_moves_one_chosen_patient_whose_timer_restarts_as_the_dry_ru
     world.clock.set(started + timedelta(weeks=6, hours=1))
     world.sweep()
     assert "follow_up_6w" in ready_names(world, olle)
-    complete(maja_client, "follow_up_6w", follow_up_answers("improved_proms"))
+    complete(world.client("maja"), "follow_up_6w", follow_up_answers("improved_proms"))
 
 
 def test_a_new_patient_starts_on_the_new_version_and_a_running_one_stays(world: World) -> None:
@@ -127,7 +127,7 @@ def test_a_new_patient_starts_on_the_new_version_and_a_running_one_stays(world: 
 def test_a_patient_waiting_on_a_task_the_new_version_removed_is_refused_with_the_reason(
         world: World) -> None:
     maja_client, maja = refer(world, "Maja Lind", "maja")
-    through_first_visit(world, maja_client, "low")
+    through_first_visit(world, maja_client, "low_start_back")
     world.clock.advance(timedelta(weeks=2) + DAY)
     world.sweep()
     assert "follow_up_2w" in ready_names(world, maja)
@@ -141,14 +141,14 @@ def test_a_patient_waiting_on_a_task_the_new_version_removed_is_refused_with_the
         assert move["ok"] is False and move["migrated"] is False
         assert "follow_up_2w" in move["reason"] or "2 weeks" in move["reason"]
     assert version_of(world, maja) == 1
-    complete(maja_client, "follow_up_2w", follow_up_answers("improved_proms"))  # goes on
+    complete(world.client("maja"), "follow_up_2w", follow_up_answers("improved_proms"))
 
 
 def test_migrations_choose_by_stratum_and_refuse_bad_requests(world: World) -> None:
     low_client, low = refer(world, "Maja Lind", "maja")
     high_client, high = refer(world, "Olle Berg", "olle")
-    through_first_visit(world, low_client, "low")
-    through_first_visit(world, high_client, "high")
+    through_first_visit(world, low_client, "low_start_back")
+    through_first_visit(world, high_client, "high_start_back")
     version = deploy_edit(world, lambda bpmn: bpmn.replace(SIX_WEEKS, FOUR_WEEKS))
     manager = world.client("manager")
     chosen = manager.post("/api/models/migrations", json={
