@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shared set-up for scripts/run.sh and scripts/test.sh: a virtualenv in .venv with the locked
 # dependencies and development tools and carepath installed (editable), and the pages'
-# browser libraries from npm.
+# browser libraries from npm with our bundles of them (scripts/bundle.mjs).
 # `--test` also installs Debian's chromium for the browser tests. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +38,16 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   command -v npm >/dev/null || apt_install npm  # the brief assumes it; install it if absent
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
+# Our own browser code bundled with the libraries it imports (esbuild, about a second), into
+# node_modules/.carepath/ beside them: again whenever a source is newer than the bundles.
+bundles=(node_modules/.carepath/carepath-editor.js node_modules/.carepath/carepath-diagram.js)
+for bundle in "${bundles[@]}"; do
+  if [ ! -f "$bundle" ] || [ -n "$(find service/static/src scripts/bundle.mjs package-lock.json \
+      -newer "$bundle" -print -quit)" ]; then
+    npm run --silent build
+    break
+  fi
+done
 
 if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium

@@ -33,15 +33,19 @@ TEMPLATES.env.filters["local"] = clinic_time.local  # times people read are the 
 VENDOR_FILES = {
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
     "chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
-    "bpmn-navigated-viewer.js": "bpmn-js/dist/bpmn-navigated-viewer.production.min.js",
     "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
     "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css",
     "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
     "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
     "swagger-ui-favicon.png": "swagger-ui-dist/favicon-32x32.png",
+    # Our bundles of service/static/src/ with the libraries they import (`npm run build`).
+    "carepath-diagram.js": ".carepath/carepath-diagram.js",
+    "carepath-editor.js": ".carepath/carepath-editor.js",
+    "carepath-editor.css": ".carepath/carepath-editor.css",
 }
 """Browser libraries, installed by `npm ci` from package-lock.json into the `node_modules`
-setting; served from there under /static/vendor/NAME, never copied."""
+setting, and our bundles built beside them (scripts/bundle.mjs); served from there under
+/static/vendor/NAME, never copied into the repository."""
 
 HOME_BY_ROLE = {"patient": "/today", "physiotherapist": "/worklist", "clinic_lead": "/worklist",
                 "manager": "/models", "auditor": "/docs", "admin": "/docs"}

@@ -1,6 +1,6 @@
 // carepath clinician pages: error messages for htmx actions on the worklist, and the patient
-// page's pathway diagram (bpmn-js) and charts (Chart.js). Everything shown here is also on
-// the page as text, so the page works without this script.
+// page's pathway diagram (window.carepathDiagram: our bpmn-js bundle) and charts (Chart.js).
+// Everything shown here is also on the page as text, so the page works without this script.
 (function () {
   'use strict';
 
@@ -33,23 +33,20 @@
 
   function drawDiagram(data) {
     var container = document.getElementById('diagram');
-    if (!container || typeof window.BpmnJS === 'undefined') { return; }
-    var viewer = new window.BpmnJS({ container: container });
+    if (!container || typeof window.carepathDiagram === 'undefined') { return; }
+    var markers = {};
+    data.done.forEach(function (id) { markers[id] = 'done'; });
+    data.current.forEach(function (id) { markers[id] = 'current'; });
     fetch(container.dataset.src, { credentials: 'same-origin' })
       .then(function (response) {
         if (!response.ok) { throw new Error('diagram ' + response.status); }
         return response.text();
       })
-      .then(function (xml) { return viewer.importXML(xml); })
-      .then(function () {
+      .then(function (xml) { return window.carepathDiagram.show(container, xml, { markers: markers }); })
+      .then(function (viewer) {
         var canvas = viewer.get('canvas');
         var registry = viewer.get('elementRegistry');
-        data.done.forEach(function (id) {
-          if (registry.get(id)) { canvas.addMarker(id, 'highlight-done'); }
-        });
         var current = data.current.filter(function (id) { return registry.get(id); });
-        current.forEach(function (id) { canvas.addMarker(id, 'highlight-current'); });
-        canvas.zoom('fit-viewport');
         if (current.length) {
           canvas.zoom(0.7);
           canvas.scrollToElement(registry.get(current[0]));
