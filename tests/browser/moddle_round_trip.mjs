@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BpmnModdle } from 'bpmn-moddle';
 import { layoutProcess } from 'bpmn-auto-layout';
+import { loopRefsInBpmn } from '../../service/static/src/shared/loop-refs.js';
 
 const descriptor = JSON.parse(readFileSync(fileURLToPath(new URL(
   '../../service/static/src/shared/spiffworkflow-moddle.json', import.meta.url)), 'utf8'));
@@ -19,7 +20,8 @@ for (const file of process.argv.slice(2)) {
   // Elements of ours that moddle read as unknown XML would still be written back, but the
   // properties panel could not edit them.
   const untyped = findUntyped(rootElement);
-  const { xml } = await moddle.toXML(rootElement, { format: true });
+  const { xml: written } = await moddle.toXML(rootElement, { format: true });
+  const xml = loopRefsInBpmn(written);
   result[file] = { xml, warnings: warnings.map((w) => w.message), untyped };
 }
 process.stdout.write(JSON.stringify(result));

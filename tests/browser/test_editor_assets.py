@@ -22,6 +22,7 @@ import pytest
 from lxml import etree
 from playwright.sync_api import Browser, Page, Route, expect
 
+from pathways.models import load_bundle, read_bundle_dir
 from service.core.pages import TEMPLATES, VENDOR_FILES, Viewer
 from tests.browser.conftest import DESKTOP, PHONE, TIMEOUT_MS
 from tests.service.conftest import unavailable
@@ -35,7 +36,8 @@ CSRF = "csrf-token-of-the-test"
 SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 TEXTS = {BPMN + name for name in ("script", "conditionExpression", "timeDate", "timeDuration",
-                                  "timeCycle", "documentation")}
+                                  "timeCycle", "documentation", "loopCardinality",
+                                  "loopDataInputRef", "loopDataOutputRef")}
 
 
 def node() -> str:
@@ -102,6 +104,10 @@ def test_opening_and_saving_a_model_keeps_every_carepath_element_and_script() ->
         after = moddle_facts(etree.fromstring(result["xml"].encode()))
         assert len(before) > 10 and after == before, file.name
         assert "BPMNShape" in result["xml"], f"{file.name}: laid out"
+    # Saved as the editor saves them, the bundle still passes every deploy-time check.
+    bundle = read_bundle_dir(BUNDLE)
+    bundle.update({file.name: written[str(file)]["xml"].encode() for file in files})
+    load_bundle(bundle)
 
 
 # -- read-only diagrams (carepath-diagram.js)

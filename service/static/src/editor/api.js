@@ -34,9 +34,17 @@ async function call(method, url, body) {
   if (response.status === 204) { return null; }
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    const detail = data && typeof data.detail === 'string' ? data.detail
+    // carepath's error shape (docs/api.md): {"error": {"code", "message", "fields"}}; a
+    // refused model lists its problems as fields named "file:element".
+    const error = (data && data.error) || {};
+    const detail = typeof error.message === 'string' ? error.message
       : 'The server answered ' + response.status + '.';
-    throw new ApiError(response.status, detail, data && data.problems);
+    const fields = error.code === 'invalid_model' ? (error.fields || []) : [];
+    const problems = fields.map((field) => {
+      const [file, element] = String(field.field || '').split(':');
+      return { file: file || '', element: element || null, message: field.message };
+    });
+    throw new ApiError(response.status, detail, problems);
   }
   return data;
 }

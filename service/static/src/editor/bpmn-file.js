@@ -5,6 +5,7 @@ import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js-properties-panel';
 
 import spiffworkflow from '../shared/spiffworkflow-moddle.json';
+import { loopRefsInBpmn } from '../shared/loop-refs.js';
 import { commentCount, withLayout } from '../shared/layout.js';
 import carepathProperties from './carepath-properties.js';
 import { element } from './dom.js';
@@ -87,7 +88,7 @@ export class BpmnFile {
 
   async text() {
     const { xml } = await this.modeler.saveXML({ format: true });
-    return xml;
+    return loopRefsInBpmn(xml);
   }
 
   resized() {
@@ -141,3 +142,4 @@ export class BpmnFile {
     this.modeler.destroy();
   }
 }
+

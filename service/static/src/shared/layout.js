@@ -22,10 +22,21 @@ export function needsLayout(xml) {
   return Boolean(root) && !drawn.has(root.getAttribute('id'));
 }
 
-/** `{xml, laidOut}`: the XML itself when it has a diagram, else laid out (first process). */
+/**
+ * `{xml, laidOut}`: the XML itself when it has a diagram, else the same XML with the diagram
+ * bpmn-auto-layout draws for it (first process). Only the diagram is taken from the layout:
+ * bpmn-auto-layout writes the whole model back through plain bpmn-moddle, which drops what
+ * only carepath's descriptor reads (a multi-instance task's loop data names, see
+ * loop-refs.js).
+ */
 export async function withLayout(xml) {
   if (!needsLayout(xml)) { return { xml, laidOut: false }; }
-  return { xml: await layoutProcess(xml), laidOut: true };
+  const laidOut = new DOMParser().parseFromString(await layoutProcess(xml), 'application/xml');
+  const doc = new DOMParser().parseFromString(xml, 'application/xml');
+  for (const diagram of Array.from(laidOut.getElementsByTagNameNS(BPMNDI, 'BPMNDiagram'))) {
+    doc.documentElement.appendChild(doc.importNode(diagram, true));
+  }
+  return { xml: new XMLSerializer().serializeToString(doc), laidOut: true };
 }
 
 /** How many XML comments the text has: moddle (bpmn-js, dmn-js) does not keep them. */
