@@ -38,12 +38,10 @@ from service.core.tables import (
     Episode,
     Event,
     Instance,
-    ModelVersion,
     QuestionnaireResponse,
     ReadyTask,
     TaskSubmission,
 )
-from service.models import diagram
 from service.patients import self_management
 from service.people import service as people
 
@@ -380,26 +378,11 @@ def _verdict(baseline: float, value: float, mcid: float, better: str,
 # -- diagram
 
 def episode_diagram(ctx: Context, episode_id: int) -> bytes:
-    """The BPMN of the episode's model version, with a generated diagram to draw it."""
+    """The BPMN file that holds the main process of the episode's model version, as deployed:
+    the shipped models carry their own diagram (BPMN DI); the page's script lays out a model
+    deployed without one. Read from the version's cached engine, so once per version."""
     episode = clinician_episode(ctx, episode_id)
-    drawn = _DIAGRAMS.get(episode.model_version_id)
-    if drawn is None:
-        version = ctx.session.get(ModelVersion, episode.model_version_id)
-        if version is None:
-            raise NotFoundError("the episode's model version is missing")
-        drawn = _DIAGRAMS[episode.model_version_id] = _with_diagram(version)
-    return drawn
-
-
-_DIAGRAMS: dict[int, bytes] = {}
-"""Laid out once per model version (versions are immutable, and few)."""
-
-
-def _with_diagram(version: ModelVersion) -> bytes:
-    for name, text in sorted(version.files.items()):
-        if name.endswith(".bpmn"):
-            try:
-                return diagram.add_diagram(text.encode(), version.process_id)
-            except diagram.NoSuchProcessError:
-                continue
-    raise NotFoundError(f"the model has no process {version.process_id}")
+    model = ctx.engines.engine_by_id(ctx.session, episode.model_version_id).model
+    if model.spec is None or model.spec.file not in model.files:
+        raise NotFoundError(f"the model has no process {model.process_id}")
+    return model.files[model.spec.file]

@@ -1,2 +1,2 @@
-"""Pathway models: the deployed versions and their engines (`registry`), the diagram, running
-a bundle's cases (`simulate`); `api` is the managers' routes."""
+"""Pathway models: the deployed versions and their engines (`registry`), running a bundle's
+cases (`simulate`); `api` is the managers' routes."""
