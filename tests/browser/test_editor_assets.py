@@ -260,11 +260,11 @@ def select(page: Page, element_id: str) -> None:
 def test_a_manager_edits_a_timer_and_a_task_and_the_draft_is_saved(
         editor: Page, draft_server: DraftServer, screenshot_dir: Path) -> None:
     page = editor
-    # The main process opens first; it has no diagram, so it was laid out (its comments
-    # would be lost, so the layout waits for the first change to be saved).
+    # The main process opens first, drawn as shipped (it carries its diagram); opening it
+    # saves nothing.
     expect(page.locator(".editor-file[aria-current=true]")).to_have_text("betterback.bpmn")
-    expect(page.locator("#editor-status")).to_contain_text("laid out automatically")
     expect(page.locator(".editor-pane:not([hidden]) .djs-element")).not_to_have_count(0)
+    expect(page.locator("#editor-status")).not_to_contain_text("laid out automatically")
     assert draft_server.saved == []
 
     select(page, "red_flag_screen")

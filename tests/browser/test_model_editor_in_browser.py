@@ -207,4 +207,7 @@ def test_models_made_with_other_tools_open_in_the_editor(
     with transaction(world.db, write=False) as session:
         (draft,) = session.exec(select(ModelDraft)).all()
     assert "BPMNShape" in draft.files["no_diagram.bpmn"]
+    # ... and what only carepath reads in it survived the layout: the loop's data name.
+    assert "<bpmn:loopDataInputRef>reminder_days</bpmn:loopDataInputRef>" in \
+        draft.files["no_diagram.bpmn"]
     assert "signavio" in draft.files["signavio_export.bpmn"]

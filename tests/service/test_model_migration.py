@@ -186,3 +186,22 @@ def _parse(text: str) -> Any:
 
     return datetime.fromisoformat(text)
 
+
+
+def test_a_migration_by_step_takes_only_the_episodes_at_that_step(world: World) -> None:
+    maja_client, maja = refer(world, "Maja Lind", "maja")
+    olle_client, olle = refer(world, "Olle Berg", "olle")
+    for client in (maja_client, olle_client):
+        through_first_visit(world, client, "low_start_back")
+    world.clock.advance(timedelta(weeks=2) + DAY)
+    world.sweep()
+    complete(world.client("maja"), "follow_up_2w", follow_up_answers("improved_proms"))
+    # Maja waits for 6 weeks; Olle has the 2-week follow-up open.
+    version = deploy_edit(world, lambda bpmn: bpmn.replace(SIX_WEEKS, FOUR_WEEKS))
+    manager = world.client("manager")
+    for step, expected in (("follow_up_6w_timer", [maja]), ("follow_up_2w", [olle]),
+                           ("discharge", [])):
+        answer = manager.post("/api/models/migrations", json={
+            "to_version": version, "step": step, "dry_run": False}).json()
+        assert [m["episode_id"] for m in answer["moves"]] == expected, step
+    assert version_of(world, maja) == version_of(world, olle) == version
