@@ -80,6 +80,12 @@ def test_a_manager_moves_the_6_week_follow_up_to_4_weeks_and_migrates_one_patien
     value.fill(FOUR_WEEKS)
     expect(page.locator("#editor-status")).to_have_text(re.compile(r"^Saved \d\d:\d\d\.$"))
     page.screenshot(path=str(screenshot_dir / "20-editor-timer-1280.png"))
+    page.reload()  # the draft was saved as the manager worked: a reload loses nothing
+    page.wait_for_function("window.carepathEditor !== undefined")
+    page.evaluate("window.carepathEditor.ready")
+    select_on_diagram(page, "betterback.bpmn", "follow_up_6w_timer")
+    expect(page.locator("#bio-properties-panel-timerEventDefinitionValue")).to_have_value(
+        FOUR_WEEKS)
 
     page.get_by_role("button", name="Validate").click()
     expect(page.locator("#editor-status")).to_contain_text("No problems found")
