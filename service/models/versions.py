@@ -169,16 +169,20 @@ def _move(ctx: Context, episode: Episode, target: ModelVersion, step: str | None
         return _refused(episode, f"version {target.id} runs another process "
                                  f"({target.process_id}, not {old_version.process_id})")
     try:
-        plan = care_service.move_to_version(ctx, episode, target, dry_run=True)
-        if step is not None and step not in plan.steps_before:
-            return None
-        if plan.ok and not dry_run:
-            with savepoint(ctx.session):
-                plan = care_service.move_to_version(ctx, episode, target, dry_run=False)
-            return _described(ctx, episode, from_version, target, plan, migrated=plan.ok)
+        if step is not None:  # the plan says where the episode is: only then can it be chosen
+            plan = care_service.move_to_version(ctx, episode, target, dry_run=True)
+            if step not in plan.steps_before:
+                return None
+            if dry_run or not plan.ok:
+                return _described(ctx, episode, from_version, target, plan, migrated=False)
+        if dry_run:
+            plan = care_service.move_to_version(ctx, episode, target, dry_run=True)
+            return _described(ctx, episode, from_version, target, plan, migrated=False)
+        with savepoint(ctx.session):
+            plan = care_service.move_to_version(ctx, episode, target, dry_run=False)
+        return _described(ctx, episode, from_version, target, plan, migrated=plan.ok)
     except (ServiceError, PathwayError) as err:
         return _refused(episode, str(err), from_version)
-    return _described(ctx, episode, from_version, target, plan, migrated=False)
 
 
 def _described(ctx: Context, episode: Episode, from_version: int, target: ModelVersion,
