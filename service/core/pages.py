@@ -21,7 +21,7 @@ from service.core.tables import User
 
 SERVICE = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [SERVICE / domain / "templates"
-                 for domain in ("core", "people", "care", "patients", "models")]
+                 for domain in ("core", "people", "care", "patients", "models", "audit")]
 """Each domain keeps its templates beside its routes; names stay unique across them
 (`base.html`, `login.html`, `clinician/...`, `patient/...`)."""
 TEMPLATES = Jinja2Templates(directory=[str(d) for d in TEMPLATE_DIRS])
@@ -48,7 +48,7 @@ setting, and our bundles built beside them (scripts/bundle.mjs); served from the
 /static/vendor/NAME, never copied into the repository."""
 
 HOME_BY_ROLE = {"patient": "/today", "physiotherapist": "/worklist", "clinic_lead": "/worklist",
-                "manager": "/models", "auditor": "/docs", "admin": "/docs"}
+                "manager": "/models", "auditor": "/audit", "admin": "/docs"}
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,8 @@ POLICY: list[Row] = [
         via="page"),
     Row("POST", "/models/{version_id}/migrate", frozenset({"manager"}), ACTIVE_MODEL,
         body="page dry run", via="page", anonymous=REFUSED),
+    Row("GET", "/audit", frozenset({"auditor"}), via="page"),
+    Row("GET", "/audit/log", frozenset({"auditor"}), via="page"),
     Row("GET", "/api/audit/events", frozenset({"auditor"})),
     Row("GET", "/api/audit/verify", frozenset({"auditor"})),
     Row("GET", "/api/audit/access", frozenset({"auditor"})),

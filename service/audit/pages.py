@@ -1,0 +1,43 @@
+"""The auditors' pages: the indicators of a period (their landing page) and each indicator's
+breaching episodes, and the log: its check, the event and access logs, and exports."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from service.audit import dashboard, log_page
+from service.core.context import Context
+from service.core.deps import SlowPageCallDep
+from service.core.pages import render, viewer
+from service.core.schemas import AfterId, IdQuery
+
+router = APIRouter()
+DateQuery = Annotated[date | None, Query()]
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_dashboard(request: Request, call: SlowPageCallDep, start: DateQuery = None,
+                          end: DateQuery = None, clinic_id: IdQuery = None) -> Response:
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        return render(request, "audit/dashboard.html",
+                      dashboard.dashboard(ctx, start, end, clinic_id), who)
+
+    return await call(work)
+
+
+@router.get("/audit/log", response_class=HTMLResponse)
+async def audit_log(request: Request, call: SlowPageCallDep, episode_id: IdQuery = None,
+                    patient_id: IdQuery = None, user_id: IdQuery = None,
+                    after_id: AfterId = 0, access_after_id: AfterId = 0) -> Response:
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        page = log_page.log_page(ctx, episode_id, patient_id, user_id, after_id,
+                                 access_after_id)
+        return render(request, "audit/log.html", page, who)
+
+    return await call(work)
