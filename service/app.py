@@ -23,6 +23,7 @@ from pathways.clock import Clock, SystemClock
 from pathways.errors import PathwayError
 from pathways.models import ModelError
 from service.audit import api as audit_api
+from service.audit import api_exports as audit_exports_api
 from service.audit import pages as audit_pages
 from service.care import api_episodes as episodes_api
 from service.care import api_summary as summary_api
@@ -156,9 +157,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     # Routes are matched in order, router by router: the busiest first (the task list and
     # completing tasks; then the patient's day).
     for router in (tasks_api.router, today_api.router, episodes_api.router, auth_api.router,
-                   models_api.router, audit_api.router, summary_api.router,
-                   people_pages.router, care_pages.router, patient_pages.router,
-                   illustrations.router, model_pages.router, audit_pages.router):
+                   models_api.router, audit_api.router, audit_exports_api.router,
+                   summary_api.router, people_pages.router, care_pages.router,
+                   patient_pages.router, illustrations.router, model_pages.router,
+                   audit_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app

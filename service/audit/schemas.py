@@ -87,3 +87,26 @@ class IndicatorsPublic(BaseModel):
     as_of: datetime
     clinics: list[ClinicIndicatorsPublic]
 
+
+
+class ExportColumnPublic(BaseModel):
+    name: str
+    description: str
+
+
+class ExportDescriptionPublic(BaseModel):
+    """One export: where to get it, its media type, and each column (for XES: each
+    attribute; for FHIR: each element) with what it means."""
+
+    export: str
+    path: str
+    media_type: str
+    columns: list[ExportColumnPublic]
+
+
+class DictionaryPublic(BaseModel):
+    """The exports' data dictionary, with the rules that hide people and small counts."""
+
+    pseudonymisation: str
+    suppression: str
+    exports: list[ExportDescriptionPublic]

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from pathways.clock import Clock
 from service.core.db import transaction
@@ -40,6 +40,10 @@ class Context:
     opened: dict[int, int] = field(default_factory=dict)
     """Episode id -> patient id of the records a clinician opened in this request
     (views.episode_row notes them); the unit of work logs them (tables.AccessRecord)."""
+    logged: list[SQLModel] = field(default_factory=list)
+    """Log rows a request must leave even when it only reads (an identifiable export and its
+    reason, tables.ExportRecord): the unit of work writes them as it writes the access log,
+    and if that fails the answer fails."""
 
     @contextmanager
     def read(self) -> Iterator[Session]:

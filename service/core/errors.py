@@ -54,6 +54,10 @@ class ConflictError(ServiceError):
     pass
 
 
+class NotConfiguredError(ServiceError):
+    """The server lacks a setting this needs (503): the message names it."""
+
+
 class InvalidRequestError(ServiceError):
     """The request is understood but its content is not acceptable (422)."""
 
@@ -88,6 +92,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (StepFailedError, 422, "pathway_step_failed"),
     (StateMismatchError, 409, "state_mismatch"),
     (PathwayError, 400, "pathway_error"),
+    (NotConfiguredError, 503, "not_configured"),
 ]
 """Domain and service errors -> (status, code). First match wins: subclasses first."""
 

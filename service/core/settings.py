@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     self_referral_window_seconds: int = 3600
     secure_cookies: bool = False
     """Set true behind HTTPS so cookies carry the Secure flag."""
+    export_key: str | None = None
+    """Keys the pseudonyms in auditors' exports (HMAC-SHA256 of each patient, episode and
+    user id). Unset: in development a key derived from `secret_key`; in production the
+    exports are refused until it is set. Changing it changes every pseudonym, so exports made
+    with different keys cannot be linked."""
     time_zone: str = "Europe/Stockholm"
     """The clinic's time zone (an IANA name): pages show local times and "today" is the
     clinic's day; the API and the database stay in UTC."""
@@ -79,6 +84,14 @@ class Settings(BaseSettings):
                              "32 characters in production (e.g. `python -c 'import secrets; "
                              "print(secrets.token_urlsafe(48))'`)")
         return self
+
+    @field_validator("export_key")
+    @classmethod
+    def _long_export_key(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError("CAREPATH_EXPORT_KEY must be a random value of at least 32 "
+                             "characters (a short key lets pseudonyms be guessed)")
+        return value
 
     @property
     def is_sqlite(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal, TypeVar, get_args
 
 import sqlalchemy as sa
@@ -116,6 +116,24 @@ class AccessRecord(SQLModel, table=True):
     episode_id: int = Field(foreign_key="episodes.id")
     request: str = Field(max_length=300)
     """The request's method and path, e.g. `GET /patients/12`."""
+
+
+class ExportRecord(SQLModel, table=True):
+    """An identifiable export of the audit data (real ids instead of pseudonyms): who made
+    it, of what and which period, and the reason they gave. Written before the export is
+    streamed; pseudonymised exports leave no row (they change nothing)."""
+
+    __tablename__ = "export_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(index=True)
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    """None for the command line (whoever holds the database)."""
+    export: str = Field(max_length=50)
+    """What was exported, e.g. `events.csv`."""
+    period_start: date
+    period_end: date
+    clinic_id: int | None = Field(default=None, foreign_key="clinics.id")
+    reason: str = Field(max_length=500)
 
 
 class ModelVersion(SQLModel, table=True):

@@ -21,6 +21,7 @@ from service.core.tables import (
     Episode,
     Event,
     ExerciseLog,
+    ExportRecord,
     Instance,
     ModelDraft,
     ModelVersion,
@@ -48,7 +49,8 @@ from .access_table import (
 from .conftest import PASSWORD, World, education_answers
 
 TABLES: list[type[SQLModel]] = [Patient, User, Episode, Event, TaskSubmission,
-                                QuestionnaireResponse, ExerciseLog, ModelVersion, ModelDraft]
+                                QuestionnaireResponse, ExerciseLog, ModelVersion, ModelDraft,
+                               ExportRecord]
 
 
 @dataclass

@@ -182,6 +182,14 @@ POLICY: list[Row] = [
     Row("GET", "/api/audit/verify", frozenset({"auditor"})),
     Row("GET", "/api/audit/access", frozenset({"auditor"})),
     Row("GET", "/api/audit/indicators", frozenset({"auditor"})),
+    # Auditors' exports (pseudonymised: the rows call them without identifiable=true).
+    Row("GET", "/api/audit/exports/events.csv", frozenset({"auditor"})),
+    Row("GET", "/api/audit/exports/events.jsonl", frozenset({"auditor"})),
+    Row("GET", "/api/audit/exports/events.xes", frozenset({"auditor"})),
+    Row("GET", "/api/audit/exports/indicators.csv", frozenset({"auditor"})),
+    Row("GET", "/api/audit/exports/indicators.jsonl", frozenset({"auditor"})),
+    Row("GET", "/api/audit/exports/access-log.fhir.json", frozenset({"auditor"})),
+    Row("GET", "/api/audit/exports/dictionary", frozenset({"auditor"})),
     # Pages, with a cookie session. Home sends everyone on: to their page or to log in.
     Row("GET", "/", EVERYONE, via="page"),
     Row("GET", "/login", EVERYONE, via="page"),

@@ -1,0 +1,40 @@
+"""export log: who made an identifiable export of the audit data, and why
+
+Revision ID: 0010
+Revises: 0008
+"""
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import service.core.tables
+
+revision = "0010"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "export_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", service.core.tables.UTCDateTime(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("export", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("period_end", sa.Date(), nullable=False),
+        sa.Column("clinic_id", sa.Integer(), nullable=True),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinics.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_export_log_at", "export_log", ["at"])
+    op.create_index("ix_export_log_user_id", "export_log", ["user_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_export_log_user_id", table_name="export_log")
+    op.drop_index("ix_export_log_at", table_name="export_log")
+    op.drop_table("export_log")
