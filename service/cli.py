@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +257,31 @@ def _model(args: argparse.Namespace) -> int:
                             args.dry_run)
 
 
+def _audit(args: argparse.Namespace) -> int:
+    """`carepath audit ...`: the auditors' work for the host's operator and scripts."""
+    from service.core.db import create_db_engine
+    from service.models.bootstrap import prepare
+
+    settings = _settings()
+    db = create_db_engine(settings)
+    prepare(db, settings, SystemClock())
+    if args.audit_command == "export":
+        from service.audit.exports import export_command
+
+        return export_command(db, settings, args.format, args.start, args.end, Path(args.out),
+                              args.identifiable)
+    from service.audit.exports import indicators_command
+
+    return indicators_command(db, settings, args.start, args.end, args.format)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _version_id(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a version or episode number")
@@ -356,6 +382,26 @@ def build_parser() -> argparse.ArgumentParser:
                          help="plan only: where each episode is and will be, which timers "
                               "restart; nothing changes")
     migrate.set_defaults(run=_model)
+
+    audit = commands.add_parser("audit", help="the auditors' exports and indicators")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    export = audit_commands.add_parser(
+        "export", help="events (csv, jsonl, xes) or the access log (fhir) of a period to a "
+                       "file, pseudonymised unless --identifiable gives a reason (logged)")
+    export.add_argument("--format", required=True, choices=("csv", "jsonl", "xes", "fhir"))
+    export.add_argument("--from", dest="start", required=True, type=_date, metavar="DATE")
+    export.add_argument("--to", dest="end", required=True, type=_date, metavar="DATE")
+    export.add_argument("--out", required=True, metavar="FILE")
+    export.add_argument("--identifiable", metavar="REASON",
+                        help="export real ids and names; the reason is logged")
+    export.set_defaults(run=_audit)
+    indicators = audit_commands.add_parser(
+        "indicators", help="the adherence indicators of a period to standard output "
+                           "(pseudonymised, small counts suppressed)")
+    indicators.add_argument("--from", dest="start", required=True, type=_date, metavar="DATE")
+    indicators.add_argument("--to", dest="end", required=True, type=_date, metavar="DATE")
+    indicators.add_argument("--format", default="csv", choices=("csv", "json"))
+    indicators.set_defaults(run=_audit)
 
     demo = commands.add_parser("demo", help="create a demo clinic, users of every role and "
                                             "patients at every stage (prints the passwords)")

@@ -375,3 +375,29 @@ def _forget_export_log(world: World) -> None:
     with transaction(world.db, write=True) as session:
         for row in session.exec(select(ExportRecord)).all():
             session.delete(row)
+
+
+def test_carepath_audit_export_and_indicators_run_from_the_command_line(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from service.cli import main
+    from service.core.settings import get_settings
+
+    client, _ = refer(world, "Maja Lind", "maja")
+    through_first_visit(world, client, "low_start_back")
+    monkeypatch.setenv("CAREPATH_DATABASE_URL", world.settings.database_url)
+    get_settings.cache_clear()
+    today = world.clock.now().date().isoformat()
+    try:
+        out = tmp_path / "events.xes"
+        assert main(["audit", "export", "--format", "xes", "--from", today, "--to", today,
+                     "--out", str(out)]) == 0
+        assert out.read_text().count("<trace>") == 1 and "Maja" not in out.read_text()
+        assert main(["audit", "indicators", "--from", today, "--to", today]) == 0
+        assert "Risk stratified at first contact" in capsys.readouterr().out
+        with pytest.raises(SystemExit) as refused:
+            main(["audit", "export", "--format", "pdf", "--from", today, "--to", today,
+                  "--out", str(out)])
+        assert refused.value.code == 2
+    finally:
+        get_settings.cache_clear()
