@@ -178,6 +178,7 @@ POLICY: list[Row] = [
         body="page dry run", via="page", anonymous=REFUSED),
     Row("GET", "/api/audit/events", frozenset({"auditor"})),
     Row("GET", "/api/audit/verify", frozenset({"auditor"})),
+    Row("GET", "/api/audit/checkpoints", frozenset({"auditor"})),
     Row("GET", "/api/audit/access", frozenset({"auditor"})),
     Row("GET", "/api/audit/indicators", frozenset({"auditor"})),
     # Pages, with a cookie session. Home sends everyone on: to their page or to log in.
