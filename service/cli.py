@@ -265,6 +265,10 @@ def _audit(args: argparse.Namespace) -> int:
     settings = _settings()
     db = create_db_engine(settings)
     prepare(db, settings, SystemClock())
+    if args.audit_command == "verify":
+        from service.audit.integrity import verify_command
+
+        return verify_command(db, settings)
     if args.audit_command == "export":
         from service.audit.exports import export_command
 
@@ -383,8 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
                               "restart; nothing changes")
     migrate.set_defaults(run=_model)
 
-    audit = commands.add_parser("audit", help="the auditors' exports and indicators")
+    audit = commands.add_parser("audit", help="the auditors' log check, exports and "
+                                              "indicators")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser(
+        "verify", help="check the event log's keyed chain against its checkpoints; names "
+                       "the first bad event").set_defaults(run=_audit)
     export = audit_commands.add_parser(
         "export", help="events (csv, jsonl, xes) or the access log (fhir) of a period to a "
                        "file, pseudonymised unless --identifiable gives a reason (logged)")

@@ -1,4 +1,4 @@
-"""The auditors' routes: the event log and its hash-chain check, the access log, the
+"""The auditors' routes: the event log, its hash-chain check and checkpoints, the access log, the
 guideline-adherence indicators."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 
 from service.audit import indicators, views
 from service.audit.schemas import AccessLogPublic, IndicatorsPublic, VerifyPublic
@@ -43,7 +44,18 @@ async def audit_access(call: SlowCallDep, patient_id: IdQuery = None, user_id: I
 
 @router.get("/audit/verify", response_model=VerifyPublic)
 async def verify(call: SlowCallDep) -> VerifyPublic:
+    """Check the event log's keyed hash chain and its checkpoints: the first bad event and
+    what was done to it; if intact, its head (checkpointed)."""
     return await call(lambda ctx: views.verify_log(ctx))
+
+
+@router.get("/audit/checkpoints", response_class=PlainTextResponse)
+async def audit_checkpoints(call: SlowCallDep) -> PlainTextResponse:
+    """The checkpoint file of the log's head (one signed JSON object a line), to keep a copy
+    of outside the service."""
+    text = await call(views.checkpoint_file)
+    return PlainTextResponse(text, media_type="application/jsonl", headers={
+        "Content-Disposition": 'attachment; filename="carepath-checkpoints.jsonl"'})
 
 
 @router.get("/audit/indicators", response_model=IndicatorsPublic)

@@ -7,6 +7,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel
 
+from service.audit.integrity import Reason
+
 
 class AccessRecordPublic(BaseModel):
     id: int
@@ -32,11 +34,31 @@ class AccessLogPublic(BaseModel):
     count: int
 
 
+class HeadPublic(BaseModel):
+    """Where the event log ends: its last event's id and keyed hash, and how many events it
+    holds. An auditor who keeps this can later show the log was cut or replaced."""
+
+    last_id: int
+    count: int
+    hash: str
+
+
+class CheckpointPublic(HeadPublic):
+    at: datetime
+    """When the service checkpointed this head (the checkpoint file's line)."""
+
+
 class VerifyPublic(BaseModel):
     ok: bool
     checked: int
     first_bad_id: int | None
     message: str
+    reason: Reason | None = None
+    """What was done to the first bad event (None if the log is intact)."""
+    head: HeadPublic | None = None
+    """The end of the events that chained correctly: all of them if ok."""
+    checkpoint: CheckpointPublic | None = None
+    """The newest checkpoint the log was compared with."""
 
 
 class StratumTallyPublic(BaseModel):

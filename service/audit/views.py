@@ -1,16 +1,23 @@
-"""The auditors' reads: the event log, its hash-chain check, the access log. Auditors read
-everything and change nothing."""
+"""The auditors' reads: the event log, its hash-chain check and checkpoints, the access log.
+Auditors read everything and change nothing (a checkpoint goes to a file, not the database)."""
 
 from __future__ import annotations
 
 from sqlmodel import col, select
 
-from service.audit.schemas import AccessRecordPublic, OwnAccessPublic, VerifyPublic
+from service.audit import integrity
+from service.audit.schemas import (
+    AccessRecordPublic,
+    CheckpointPublic,
+    HeadPublic,
+    OwnAccessPublic,
+    VerifyPublic,
+)
 from service.care.schemas import EventPublic
 from service.care.views import event_public
 from service.core import access
 from service.core.context import Context
-from service.core.event_chain import GENESIS, event_hash
+from service.core.event_chain import seal_of
 from service.core.tables import AccessRecord, Event, User
 
 
@@ -43,19 +50,25 @@ def access_log(ctx: Context, patient_id: int | None, user_id: int | None, after_
 
 
 def verify_log(ctx: Context) -> VerifyPublic:
-    """Recompute the hash chain: any edited, removed or reordered event breaks it."""
+    """Check the keyed hash chain and the checkpoints kept outside the database (see
+    integrity.verify); an intact log's head is checkpointed."""
     access.require_role(ctx.user, "auditor")
-    prev, checked, last_id = GENESIS, 0, 0
-    for event in ctx.session.exec(select(Event).order_by(col(Event.id))):
-        expected = event_hash(prev, event.episode_id, event.name, event.at, event.element,
-                              event.actor_id, event.data)
-        if event.prev_hash != prev or event.hash != expected:
-            return VerifyPublic(ok=False, checked=checked, first_bad_id=event.id,
-                                message=f"the log breaks at event {event.id}: it was changed, "
-                                        "or an event before it was removed")
-        prev, checked, last_id = event.hash, checked + 1, event.id or 0
-    return VerifyPublic(ok=True, checked=checked, first_bad_id=None,
-                        message=f"all {checked} events chain correctly (last id {last_id})")
+    verdict = integrity.verify_and_checkpoint(ctx.db or ctx.session, seal_of(ctx.session),
+                                              ctx.now)
+    head, mark = verdict.head, verdict.checkpoint
+    return VerifyPublic(
+        ok=verdict.ok, checked=verdict.checked, first_bad_id=verdict.first_bad_id,
+        message=verdict.message, reason=verdict.reason,
+        head=HeadPublic(last_id=head.last_id, count=head.count, hash=head.hash) if head else None,
+        checkpoint=CheckpointPublic(last_id=mark.head.last_id, count=mark.head.count,
+                                    hash=mark.head.hash, at=mark.at) if mark else None)
+
+
+def checkpoint_file(ctx: Context) -> str:
+    """The checkpoint file as it stands (signed JSON lines), for auditors to keep a copy."""
+    access.require_role(ctx.user, "auditor")
+    path = seal_of(ctx.session).checkpoints
+    return path.read_text() if path is not None and path.exists() else ""
 
 
 def own_access_log(ctx: Context, limit: int = 100) -> list[OwnAccessPublic]:

@@ -16,7 +16,7 @@ from pathways.events import DomainEvent
 from pathways.task_views import ReadyTask as EngineTask
 from service.core.db import is_postgres
 from service.core.errors import NotFoundError
-from service.core.event_chain import GENESIS, event_hash
+from service.core.event_chain import GENESIS, event_hash, seal_of
 from service.core.statements import Prepared
 from service.core.tables import (
     Episode,
@@ -47,26 +47,31 @@ def event_rows(episode: Episode, events: Sequence[DomainEvent],
 
 
 def append_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Append rows from event_rows to the log, each chained to the one before by hash."""
+    """Append rows from event_rows to the log, each chained to the one before by its keyed
+    hash. Appends are serialised (PostgreSQL: an advisory lock; SQLite: its write lock), so
+    each row's id, which the hash covers, is the last one's plus one."""
     if not rows:
         return
     if is_postgres(session):
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:id)").bindparams(id=_EVENT_LOCK))
-    last = _LAST_HASH.first(session, {})
-    prev = last["hash"] if last is not None else GENESIS
+    key = seal_of(session).key
+    last = _LAST_EVENT.first(session, {})
+    last_id, prev = (last["id"], last["hash"]) if last is not None else (0, GENESIS)
     for row in rows:
-        row["prev_hash"] = prev
-        row["hash"] = prev = event_hash(prev, row["episode_id"], row["name"], row["at"],
-                                        row["element"], row["actor_id"], row["data"])
+        last_id += 1
+        row["id"], row["prev_hash"] = last_id, prev
+        row["hash"] = prev = event_hash(key, row)
     _INSERT_EVENTS.execute_many(session, rows)
 
 
 _EVENTS: sa.Table = Event.__table__  # type: ignore[attr-defined]
 _INSTANCES: sa.Table = Instance.__table__  # type: ignore[attr-defined]
 _READY: sa.Table = ReadyTask.__table__  # type: ignore[attr-defined]
-_LAST_HASH = Prepared(sa.select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1))
+_LAST_EVENT = Prepared(sa.select(_EVENTS.c.id, _EVENTS.c.hash)
+                       .order_by(_EVENTS.c.id.desc()).limit(1))
 _INSERT_EVENTS = Prepared(_EVENTS.insert(), columns=[
-    "episode_id", "clinic_id", "name", "at", "element", "actor_id", "data", "prev_hash", "hash"])
+    "id", "episode_id", "clinic_id", "name", "at", "element", "actor_id", "data", "prev_hash",
+    "hash"])
 
 
 @dataclass

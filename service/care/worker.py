@@ -13,6 +13,7 @@ from pathways.clock import Clock
 from pathways.errors import PathwayError
 from service.care import repository
 from service.care.service import fire_due_timers
+from service.core import checkpoints
 from service.core.context import Context
 from service.core.db import transaction
 from service.core.tables import Episode
@@ -65,9 +66,15 @@ def _postpone(db: Engine, clock: Clock, instance_id: int, reason: str) -> None:
 
 def run_forever(db: Engine, clock: Clock, engines: EngineRegistry, interval: float,
                 stop: threading.Event) -> None:
+    """Sweep every `interval` seconds, and checkpoint the event log's head when one is due
+    (core.checkpoints: every `audit_checkpoint_seconds`, if the log has grown)."""
     while not stop.is_set():
         try:
             sweep(db, clock, engines)
         except Exception:  # keep the worker alive; the error is logged
             log.exception("timer sweep failed")
+        try:
+            checkpoints.checkpoint(db, clock.now(), due_only=True)
+        except Exception:  # likewise; verification reports what is wrong with the log
+            log.exception("checkpoint of the event log failed")
         stop.wait(interval)

@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from service.core.event_chain import LogSeal, seal_engine
 from service.core.settings import Settings
 
 log = logging.getLogger("carepath.db")
@@ -26,6 +27,13 @@ WRITE = "carepath_write"
 
 
 def create_db_engine(settings: Settings) -> Engine:
+    """The database's engine, carrying its event log's seal (key, checkpoint file)."""
+    engine = _create_engine(settings)
+    seal_engine(engine, LogSeal.from_settings(settings))
+    return engine
+
+
+def _create_engine(settings: Settings) -> Engine:
     url = settings.database_url
     if settings.is_sqlite:
         path = url.split("///", 1)[-1]

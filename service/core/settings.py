@@ -3,6 +3,8 @@ each model bundle's pathway.toml instead."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -27,6 +29,15 @@ class Settings(BaseSettings):
     """SQLite (embedded, default) or postgresql+psycopg://user:pass@host/db."""
     secret_key: str = DEFAULT_SECRET
     """Signs session cookies and CSRF tokens."""
+    audit_key: str | None = None
+    """Keys the event log's hash chain (HMAC-SHA256) and signs its checkpoints; kept out of
+    the database, so whoever can write to the database cannot forge the log. Development
+    derives one from `secret_key` when it is unset; production refuses to start without one
+    of its own. Changing it makes every event written before fail verification."""
+    audit_checkpoints: Path | None = None
+    """The append-only file of signed checkpoints of the log's head (`checkpoint_file`)."""
+    audit_checkpoint_seconds: float = Field(default=60.0, gt=0)
+    """How often the timer worker adds a checkpoint, when the log has grown since the last."""
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, ge=1, le=64)
@@ -83,6 +94,11 @@ class Settings(BaseSettings):
             raise ValueError("CAREPATH_SECRET_KEY must be set to a random value of at least "
                              "32 characters in production (e.g. `python -c 'import secrets; "
                              "print(secrets.token_urlsafe(48))'`)")
+        if self.mode != "development" and (self.audit_key is None or len(self.audit_key) < 32
+                                           or self.audit_key == self.secret_key):
+            raise ValueError("CAREPATH_AUDIT_KEY must be set in production to a random value "
+                             "of at least 32 characters, not the secret key, and kept as "
+                             "long as the event log (it verifies every event)")
         return self
 
     @field_validator("export_key")
@@ -92,6 +108,27 @@ class Settings(BaseSettings):
             raise ValueError("CAREPATH_EXPORT_KEY must be a random value of at least 32 "
                              "characters (a short key lets pseudonyms be guessed)")
         return value
+
+    @property
+    def log_key(self) -> bytes:
+        """The event log's HMAC key: `audit_key`, or in development one derived from the
+        secret key (a different purpose, so a different key)."""
+        if self.audit_key is not None:
+            return self.audit_key.encode()
+        return hmac.digest(self.secret_key.encode(), b"carepath event log", hashlib.sha256)
+
+    @property
+    def checkpoint_file(self) -> Path | None:
+        """`audit_checkpoints`, by default beside the SQLite database file, or
+        var/audit-checkpoints.jsonl for PostgreSQL; None for an in-memory database."""
+        if self.audit_checkpoints is not None:
+            return self.audit_checkpoints
+        if not self.is_sqlite:
+            return ROOT / "var" / "audit-checkpoints.jsonl"
+        path = self.database_url.split("///", 1)[-1]
+        if not path or path == ":memory:" or "///" not in self.database_url:
+            return None
+        return Path(path).with_name(Path(path).name + ".checkpoints.jsonl")
 
     @property
     def is_sqlite(self) -> bool:

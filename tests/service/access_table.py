@@ -180,6 +180,7 @@ POLICY: list[Row] = [
     Row("GET", "/audit/log", frozenset({"auditor"}), via="page"),
     Row("GET", "/api/audit/events", frozenset({"auditor"})),
     Row("GET", "/api/audit/verify", frozenset({"auditor"})),
+    Row("GET", "/api/audit/checkpoints", frozenset({"auditor"})),
     Row("GET", "/api/audit/access", frozenset({"auditor"})),
     Row("GET", "/api/audit/indicators", frozenset({"auditor"})),
     # Auditors' exports (pseudonymised: the rows call them without identifiable=true).

@@ -163,7 +163,7 @@ def test_load_demo_if_empty_loads_an_empty_database_once(
 
 
 def test_production_mode_refuses_the_demo(tmp_path: Path) -> None:
-    settings = Settings(mode="production", secret_key="s" * 40,
+    settings = Settings(mode="production", secret_key="s" * 40, audit_key="k" * 40,
                         database_url=f"sqlite:///{tmp_path / 'carepath.sqlite3'}")
     db = create_db_engine(settings)
     try:

@@ -93,7 +93,8 @@ def _served(tmp_path: Path, url: str) -> Iterator[tuple[str, list[int]]]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPATH_")}
     env.update(CAREPATH_DATABASE_URL=url, CAREPATH_MODE="development",
-               CAREPATH_EMBEDDED_WORKER="false")
+               CAREPATH_EMBEDDED_WORKER="false",
+               CAREPATH_AUDIT_CHECKPOINTS=str(tmp_path / "checkpoints.jsonl"))
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen(

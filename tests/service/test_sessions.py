@@ -185,6 +185,7 @@ def test_a_bearer_token_lasts_twelve_hours(world: World) -> None:
 def test_production_refuses_to_start_without_a_real_secret_key(
         monkeypatch: pytest.MonkeyPatch, secret: str | None, refused: bool) -> None:
     monkeypatch.delenv("CAREPATH_SECRET_KEY", raising=False)
+    monkeypatch.setenv("CAREPATH_AUDIT_KEY", "k" * 40)  # test_event_log checks this one
     given = {} if secret is None else {"secret_key": secret}
     if refused:
         with pytest.raises(ValueError, match="CAREPATH_SECRET_KEY"):

@@ -84,9 +84,8 @@ def test_a_completions_writes_match_the_orms_view(world: World) -> None:
     previous = event_chain.GENESIS
     for event in events:
         assert event.prev_hash == previous
-        assert event.hash == event_chain.event_hash(previous, event.episode_id, event.name,
-                                                   event.at, event.element, event.actor_id,
-                                                   event.data)
+        assert event.hash == event_chain.event_hash(world.settings.log_key,
+                                                   event_chain.columns(event))
         previous = event.hash
     assert all(task.ready_at is None or task.ready_at.tzinfo is not None for task in tasks)
 
