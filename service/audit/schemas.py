@@ -1,5 +1,5 @@
 """Response bodies of the auditors' routes: the event log's check, the access log, the
-adherence indicators."""
+adherence indicators and digital engagement."""
 
 from __future__ import annotations
 
@@ -93,11 +93,41 @@ class ClinicianIndicatorsPublic(BaseModel):
     indicators: list[IndicatorPublic]
 
 
+class EngagementMeasurePublic(BaseModel):
+    """One of NICE HTE16's engagement measures (pathways.adherence defines each)."""
+
+    id: str
+    """active_at_enrolment, first_session, active_at_30_days, active_at_6_months,
+    active_at_12_months."""
+    name: str
+    numerator: int
+    denominator: int
+    """Episodes for which the measure is due (its day has come)."""
+    rate: float | None
+
+
+class StopReasonPublic(BaseModel):
+    reason: str
+    """active (not stopped), discharged, completed, left_for_red_flag, disengaged."""
+    name: str
+    episodes: int
+
+
+class EngagementPublic(BaseModel):
+    """Digital engagement as NICE HTE16 asks, over a clinic's episodes."""
+
+    episodes: int
+    measures: list[EngagementMeasurePublic]
+    stopped: list[StopReasonPublic]
+    """Every reason, in a fixed order, zeros included; the counts add up to `episodes`."""
+
+
 class ClinicIndicatorsPublic(BaseModel):
     clinic_id: int
     name: str
     episodes: int
     indicators: list[IndicatorPublic]
+    engagement: EngagementPublic
     clinicians: list[ClinicianIndicatorsPublic]
 
 

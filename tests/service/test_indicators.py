@@ -1,14 +1,15 @@
 """An auditor reads the guideline-adherence indicators of patients driven through the pathway.
 
-Clinic north: Maja (medium risk, seen by physio) follows the pathway; Hugo (high risk, seen
-by physio2) had an MRI and TENS at his first visit without education, two of his four
-psychologically informed sessions, and never answers his 2-week follow-up; Lena has answered
-the safety questions only. Clinic south: Sven (low risk). Six weeks after the referrals."""
+Clinic north: Maja (medium risk, seen by physio) follows the pathway and logs her first
+exercise session the day she is referred; Hugo (high risk, seen by physio2) had an MRI and
+TENS at his first visit without education, two of his four psychologically informed
+sessions, never exercises and never answers his 2-week follow-up; Lena has answered the
+safety questions only. Clinic south: Sven (low risk). Six weeks after the referrals."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -32,8 +33,11 @@ URL = "/api/audit/indicators"
 @pytest.fixture(scope="module")
 def six_weeks_on() -> Iterator[World]:
     with make_world() as world:
-        maja, _ = refer(world, "Maja", "maja")
+        maja, maja_episode = refer(world, "Maja", "maja")
         through_first_visit(world, maja, "medium_start_back")
+        logged = maja.post(f"/api/episodes/{maja_episode}/exercise-logs", json={
+            "exercise": "walking", "level": 1, "pain_nrs": 3, "difficulty": "about_right"})
+        assert logged.status_code == 201, logged.text
         hugo, _ = refer(world, "Hugo", "hugo")
         complete(hugo, "red_flag_screen", {"age": 45, "red_flags": A["no_red_flags"]})
         complete(hugo, "intake_questionnaires",
@@ -60,7 +64,7 @@ def tallies(indicators: list[dict[str, Any]]) -> dict[int, tuple[int, int, float
     return {i["id"]: (i["numerator"], i["denominator"], i["rate"]) for i in indicators}
 
 
-NORTH = {1: (2, 2, 1.0), 2: (2, 2, 1.0), 3: (1, 2, 0.5), 4: (2, 2, 1.0), 5: (0, 1, 0.0),
+NORTH = {1: (2, 2, 1.0), 2: (2, 2, 1.0), 3: (1, 2, 0.5), 4: (1, 2, 0.5), 5: (0, 1, 0.0),
          6: (1, 2, 0.5), 7: (1, 2, 0.5), 8: (2, 2, 1.0), 9: (1, 2, 0.5),
          10: (0, 0, None), 11: (0, 0, None), 12: (1, 2, 0.5)}
 """Lena has had no treatment, so she is in no denominator; 12-week PROMs are not due yet."""
@@ -84,7 +88,65 @@ def test_an_auditor_reads_each_indicator_per_clinic_and_per_clinician(
     assert (physio2["name"], physio2["episodes"]) == ("physio2", 1)
     assert {k for k, (n, d, _) in tallies(physio["indicators"]).items() if n < d} == set()
     missed = {k for k, (n, d, _) in tallies(physio2["indicators"]).items() if n < d}
-    assert missed == {3, 5, 6, 7, 9, 12}
+    assert missed == {3, 4, 5, 6, 7, 9, 12}
+
+
+def test_an_auditor_reads_each_clinics_digital_engagement(six_weeks_on: World) -> None:
+    """NICE HTE16: all three did their safety questions on the day of referral; Maja's logged
+    session is the only first session; nobody was active between days 16 and 30; Maja
+    answered her 6-week follow-up today, Hugo and Lena have done nothing for 42 days."""
+    world = six_weeks_on
+    body = world.client("auditor").get(URL, params={"clinic_id": world.clinics["north"]})
+    engagement = body.json()["clinics"][0]["engagement"]
+    assert engagement["episodes"] == 3
+    assert {m["id"]: (m["numerator"], m["denominator"]) for m in engagement["measures"]} == {
+        "active_at_enrolment": (3, 3), "first_session": (1, 2), "active_at_30_days": (0, 3),
+        "active_at_6_months": (0, 0), "active_at_12_months": (0, 0)}
+    assert {s["reason"]: s["episodes"] for s in engagement["stopped"]} == {
+        "active": 1, "discharged": 0, "completed": 0, "left_for_red_flag": 0,
+        "disengaged": 2}
+    assert all(m["name"] for m in engagement["measures"])
+
+
+def breaches(world: World, indicator: int, clinic: str | None = None) -> list[Any]:
+    from pathways.clock import ManualClock
+    from service.audit.indicators import indicator_breaches
+    from service.core.context import Context
+    from service.core.db import transaction
+    from service.core.tables import User
+    from service.models.registry import EngineRegistry
+
+    clock = ManualClock(world.clock.now())
+    with transaction(world.db, write=False) as session:
+        auditor = session.get(User, world.users["auditor"])
+        ctx = Context(session, clock, EngineRegistry(clock), auditor)
+        return indicator_breaches(ctx, indicator, date(2026, 1, 1), date(2026, 12, 31),
+                                  world.clinics[clinic] if clinic else None)
+
+
+def test_each_breach_names_its_episode_clinician_and_reason(six_weeks_on: World) -> None:
+    from service.audit.indicators import Breach
+
+    world = six_weeks_on
+    north, physio2 = world.clinics["north"], world.users["physio2"]
+    [imaging] = breaches(world, 6)
+    assert imaging == Breach(imaging.episode_id, north, physio2,
+                             "MRI requested at the first visit without a red flag")
+    [tens] = breaches(world, 7, "north")
+    assert tens.reason == ("TENS given at the first visit: NICE NG59 advises not to offer it")
+    [late] = breaches(world, 4)
+    assert late.episode_id == imaging.episode_id
+    assert late.reason == "No exercise session logged within 14 days of referral"
+    assert breaches(world, 6, "south") == []
+    assert {b.reason.split(":")[0] for b in breaches(world, 12)} == {"Quality index"}
+
+
+def test_breaches_of_an_indicator_that_does_not_exist_are_refused(
+        six_weeks_on: World) -> None:
+    from service.core.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match="no indicator 13"):
+        breaches(six_weeks_on, 13)
 
 
 def test_the_period_counts_episodes_by_the_day_they_started(six_weeks_on: World) -> None:
