@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from service.audit.indicators import adherence_indicators
-from service.audit.schemas import IndicatorPublic, IndicatorsPublic
+from pathways import adherence
+from service.audit.indicators import Breach, adherence_indicators, indicator_breaches
+from service.audit.schemas import EngagementPublic, IndicatorPublic, IndicatorsPublic
 from service.core import access
 from service.core.context import Context
 from service.core.errors import InvalidRequestError
@@ -44,6 +45,8 @@ class Group:
     episodes: int
     rows: tuple[IndicatorRow, ...]
     clinic_id: int | None = None
+    engagement: EngagementPublic | None = None
+    """NICE HTE16's digital engagement (per clinic)."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ def dashboard(ctx: Context, start: date | None, end: date | None,
         old_clinicians = {c.user_id: c.indicators for c in old.clinicians} if old else {}
         by_clinic.append((
             Group(clinic.name, clinic.episodes,
-                  _rows(clinic.indicators, old.indicators if old else []), clinic.clinic_id),
+                  _rows(clinic.indicators, old.indicators if old else []), clinic.clinic_id,
+                  clinic.engagement),
             tuple(Group(c.name, c.episodes, _rows(c.indicators, old_clinicians.get(c.user_id,
                                                                                    [])))
                   for c in clinic.clinicians)))
@@ -142,3 +146,30 @@ def _trend(ctx: Context, end: date, clinic_id: int | None) -> Trend:
             rates.setdefault(indicator.id, []).append(rate)
     return Trend(tuple(m.strftime("%b %Y") for m, _ in months),
                  tuple((key, names[key], tuple(rates[key])) for key in sorted(rates)))
+
+
+@dataclass(frozen=True)
+class BreachesPage:
+    """The episodes that do not meet one indicator in a period, and why: episode numbers, never
+    patients' names."""
+
+    indicator: int
+    name: str
+    start: date
+    end: date
+    clinic_id: int | None
+    breaches: tuple[Breach, ...]
+    clinicians: dict[int, str]
+
+
+def breaches_page(ctx: Context, indicator: int, start: date | None, end: date | None,
+                  clinic_id: int | None) -> BreachesPage:
+    access.require_role(ctx.user, "auditor")
+    end = end or ctx.now.date()
+    start = start or end - timedelta(days=364)
+    found = indicator_breaches(ctx, indicator, start, end, clinic_id)
+    result = adherence_indicators(ctx, start, end, clinic_id)
+    names = {c.user_id: c.name for clinic in result.clinics for c in clinic.clinicians}
+    name = next((i.name for i in _summed(result) if i.id == indicator),
+                next(i.name for i in adherence.INDICATORS if i.id == indicator))
+    return BreachesPage(indicator, name, start, end, clinic_id, tuple(found), names)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from service.audit import dashboard, log_page
@@ -26,6 +26,19 @@ async def audit_dashboard(request: Request, call: SlowPageCallDep, start: DateQu
         who = viewer(request, ctx)
         return render(request, "audit/dashboard.html",
                       dashboard.dashboard(ctx, start, end, clinic_id), who)
+
+    return await call(work)
+
+
+@router.get("/audit/indicators/{indicator}", response_class=HTMLResponse)
+async def indicator_breaches(request: Request, indicator: Annotated[int, Path(ge=1, le=99)],
+                             call: SlowPageCallDep, start: DateQuery = None,
+                             end: DateQuery = None, clinic_id: IdQuery = None) -> Response:
+    """The episodes that do not meet an indicator, and why (the dashboard's drill-down)."""
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        return render(request, "audit/breaches.html",
+                      dashboard.breaches_page(ctx, indicator, start, end, clinic_id), who)
 
     return await call(work)
 

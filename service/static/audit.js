@@ -1,5 +1,6 @@
-// The auditors' indicator page: draws each indicator's monthly rate (Chart.js) from the JSON
-// block the page carries; the same numbers are in the table beside the chart.
+// The auditors' pages: the indicator page's chart of each indicator's monthly rate (Chart.js,
+// from the JSON block the page carries; the same numbers are in the table beside the chart),
+// and the log page's export form.
 (function () {
   'use strict';
   function draw() {
@@ -24,9 +25,26 @@
       }
     });
   }
+  // The export form sends only what was filled in (no empty dates), and asks for an
+  // identifiable export only when a reason is given.
+  function exportForm() {
+    var form = document.getElementById('export-form');
+    if (!form) { return; }
+    form.addEventListener('submit', function () {
+      var reason = document.getElementById('export-reason');
+      var identifiable = document.getElementById('export-identifiable');
+      identifiable.disabled = !reason.value.trim();
+      var fields = form.querySelectorAll('input[type=date], #export-reason');
+      Array.prototype.forEach.call(fields, function (field) { field.disabled = !field.value.trim(); });
+      setTimeout(function () {
+        Array.prototype.forEach.call(fields, function (field) { field.disabled = false; });
+      }, 0);
+    });
+  }
+  function start() { draw(); exportForm(); }
   if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', draw);
+    document.addEventListener('DOMContentLoaded', start);
   } else {
-    draw();
+    start();
   }
 })();

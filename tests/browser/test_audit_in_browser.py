@@ -4,6 +4,7 @@ and the log page saying the event log is whole, on a laptop and on a phone."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -20,6 +21,8 @@ def test_an_auditor_reads_the_indicators_and_checks_the_log(
                                     ("Olle Berg", "olle", "high_start_back")):
         client, _ = refer(world, name, username)
         through_first_visit(world, client, stratum)
+    world.clock.advance(timedelta(days=15))  # past indicator 4's 14 days: Olle never exercised
+    world.sweep()
     events = world.count(Event)
     for size, options in (("1280", DESKTOP), ("375", PHONE)):
         page = person(**options)
@@ -37,10 +40,24 @@ def test_an_auditor_reads_the_indicators_and_checks_the_log(
         page.screenshot(path=str(screenshot_dir / f"30-audit-{size}.png"), full_page=True)
         assert "Maja" not in page.content() and "Olle" not in page.content()
 
+        overall.get_by_role("link", name="1 episode not meeting it, and why").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("4. Medium/high risk")
+        expect(page.locator("#breaches tbody tr")).to_have_count(1)
+        expect(page.locator("#breaches")).to_contain_text("Episode 2")
+        page.screenshot(path=str(screenshot_dir / f"32-audit-breaches-{size}.png"),
+                        full_page=True)
+        assert "Olle" not in page.content()
+        page.go_back()
+
         page.get_by_role("link", name="Log", exact=True).click()
-        expect(page.locator("#verify-result")).to_contain_text(f"all {events} events chain")
+        expect(page.locator("#verify-result")).to_contain_text(f"{events} events chain correctly")
         expect(page.locator("#events tbody tr")).to_have_count(min(events, 50))
         assert page.evaluate("document.documentElement.scrollWidth") <= int(size), \
             "sideways scrolling"
         page.screenshot(path=str(screenshot_dir / f"31-audit-log-{size}.png"), full_page=True)
+        with page.expect_download() as exported:
+            page.get_by_role("button", name="Events for process mining (XES)").click()
+        xes = Path(exported.value.path()).read_text()
+        assert xes.count("<trace>") == 2 and "Maja" not in xes
+        assert "pseudonymised" in exported.value.suggested_filename
     assert world.count(Event) == events  # reading changes nothing

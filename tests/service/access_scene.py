@@ -39,6 +39,7 @@ from .access_table import (
     A_PHYSIO_TASK,
     ACTIVE_MODEL,
     AN_EXERCISE,
+    AN_INDICATOR,
     LEAD_TASK,
     ROLES,
     SPARE_ACCOUNT,
@@ -137,6 +138,8 @@ class Scene:
                     select(ModelVersion.id).where(ModelVersion.active == True)  # noqa: E712
                 ).one()
             values["old_id"] = values["new_id"] = values["version_id"]
+        if row.target == AN_INDICATOR:
+            values["indicator"] = 4
         if row.target == A_DRAFT:
             values["draft_id"] = self.fresh_draft()
         return row.path.replace("{name:path}", "forms/intake.json").format(**values), task

@@ -66,6 +66,7 @@ VENDOR_ASSET = "a vendored browser library"
 STYLESHEET = "the stylesheet"
 SPARE_ACCOUNT = "another physiotherapist's account"
 AN_EXERCISE = "an exercise with a picture"
+AN_INDICATOR = "an adherence indicator"
 A_DRAFT = "a model draft (a fresh copy of the active version for each call)"
 
 
@@ -178,6 +179,8 @@ POLICY: list[Row] = [
         body="page dry run", via="page", anonymous=REFUSED),
     Row("GET", "/audit", frozenset({"auditor"}), via="page"),
     Row("GET", "/audit/log", frozenset({"auditor"}), via="page"),
+    Row("GET", "/audit/indicators/{indicator}", frozenset({"auditor"}), AN_INDICATOR,
+        via="page"),
     Row("GET", "/api/audit/events", frozenset({"auditor"})),
     Row("GET", "/api/audit/verify", frozenset({"auditor"})),
     Row("GET", "/api/audit/checkpoints", frozenset({"auditor"})),
