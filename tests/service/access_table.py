@@ -180,6 +180,7 @@ POLICY: list[Row] = [
     Row("GET", "/api/audit/verify", frozenset({"auditor"})),
     Row("GET", "/api/audit/access", frozenset({"auditor"})),
     Row("GET", "/api/audit/indicators", frozenset({"auditor"})),
+    Row("GET", "/api/audit/conformance", frozenset({"auditor"})),
     # Pages, with a cookie session. Home sends everyone on: to their page or to log in.
     Row("GET", "/", EVERYONE, via="page"),
     Row("GET", "/login", EVERYONE, via="page"),
