@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import TerminateEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -225,7 +226,18 @@ class PathwayInstance:
                 break
         self._stamp_due_times()
         if self.workflow.is_completed():
-            self._emit("episode_completed", None, actor, {})
+            # Which terminate end event ended it, if one did (None: the process's normal
+            # end): the log alone then tells conformance how the episode finished.
+            self._emit("episode_completed", None, actor,
+                       {"terminated_by": self._terminated_by()})
+
+    def _terminated_by(self) -> str | None:
+        for task in self.workflow.tasks.values():
+            if task.state == TaskState.COMPLETED and isinstance(
+                    getattr(task.task_spec, "event_definition", None),
+                    TerminateEventDefinition):
+                return str(task.task_spec.bpmn_id)
+        return None
 
     def _engine_task_done(self, actor: str | None) -> Callable[[Task], None]:
         def done(task: Task) -> None:

@@ -269,6 +269,10 @@ def _audit(args: argparse.Namespace) -> int:
         from service.audit.integrity import verify_command
 
         return verify_command(db, settings)
+    if args.audit_command == "conformance":
+        from service.audit.conformance import conformance_command
+
+        return conformance_command(db, settings, args.episode, args.format)
     if args.audit_command == "export":
         from service.audit.exports import export_command
 
@@ -393,6 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands.add_parser(
         "verify", help="check the event log's keyed chain against its checkpoints; names "
                        "the first bad event").set_defaults(run=_audit)
+    conformance = audit_commands.add_parser(
+        "conformance", help="how episodes' paths conform to their model versions: one "
+                            "episode, or counts per deviation over the last 365 days")
+    conformance.add_argument("--episode", type=_version_id, metavar="N")
+    conformance.add_argument("--format", default="table", choices=("table", "json"))
+    conformance.set_defaults(run=_audit)
     export = audit_commands.add_parser(
         "export", help="events (csv, jsonl, xes) or the access log (fhir) of a period to a "
                        "file, pseudonymised unless --identifiable gives a reason (logged)")

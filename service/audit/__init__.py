@@ -1,2 +1,3 @@
-"""Audit: the adherence indicators over the event log; `api` is the auditors' routes (event
-log, its hash-chain check, access log, indicators)."""
+"""Audit: the adherence indicators and the conformance of episodes' paths over the event log;
+`api` is the auditors' routes (event log, its hash-chain check, access log, indicators,
+conformance)."""

@@ -9,8 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from service.audit import indicators, views
-from service.audit.schemas import AccessLogPublic, IndicatorsPublic, VerifyPublic
+from service.audit import conformance, indicators, views
+from service.audit.schemas import (
+    AccessLogPublic,
+    ConformancePublic,
+    IndicatorsPublic,
+    VerifyPublic,
+)
 from service.care.schemas import EventsPublic
 from service.core.context import Context
 from service.core.deps import SlowCallDep
@@ -66,3 +71,16 @@ async def audit_indicators(call: SlowCallDep, start: Annotated[date | None, Quer
     clinician, over the episodes that started from `start` to `end` (YYYY-MM-DD, both
     included; by default the last 365 days)."""
     return await call(lambda ctx: indicators.adherence_indicators(ctx, start, end, clinic_id))
+
+
+@router.get("/audit/conformance", response_model=ConformancePublic)
+async def audit_conformance(call: SlowCallDep, episode_id: IdQuery = None,
+                            start: Annotated[date | None, Query()] = None,
+                            end: Annotated[date | None, Query()] = None,
+                            clinic_id: IdQuery = None) -> ConformancePublic:
+    """How episodes' paths conform to their model versions: one episode (`episode_id`), or
+    the episodes started from `start` to `end` (default: the last 365 days), counted per
+    deviation kind and per step, with each episode that does not conform."""
+    if episode_id is not None:
+        return await call(lambda ctx: conformance.episode_conformance(ctx, episode_id))
+    return await call(lambda ctx: conformance.conformance_summary(ctx, start, end, clinic_id))

@@ -162,3 +162,62 @@ class DictionaryPublic(BaseModel):
     pseudonymisation: str
     suppression: str
     exports: list[ExportDescriptionPublic]
+
+
+class DeviationPublic(BaseModel):
+    """One way an episode's path departs from its model (docs/api.md, "Conformance")."""
+
+    kind: str
+    """missing, unexpected, wrong_order or late."""
+    step: str
+    """The step's BPMN element id."""
+    name: str
+    position: int | None
+    """Where in the path (1 = first logged step); for a missing step, the logged step it
+    should have come before."""
+    at: datetime | None
+    detail: str
+
+
+class EpisodeConformancePublic(BaseModel):
+    episode_id: int
+    status: str
+    """conforms, deviates, too_complex (not aligned: the search was too large) or
+    unsupported (the model uses an element the check cannot represent)."""
+    fits: bool
+    """The model allows the path (steps and their order; lateness aside)."""
+    completed: bool
+    migrated: bool
+    path: list[str]
+    note: str
+    deviations: list[DeviationPublic]
+
+
+class DeviationCountPublic(BaseModel):
+    kind: str
+    count: int
+
+
+class StepDeviationCountPublic(BaseModel):
+    step: str
+    name: str
+    kind: str
+    count: int
+
+
+class ConformancePublic(BaseModel):
+    """Conformance of one episode, or of the episodes that started in [start, end]:
+    deviations counted by kind and by step; `results` lists the episode asked for, or every
+    episode of the period that does not conform."""
+
+    start: date | None
+    end: date | None
+    as_of: datetime
+    episodes: int
+    conforming: int
+    fitting: int
+    too_complex: int
+    unsupported: int
+    by_kind: list[DeviationCountPublic]
+    by_step: list[StepDeviationCountPublic]
+    results: list[EpisodeConformancePublic]

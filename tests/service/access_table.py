@@ -194,6 +194,7 @@ POLICY: list[Row] = [
     Row("GET", "/api/audit/exports/indicators.jsonl", frozenset({"auditor"})),
     Row("GET", "/api/audit/exports/access-log.fhir.json", frozenset({"auditor"})),
     Row("GET", "/api/audit/exports/dictionary", frozenset({"auditor"})),
+    Row("GET", "/api/audit/conformance", frozenset({"auditor"})),
     # Pages, with a cookie session. Home sends everyone on: to their page or to log in.
     Row("GET", "/", EVERYONE, via="page"),
     Row("GET", "/login", EVERYONE, via="page"),
