@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from service.audit import conformance as conformance_views
 from service.audit import dashboard, log_page
 from service.core.context import Context
 from service.core.deps import SlowPageCallDep
@@ -39,6 +40,21 @@ async def indicator_breaches(request: Request, indicator: Annotated[int, Path(ge
         who = viewer(request, ctx)
         return render(request, "audit/breaches.html",
                       dashboard.breaches_page(ctx, indicator, start, end, clinic_id), who)
+
+    return await call(work)
+
+
+@router.get("/audit/conformance", response_class=HTMLResponse)
+async def conformance(request: Request, call: SlowPageCallDep, start: DateQuery = None,
+                      end: DateQuery = None, clinic_id: IdQuery = None,
+                      episode_id: IdQuery = None) -> Response:
+    """How episodes' paths conform to their model versions: counts per deviation and the
+    episodes that deviate, or one episode's path and its deviations."""
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        found = (conformance_views.episode_conformance(ctx, episode_id) if episode_id
+                 else conformance_views.conformance_summary(ctx, start, end, clinic_id))
+        return render(request, "audit/conformance.html", found, who, episode_id=episode_id)
 
     return await call(work)
 

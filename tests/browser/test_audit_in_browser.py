@@ -49,6 +49,13 @@ def test_an_auditor_reads_the_indicators_and_checks_the_log(
         assert "Olle" not in page.content()
         page.go_back()
 
+        page.get_by_role("link", name="Conformance", exact=True).click()
+        expect(page.locator("#summary-title")).to_contain_text(re.compile(r"of 2 episodes"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= int(size), \
+            "sideways scrolling"
+        page.screenshot(path=str(screenshot_dir / f"33-audit-conformance-{size}.png"),
+                        full_page=True)
+
         page.get_by_role("link", name="Log", exact=True).click()
         expect(page.locator("#verify-result")).to_contain_text(f"{events} events chain correctly")
         expect(page.locator("#events tbody tr")).to_have_count(min(events, 50))

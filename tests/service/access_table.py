@@ -179,6 +179,7 @@ POLICY: list[Row] = [
         body="page dry run", via="page", anonymous=REFUSED),
     Row("GET", "/audit", frozenset({"auditor"}), via="page"),
     Row("GET", "/audit/log", frozenset({"auditor"}), via="page"),
+    Row("GET", "/audit/conformance", frozenset({"auditor"}), via="page"),
     Row("GET", "/audit/indicators/{indicator}", frozenset({"auditor"}), AN_INDICATOR,
         via="page"),
     Row("GET", "/api/audit/events", frozenset({"auditor"})),
