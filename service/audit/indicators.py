@@ -7,6 +7,7 @@ which judges each episode once and does the counting."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -120,18 +121,22 @@ def _episodes_by_clinic(ctx: Context, in_period: list[Any]
     ORM objects), only the events whose data is read bring it, and of a completed task only
     its role comes (extracted by the database)."""
     events: dict[int, list[EpisodeEvent]] = defaultdict(list)
-    data = sa.case((col(Event.name).in_(sorted(EVENTS_WITH_DATA)), col(Event.data)),
-                   else_=sa.null())
+    # Times and data come raw and are converted here: SQLAlchemy's per-value processors
+    # (SQLite's datetime parsing, JSON) cost more than the rest of the read at 10,000 episodes.
+    data = sa.case((col(Event.name).in_(sorted(EVENTS_WITH_DATA)),
+                    sa.type_coerce(col(Event.data), sa.Text)), else_=sa.null())
     role = sa.case((col(Event.name) == "task_completed", col(Event.data)["role"].as_string()),
                    else_=sa.null())
     for episode_id, name, at, actor_id, values, task_role in ctx.session.connection().execute(
-            sa.select(col(Event.episode_id), col(Event.name), col(Event.at),
-                      col(Event.actor_id), data, role)
+            sa.select(col(Event.episode_id), col(Event.name),
+                      sa.type_coerce(col(Event.at), sa.Text), col(Event.actor_id), data, role)
             .join(Episode, col(Episode.id) == col(Event.episode_id))
             .where(*in_period, col(Event.name).in_(sorted(EVENTS_READ)))
             .order_by(col(Event.episode_id), col(Event.id))).all():
         events[episode_id].append(EpisodeEvent(
-            name, at, {"role": task_role} if task_role else values or _NO_DATA, actor_id))
+            name, _utc(at),
+            {"role": task_role} if task_role else _loaded(values) if values else _NO_DATA,
+            actor_id))
     sessions: dict[int, list[datetime]] = defaultdict(list)
     for episode_id, logged_at in ctx.session.connection().execute(
             sa.select(col(ExerciseLog.episode_id), col(ExerciseLog.logged_at))
@@ -153,6 +158,18 @@ def _episodes_by_clinic(ctx: Context, in_period: list[Any]
 
 
 _NO_DATA: dict[str, Any] = {}
+
+
+def _utc(value: str | datetime) -> datetime:
+    """A stored time read raw: SQLite gives its text, PostgreSQL a naive datetime (UTC)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC)
+
+
+def _loaded(value: str | dict[str, Any]) -> dict[str, Any]:
+    """Stored JSON read raw: SQLite gives its text, PostgreSQL's driver the object."""
+    loaded: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
+    return loaded
 
 
 def model_settings(ctx: Context, version_id: int) -> AdherenceSettings:
