@@ -87,6 +87,15 @@ class PathwayModel:
                                       for k, v in self.subprocess_specs.items()}}
         return json.dumps(specs, default=str)
 
+    def waiting_step_names(self) -> dict[str, str]:
+        """The steps an instance can wait at (people's tasks and timers), by element id, with
+        the names of `step_names`."""
+        names = self.step_names()
+        return {task.bpmn_id: names[task.bpmn_id]
+                for spec in self.all_specs() for task in spec.task_specs.values()
+                if task.bpmn_id and (getattr(task, "manual", False) or isinstance(
+                    getattr(task, "event_definition", None), TimerEventDefinition))}
+
     def step_names(self) -> dict[str, str]:
         """Element id -> the name a person reads for it (its BPMN name, else its id in words;
         a timer reads "Waiting: ...")."""

@@ -221,7 +221,8 @@ class MigrationPage:
     """Running episodes on other versions of the process (the first MAX_LISTED), to choose."""
     running_count: int
     steps: tuple[tuple[str, str], ...]
-    """(step id, name) of every step of the versions those episodes run on."""
+    """(step id, name) of every step an episode can wait at (people's tasks and timers) in
+    the versions those episodes run on."""
     chosen: tuple[int, ...] = ()
     step: str | None = None
     stratum: str | None = None
@@ -249,7 +250,7 @@ def migration_page(ctx: Context, version_id: int, episode_ids: Sequence[int] = (
     count = len(rows) if len(rows) <= MAX_LISTED else _count_running(ctx, target)
     steps: dict[str, str] = {}
     for other_id in sorted({row[2] for row in rows}):
-        steps.update(ctx.engines.engine_by_id(ctx.session, other_id).model.step_names())
+        steps.update(ctx.engines.engine_by_id(ctx.session, other_id).model.waiting_step_names())
     return MigrationPage(
         target=_ref(target),
         running=tuple(RunningEpisode(row[0] or 0, row[1], row[2]) for row in rows[:MAX_LISTED]),
