@@ -40,19 +40,31 @@ def treatment_warnings(answers: Mapping[str, Any], red_flag: bool = False,
     """Plain-sentence warnings for any record of treatment (the first visit, a session);
     empty when it follows NG59. ``exercising``: the patient's exercise programme is running,
     so a treatment that needs exercise beside it has it."""
+    return [sentence for _, sentence in field_warnings(answers, red_flag, exercising)]
+
+
+WARNED_FIELDS = ("treatments", "medication", "imaging")
+"""The record's fields a warning can be about."""
+
+
+def field_warnings(answers: Mapping[str, Any], red_flag: bool = False,
+                   exercising: bool = False) -> list[tuple[str, str]]:
+    """The warnings of `treatment_warnings`, each with the field that caused it (one of
+    WARNED_FIELDS), so a form can show it there."""
     treatments = set(_strings(answers.get("treatments")))
     medication = set(_strings(answers.get("medication")))
-    warnings = [f"NICE NG59 advises not to offer {DO_NOT_OFFER_TREATMENTS[t]}."
+    warnings = [("treatments", f"NICE NG59 advises not to offer {DO_NOT_OFFER_TREATMENTS[t]}.")
                 for t in sorted(treatments & set(DO_NOT_OFFER_TREATMENTS))]
-    warnings += [f"NICE NG59 advises not to offer {DO_NOT_OFFER_MEDICATION[m]}."
+    warnings += [("medication", f"NICE NG59 advises not to offer {DO_NOT_OFFER_MEDICATION[m]}.")
                  for m in sorted(medication & set(DO_NOT_OFFER_MEDICATION))]
     if "exercise" not in treatments and not exercising:
-        warnings += [f"NICE NG59 advises {NEEDS_EXERCISE[t]} only together with exercise."
+        warnings += [("treatments",
+                      f"NICE NG59 advises {NEEDS_EXERCISE[t]} only together with exercise.")
                      for t in sorted(treatments & set(NEEDS_EXERCISE))]
     imaging = answers.get("imaging")
     if imaging not in (None, "none") and not red_flag:
-        warnings.append("NICE NG59 (and quality statement QS155/2) advises no imaging without "
-                        "suspected serious pathology.")
+        warnings.append(("imaging", "NICE NG59 (and quality statement QS155/2) advises no "
+                         "imaging without suspected serious pathology."))
     return warnings
 
 

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from pathways.education import EducationError, default_catalogue
 from pathways.engine import PathwayEngine
-from pathways.guidelines import treatment_warnings
+from pathways.guidelines import field_warnings, treatment_warnings
 from pathways.instruments import (
     DISABILITY_MCID_POINTS,
     PAIN_MCID_POINTS,
@@ -236,14 +236,15 @@ TREATMENT_EVENTS = ("first_visit_recorded", "pi_session_delivered", "combined_se
 
 
 def treatment_notes(ctx: Context, episode_id: int,
-                    answers: Mapping[str, Any]) -> tuple[str, ...]:
-    """NICE NG59 warnings for a record of treatment as it is being filled in (imaging is fine
-    after a red flag; manual or psychological therapy is fine while exercise runs)."""
+                    answers: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """NICE NG59 warnings for a record of treatment as it is being filled in, each with the
+    field that caused it (imaging is fine after a red flag; manual or psychological therapy
+    is fine while exercise runs)."""
     names = set(ctx.session.exec(select(Event.name).where(
         Event.episode_id == episode_id,
         col(Event.name).in_(("red_flag_raised", "exercise_started", "exercise_completed")))
     ).all())
-    return tuple(treatment_warnings(
+    return tuple(field_warnings(
         answers, red_flag="red_flag_raised" in names,
         exercising="exercise_started" in names and "exercise_completed" not in names))
 
@@ -331,6 +332,12 @@ def _education(ctx: Context, episode_id: int) -> tuple[EducationItem, ...]:
             datetime.fromisoformat(str(done["at"])) if done else None,
             done.get("correct") if done else None, done.get("total") if done else None))
     return tuple(items)
+
+
+def score_charts(ctx: Context, episode_id: int) -> tuple[Chart, ...]:
+    """Each measure's baseline and later scores (the caller has opened the episode)."""
+    return _charts([(s.submitted_at, s.scores or {})
+                    for s in views.questionnaires(ctx, episode_id)])
 
 
 MEASURES = (

@@ -14,11 +14,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from pathways.errors import FormValidationError
+from pathways.guidelines import WARNED_FIELDS
 from service.care import page_views as cv
 from service.care import service as episodes
 from service.care import views
 from service.care import worklist as wv
 from service.care.schemas import TaskPublic
+from service.care.task_patient import TaskPatient, task_patient
 from service.core.context import Context
 from service.core.deps import PageCallDep, PageFormDep, SlowPageCallDep
 from service.core.errors import NotFoundError
@@ -118,7 +120,11 @@ async def patient_password(episode_id: IdPath, request: Request, call: SlowPageC
 @router.get("/patients/{episode_id}/diagram.bpmn")
 async def patient_diagram(episode_id: IdPath, call: PageCallDep) -> Response:
     def work(ctx: Context) -> Response:
-        return Response(cv.episode_diagram(ctx, episode_id), media_type="application/xml",
+        diagram = cv.episode_diagram(ctx, episode_id)
+        # The model version's file, nothing of the patient's; the page that fetches it has
+        # logged the visit already (one visit, one row in "who has opened my record").
+        ctx.opened.clear()
+        return Response(diagram, media_type="application/xml",
                         headers={"Cache-Control": "private, max-age=300"})
 
     return await call(work)
@@ -139,17 +145,23 @@ class TaskFormPage:
     fields: tuple[FormField, ...]
     problems: tuple[str, ...] = ()
     """Messages that belong to no single field."""
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[tuple[str, str], ...] = ()
+    """NICE NG59 warnings: (the field that caused it, the sentence)."""
     checks_guidelines: bool = False
-    """A first visit: NICE NG59 warnings are shown as answers change."""
+    """A record of treatment: NICE NG59 warnings are shown as answers change, each next to
+    its field (`warned_fields`) and all of them above the button."""
+    warned_fields: tuple[str, ...] = ()
     for_clinician: bool = False
+    patient: TaskPatient | None = None
+    """What the clinician should know about the patient before filling the form in."""
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 async def task_form(task_id: str, request: Request, call: PageCallDep) -> Response:
     def work(ctx: Context) -> Response:
         who = viewer(request, ctx)
-        return render(request, "clinician/task.html", _task_page(ctx, who, task_id)[0], who)
+        page = _task_page(ctx, who, task_id, with_patient=True)[0]
+        return render(request, "clinician/task.html", page, who)
 
     return await call(work)
 
@@ -158,7 +170,7 @@ async def task_form(task_id: str, request: Request, call: PageCallDep) -> Respon
 async def submit_task(task_id: str, request: Request, call: PageCallDep) -> Response:
     def work(ctx: Context) -> Response:
         who = viewer(request, ctx)
-        page, schema = _task_page(ctx, who, task_id)
+        page, schema = _task_page(ctx, who, task_id, with_patient=True)
         answers, problems = parse_form(schema, request.state.form_lists)
         if not problems:
             try:
@@ -186,23 +198,32 @@ async def task_warnings(task_id: str, request: Request, call: PageCallDep) -> Re
         answers, _ = parse_form(schema, request.state.form_lists)
         warnings = cv.treatment_notes(ctx, page.episode_id, answers) \
             if page.checks_guidelines else ()
-        return render(request, "clinician/_warnings.html", replace(page, warnings=warnings), who)
+        # Asked on every change of the task page's form, whose opening and saving are logged:
+        # part of that visit, not another one.
+        ctx.opened.clear()
+        return render(request, "clinician/_warnings.html", replace(page, warnings=warnings), who,
+                      oob=True)
 
     return await call(work)
 
 
-def _task_page(ctx: Context, who: Viewer,
-               task_id: str) -> tuple[TaskFormPage, dict[str, Any]]:
-    """The form page of an open task, and the task's form schema."""
+def _task_page(ctx: Context, who: Viewer, task_id: str,
+               with_patient: bool = False) -> tuple[TaskFormPage, dict[str, Any]]:
+    """The form page of an open task (`with_patient`: and, for a clinician, what to know
+    about the patient), and the task's form schema."""
     task, schema = _task(ctx, task_id)
     schema = schema or {}
+    properties = schema.get("properties", {})
+    checks = "treatments" in properties  # a record of treatment
     return TaskFormPage(
         task_id=task.task_id, title=task.title, form_title=str(schema.get("title") or ""),
         description=str(schema.get("description") or ""), patient_name=task.patient_name,
         episode_id=task.episode_id, due_text=wv.when(task.due_at), overdue=task.overdue,
         fields=tuple(fields_for(schema)),
-        checks_guidelines="treatments" in schema.get("properties", {}),  # a treatment record
-        for_clinician=who.is_clinician), schema
+        checks_guidelines=checks,
+        warned_fields=tuple(f for f in WARNED_FIELDS if f in properties) if checks else (),
+        for_clinician=who.is_clinician,
+        patient=task_patient(ctx, task) if with_patient and who.is_clinician else None), schema
 
 
 def _task(ctx: Context, task_id: str) -> tuple[TaskPublic, dict[str, Any] | None]:

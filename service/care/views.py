@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlmodel import col, func, select
+from sqlmodel import col, func, or_, select
 
 from pathways.education import default_catalogue
 from pathways.instruments.scoring import Stratum
@@ -53,8 +53,9 @@ def worklist(ctx: Context, due: DueFilter | None = None, stratum: str | None = N
              claimed: ClaimFilter | None = None, name: str | None = None,
              episode_id: int | None = None, limit: int = 100,
              offset: int = 0, role: str | None = None) -> tuple[list[TaskPublic], int]:
-    """The caller's open tasks, most urgent first (overdue, then by due time). `role`: only
-    the tasks of that role, one of those the caller works (a clinic lead works two)."""
+    """The caller's open tasks, most urgent first: emergencies and red-flag reviews, then the
+    rest by due time (overdue first). `role`: only the tasks of that role, one of those the
+    caller works (a clinic lead works two)."""
     user = access.require_role(ctx.user, "patient", "physiotherapist", "clinic_lead")
     roles = sorted(access.TASK_ROLES_BY_USER_ROLE[user.role])
     if role is not None:
@@ -92,13 +93,30 @@ def worklist(ctx: Context, due: DueFilter | None = None, stratum: str | None = N
     # Counted on the projection alone; the page follows the worklist index's order.
     count = ctx.session.exec(select(func.count()).select_from(ReadyTask)
                              .where(*conditions)).one()
-    rows = ctx.session.exec(
+    # Emergencies and red-flag reviews come first whatever their due time: a second small
+    # query, so that the main one keeps following the worklist index.
+    urgent = col(ReadyTask.alert).in_(URGENT_ALERTS)
+    first = _task_rows(ctx, [*conditions, urgent], 0, offset + limit)
+    rest = _task_rows(ctx, [*conditions, or_(col(ReadyTask.alert).is_(None), ~urgent)],
+                      max(0, offset - len(first)), limit - len(first[offset:]))
+    rows = [*first[offset:], *rest]
+    return [task_public(task, patient_name, now) for task, patient_name in rows], count
+
+
+URGENT_ALERTS = ("emergency", "red_flag")
+"""Task alerts (pathways.properties.ALERTS) that put a task at the top of every worklist."""
+
+
+def _task_rows(ctx: Context, conditions: list[Any], offset: int,
+               limit: int) -> list[tuple[ReadyTask, str]]:
+    if limit <= 0:
+        return []
+    return list(ctx.session.exec(
         select(ReadyTask, Patient.display_name)
         .join(Patient, col(Patient.id) == col(ReadyTask.patient_id))
         .where(*conditions)
         .order_by(col(ReadyTask.due_at).is_(None), col(ReadyTask.due_at),
-                  col(ReadyTask.task_id)).offset(offset).limit(limit)).all()
-    return [task_public(task, patient_name, now) for task, patient_name in rows], count
+                  col(ReadyTask.task_id)).offset(offset).limit(limit)).all())
 
 
 def task_detail(ctx: Context, task_id: str) -> tuple[TaskPublic, dict[str, Any] | None]:

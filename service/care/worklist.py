@@ -66,6 +66,8 @@ class WorklistRow:
     can_claim: bool
     can_release: bool
     alerts: tuple[Badge, ...]
+    urgent: bool = False
+    """An emergency or a red-flag review (views.URGENT_ALERTS): listed first."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ class WorklistPage:
 
 
 def worklist_page(ctx: Context, filters: WorklistFilters) -> WorklistPage:
-    """The caller's tasks in three sections: overdue, due today, upcoming."""
+    """The caller's tasks in four sections: urgent (emergencies and red-flag reviews, whatever
+    their due time), overdue, due today, upcoming."""
     user = access.require_role(ctx.user, *access.CLINICIANS)
     tasks, count = views.worklist(ctx, due="overdue" if filters.overdue else None,
                                   stratum=filters.stratum or None,
@@ -109,12 +112,14 @@ def worklist_page(ctx: Context, filters: WorklistFilters) -> WorklistPage:
                                   name=filters.name or None, limit=WORKLIST_LIMIT,
                                   role=filters.role or None)
     end_of_day = clinic_time.end_of_day(ctx.now)  # as views.worklist's "today"
-    sections: dict[str, list[WorklistRow]] = {"overdue": [], "today": [], "upcoming": []}
+    sections: dict[str, list[WorklistRow]] = {"urgent": [], "overdue": [], "today": [],
+                                              "upcoming": []}
     for row in _rows(ctx, user, tasks):
-        key = ("overdue" if row.overdue else "today"
+        key = ("urgent" if row.urgent else "overdue" if row.overdue else "today"
                if row.due_at is not None and row.due_at <= end_of_day else "upcoming")
         sections[key].append(row)
-    titles = {"overdue": "Overdue", "today": "Due today", "upcoming": "Upcoming"}
+    titles = {"urgent": "Urgent: red flags", "overdue": "Overdue", "today": "Due today",
+              "upcoming": "Upcoming"}
     roles = sorted(access.TASK_ROLES_BY_USER_ROLE[user.role])
     return WorklistPage(filters, tuple(WorklistSection(k, titles[k], tuple(v))
                                        for k, v in sections.items()), count, len(tasks),
@@ -149,7 +154,7 @@ def _rows(ctx: Context, user: User, tasks: list[TaskPublic]) -> list[WorklistRow
             can_claim=task.claimed_by is None,
             can_release=task.claimed_by is not None and (
                 task.claimed_by == user.id or user.role == "clinic_lead"),
-            alerts=tuple(badges)))
+            alerts=tuple(badges), urgent=task.alert in views.URGENT_ALERTS))
     return rows
 
 

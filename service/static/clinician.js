@@ -44,6 +44,7 @@
       })
       .then(function (xml) { return window.carepathDiagram.show(container, xml, { markers: markers }); })
       .then(function (viewer) {
+        fullScreenButtons(viewer);
         var canvas = viewer.get('canvas');
         var registry = viewer.get('elementRegistry');
         var current = data.current.filter(function (id) { return registry.get(id); });
@@ -55,6 +56,40 @@
       .catch(function () {
         container.textContent = 'The diagram could not be drawn; the current steps are listed above.';
       });
+  }
+
+  // The diagram, full screen: the box covers the window (and asks for the Fullscreen API
+  // where there is one, to hide the browser's own bars); Escape or the close button end it.
+  function fullScreenButtons(viewer) {
+    var box = document.getElementById('diagram-box');
+    var open = document.getElementById('diagram-open');
+    var close = document.getElementById('diagram-close');
+    if (!box || !open || !close) { return; }
+
+    function show(on) {
+      if (on === box.classList.contains('full-screen')) { return; }
+      box.classList.toggle('full-screen', on);
+      open.hidden = on;
+      close.hidden = !on;
+      viewer.get('canvas').resized();
+      (on ? close : open).focus();
+    }
+
+    open.hidden = false;
+    open.addEventListener('click', function () {
+      show(true);
+      if (box.requestFullscreen) { box.requestFullscreen().catch(function () {}); }
+    });
+    close.addEventListener('click', function () {
+      if (document.fullscreenElement) { document.exitFullscreen().catch(function () {}); }
+      show(false);
+    });
+    document.addEventListener('fullscreenchange', function () {
+      if (!document.fullscreenElement) { show(false); }
+    });
+    document.addEventListener('keydown', function (event) {
+      if (event.key === 'Escape' && box.classList.contains('full-screen')) { close.click(); }
+    });
   }
 
   function flat(values, level) {

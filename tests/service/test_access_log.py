@@ -9,7 +9,7 @@ from typing import Any
 
 from service.core.tables import AccessRecord
 
-from .conftest import World, find_task, page_login, refer, soup
+from .conftest import A, World, complete, find_task, page_login, refer, soup
 
 
 def access_log(world: World, **params: Any) -> list[dict[str, Any]]:
@@ -39,6 +39,32 @@ def test_each_record_a_clinician_opens_is_logged_once_per_request(world: World) 
                                 patient_id, episode_id)}
     assert {r["at"] for r in rows} == {world.clock.now().isoformat().replace("+00:00", "Z")}
     assert world.count(AccessRecord) == before + 3
+
+
+def test_a_visit_to_a_patients_page_is_one_row_whatever_the_page_fetches_as_it_is_used(
+        world: World) -> None:
+    anna, episode_id = refer(world, "Anna Andersson", "anna")
+    complete(anna, "red_flag_screen", {"age": 45, "red_flags": A["no_red_flags"]})
+    complete(anna, "intake_questionnaires",
+             {"start_back": A["medium_start_back"], "proms": A["baseline_proms"]})
+    task_id = find_task(world.client("physio"), "first_visit")["task_id"]
+    browser = page_login(world, "physio")
+    token = soup(browser.get(f"/tasks/{task_id}")).select_one(
+        "input[name=csrf_token]")["value"]
+    before = world.count(AccessRecord)
+
+    assert browser.get(f"/patients/{episode_id}").status_code == 200
+    # The diagram (the model's file) is fetched by the page's script.
+    assert browser.get(f"/patients/{episode_id}/diagram.bpmn").status_code == 200
+    assert world.count(AccessRecord) == before + 1
+    assert [r["request"] for r in access_log(world)][-1] == f"GET /patients/{episode_id}"
+
+    # The task page asks for NICE warnings on every change of its form: one row all the same.
+    assert browser.get(f"/tasks/{task_id}").status_code == 200
+    for treatments in (["massage"], ["massage", "exercise"]):
+        assert browser.post(f"/tasks/{task_id}/warnings", data={
+            "csrf_token": token, "treatments": treatments}).status_code == 200
+    assert world.count(AccessRecord) == before + 2
 
 
 def test_a_clinicians_change_is_logged_with_it_and_a_refused_one_leaves_no_row(

@@ -70,7 +70,7 @@ def red_flag_patient(world: World, name: str, username: str) -> int:
 
 # -- the worklist
 
-def test_the_worklist_shows_overdue_tasks_first_with_words_for_every_signal(
+def test_the_worklist_shows_red_flags_first_then_overdue_tasks_with_words_for_every_signal(
         world: World) -> None:
     patient, flared = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
     complete(patient, "weekly_check_in",
@@ -81,7 +81,7 @@ def test_the_worklist_shows_overdue_tasks_first_with_words_for_every_signal(
     page = html(log_in(world, "physio").get("/worklist"))
 
     assert [text(h).split(" (")[0] for h in page.select("main h2")] == \
-        ["Overdue", "Due today", "Upcoming"]
+        ["⚠ Urgent: red flags", "Overdue", "Due today", "Upcoming"]
     [overdue] = rows_of(page, "overdue")
     row = cells(overdue)
     assert row["Patient"] == "Maja Lind" and row["Task"] == "Review exercise alert"
@@ -90,10 +90,28 @@ def test_the_worklist_shows_overdue_tasks_first_with_words_for_every_signal(
     badges = [text(b) for b in overdue.select("td[data-label=Alerts] .badge")]
     assert badges == ["Worsening pain", "No exercise logged for 7 days", "Exercise alert"]
     assert overdue.select_one("td[data-label=Patient] a")["href"] == f"/patients/{flared}"
-    later = rows_of(page, "today") + rows_of(page, "upcoming")
-    [review] = [r for r in later if cells(r)["Task"] == "Review red flag"]
+    # Not yet overdue, yet above every overdue task, with a word as well as a colour.
+    [review] = rows_of(page, "urgent")
+    assert cells(review)["Task"] == "Review red flag" and "urgent" in review["class"]
     assert cells(review)["Alerts"] == "Red flag" and "Overdue" not in cells(review)["Due"]
+    assert "Urgent" in cells(review)["Due"]
     assert review.select_one("a")["href"] == f"/patients/{flagged}"
+
+
+def test_the_task_list_puts_red_flag_reviews_first_on_every_page_of_it(world: World) -> None:
+    patient, _ = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
+    complete(patient, "weekly_check_in", week(1, 9, pain_during=8))
+    world.clock.advance(timedelta(days=3))
+    red_flag_patient(world, "Rolf Berg", "rolf")
+    physio = world.client("physio")
+
+    listed = physio.get("/api/tasks").json()
+    assert [t["name"] for t in listed["data"]] == ["urgent_review", "exercise_alert_review"]
+    assert listed["data"][1]["overdue"] and not listed["data"][0]["overdue"]
+    pages = [physio.get("/api/tasks", params={"limit": 1, "offset": n}).json()["data"]
+             for n in (0, 1, 2)]
+    assert [[t["name"] for t in page] for page in pages] == \
+        [["urgent_review"], ["exercise_alert_review"], []]
 
 
 def test_every_alert_a_model_may_raise_has_words_on_the_worklist() -> None:
