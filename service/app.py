@@ -33,6 +33,7 @@ from service.care import worker
 from service.core.db import checkpoint_wal, create_db_engine, transaction
 from service.core.errors import NotFoundError, ServiceError, describe, sentence
 from service.core.pages import error_page, redirect, wants_html
+from service.core.request_log import RequestLog
 from service.core.settings import Settings, get_settings
 from service.models import api as models_api
 from service.models import pages as model_pages
@@ -42,6 +43,7 @@ from service.patients import illustrations
 from service.patients import pages as patient_pages
 from service.people import api as auth_api
 from service.people import pages as people_pages
+from service.people import staff_pages
 
 log = logging.getLogger("carepath")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -160,9 +162,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                    models_api.router, audit_api.router, audit_exports_api.router,
                    summary_api.router, people_pages.router, care_pages.router,
                    patient_pages.router, illustrations.router, model_pages.router,
-                   audit_pages.router):
+                   audit_pages.router, staff_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.add_middleware(RequestLog)  # silent unless `carepath serve` shows it (request_log)
     return app
 
 

@@ -20,13 +20,16 @@ from typing import Any
 
 import uvicorn
 
+from service.core.request_log import log_to_stderr
+
 LOG_LEVEL = "warning"
-"""uvicorn's own log: warnings and errors. Its access log (one INFO line per request) is off
-altogether: at this level nothing would show it, yet each request would still format it."""
+"""uvicorn's own log: warnings and errors. Its access log is off: our own request log
+(service.core.request_log) says the same without ids or query strings."""
 
 
 def serve(app: Any, host: str, port: int) -> None:
     """One process: the app object itself."""
+    log_to_stderr()
     uvicorn.run(app, host=host, port=port, log_level=LOG_LEVEL, access_log=False)
 
 
@@ -83,6 +86,7 @@ class _Server(uvicorn.Server):
 
 def _child(factory: str, host: str, port: int, ready: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
+    log_to_stderr()
     app = _load(factory)()
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
                          socket.SOCK_STREAM)

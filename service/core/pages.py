@@ -48,7 +48,7 @@ setting, and our bundles built beside them (scripts/bundle.mjs); served from the
 /static/vendor/NAME, never copied into the repository."""
 
 HOME_BY_ROLE = {"patient": "/today", "physiotherapist": "/worklist", "clinic_lead": "/worklist",
-                "manager": "/models", "auditor": "/audit", "admin": "/docs"}
+                "manager": "/models", "auditor": "/audit", "admin": "/staff"}
 
 
 @dataclass(frozen=True)

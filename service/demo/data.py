@@ -12,22 +12,24 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
 from pathways.clock import ManualClock
 from pathways.content import REFERENCE_BUNDLE
 from pathways.education import default_catalogue
+from pathways.exercises import describe_programme
+from service.care.schemas import ExerciseLogCreate
 from service.care.service import complete_task
 from service.care.worker import sweep
 from service.core.context import Context
 from service.core.db import transaction
 from service.core.errors import NotFoundError, ServiceError
 from service.core.settings import ROOT, Settings
-from service.core.tables import Clinic, Episode, Patient, ReadyTask, User
+from service.core.tables import Clinic, Episode, Event, Patient, ReadyTask, User
 from service.demo.plans import (
     ACTIVITIES,
     DELAY_DAYS,
@@ -42,7 +44,7 @@ from service.demo.plans import (
 )
 from service.models.registry import EngineRegistry
 from service.people.schemas import PatientLogin, ReferralCreate, SelfReferralCreate, UserCreate
-from service.people.service import add_user, refer, self_refer
+from service.people.service import add_exercise_log, add_user, refer, self_refer
 
 CLINIC = "Demo Physiotherapy Clinic"
 DAYS = 100
@@ -55,6 +57,9 @@ LAST = ["Berg", "Lind", "Ek", "Holm", "Nystrom", "Dahl", "Ahmed", "Falk", "Wik",
         "Hassan", "Oberg", "Sjogren", "Nord"]
 SHOWN = {2, 3, 6, 7, 10}
 """Patient logins printed (by stage; every login is in the credentials file)."""
+PROGRAMME_EVENTS = ("exercise_started", "exercise_level_changed", "exercise_completed")
+DIFFICULTIES: list[Literal["too_easy", "about_right", "too_hard"]] = [
+    "about_right", "about_right", "about_right", "about_right", "too_easy", "too_hard"]
 CASES = REFERENCE_BUNDLE / "cases.yaml"
 """The reference pathway's answers for every form (the demo varies them)."""
 
@@ -116,6 +121,8 @@ def load_demo(db: Engine, settings: Settings, patients: int = 40) -> DemoResult:
         loader.refer_due()
         sweep(db, clock, loader.engines)
         loader.act()
+        if moment in ticks:
+            loader.log_exercise()
     clock.set(max(datetime.now(UTC), clock.now()))
     sweep(db, clock, loader.engines)
     result = DemoResult(clock.now(), time.monotonic() - began, credentials, path)
@@ -134,6 +141,9 @@ class _Loader:
     def __init__(self, db: Engine, clock: ManualClock, engines: EngineRegistry,
                  rng: random.Random) -> None:
         self.db, self.clock, self.engines, self.rng = db, clock, engines, rng
+        self.exercise_rng = random.Random(rng.random())
+        """Exercise logs draw from a generator of their own: logging takes no draws from the
+        answers' generator."""
         self.patients: list[DemoPatient] = []
         self.by_episode: dict[int, DemoPatient] = {}
         self.users: dict[str, User] = {}
@@ -219,6 +229,38 @@ class _Loader:
                                       task.task_id, self._answers(task, patient))
                 except NotFoundError:  # an earlier step ended the episode or that branch
                     continue
+
+    def log_exercise(self) -> None:
+        """Patients in the exercise phase log a session (every exercise of their programme)
+        on their plan's share of days, and nothing while idle. One transaction for the day's
+        sessions of every patient: the demo's only shortcut, as thousands of one-session
+        transactions would make it load noticeably slower."""
+        with transaction(self.db, write=True) as session:
+            for episode_id, programme in self._programmes(session).items():
+                patient = self.by_episode[episode_id]
+                idle = self.clock.now() > self.end - timedelta(days=patient.plan.idle)
+                if idle or self.exercise_rng.random() >= patient.plan.exercise_days:
+                    continue
+                ctx = Context(session, self.clock, self.engines, patient.user)
+                for item in describe_programme(programme):
+                    add_exercise_log(ctx, episode_id, ExerciseLogCreate(
+                        exercise=str(item["id"]), level=int(str(item["level"])),
+                        pain_nrs=min(patient.pain, 5),
+                        difficulty=self.exercise_rng.choice(DIFFICULTIES)))
+
+    @staticmethod
+    def _programmes(session: Session) -> dict[int, list[dict[str, Any]]]:
+        """Each active episode in the exercise phase -> its programme now."""
+        programmes: dict[int, list[dict[str, Any]]] = {}
+        active = set(session.exec(select(Episode.id).where(Episode.status == "active")))
+        for episode_id, name, data in session.exec(
+                select(Event.episode_id, Event.name, Event.data)
+                .where(col(Event.name).in_(PROGRAMME_EVENTS)).order_by(col(Event.id))):
+            if name == "exercise_completed":
+                active.discard(episode_id)
+            elif (data or {}).get("exercise_programme"):
+                programmes[episode_id or 0] = data["exercise_programme"]
+        return {e: p for e, p in programmes.items() if e in active}
 
     def _due(self, task: ReadyTask) -> bool:
         patient = self.by_episode[task.episode_id]

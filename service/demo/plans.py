@@ -29,6 +29,8 @@ class Plan:
     flare_week: int | None = None
     modules: int = 99
     idle: float = 0
+    exercise_days: float = 0.8
+    """In the exercise phase, the share of days with a session logged (0: never exercises)."""
 
 
 P, SPECIALIST, REVIEW = Plan, "specialist_referral", "not_improving_review"
@@ -64,10 +66,11 @@ STAGES = [
     P("weekly exercise after a pain flare", 25, "high", flare_week=2),
     P("reading education modules", 6, "low", modules=1),
     P("weekly exercise: 6th check-in due", 39, "high", idle=1.5),
-    P("weekly exercise: 8th check-in overdue", 63, "medium", idle=5),
+    P("weekly exercise: 8th check-in overdue, not exercising", 63, "medium", idle=5,
+      exercise_days=0),
     P("weekly exercise, 10 weeks in", 77, "high"),
     P("education done, 2-week follow-up ahead", 12, "low"),
-    P("weekly exercise, 1 week in", 14, "medium"),
+    P("weekly exercise, 1 week in, not exercising", 14, "medium", exercise_days=0),
     P("weekly exercise, last weeks", 84, "medium"),
     P("between follow-ups", 35, "low"),
     P("between follow-ups", 65, "low"),

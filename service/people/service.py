@@ -55,6 +55,12 @@ def staff_accounts(ctx: Context) -> list[User]:
                                  .order_by(col(User.username))).all())
 
 
+def clinics(ctx: Context) -> list[Clinic]:
+    """Every clinic, by name (admins, to choose a new clinician's clinic)."""
+    access.require_role(ctx.user, "admin")
+    return list(ctx.session.exec(select(Clinic).order_by(col(Clinic.name))).all())
+
+
 def update_staff_account(ctx: Context, user_id: int, body: UserUpdate) -> User:
     """An admin deactivates or reactivates a staff account, or gives it a new password.
     Either of the first and the last ends every login the account has, at once: someone who

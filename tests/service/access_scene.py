@@ -193,6 +193,9 @@ class Scene:
                 form.update(from_version=str(self.active_version()))
             elif row.body == "page dry run":
                 form.update(action="dry_run")
+            elif row.body == "page new staff account":
+                form.update(action="add", username=f"staff-by-{role}", password=PASSWORD,
+                            role="auditor")
             elif row.body == "page own password, unchanged":
                 form.update(current_password=PASSWORD, new_password=PASSWORD,
                             new_password_again=PASSWORD)

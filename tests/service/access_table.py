@@ -208,6 +208,10 @@ POLICY: list[Row] = [
     Row("GET", "/account", SIGNED_IN, via="page"),
     Row("POST", "/account", SIGNED_IN, body="page own password, unchanged", via="page",
         anonymous=REFUSED),
+    # Admins' page: staff accounts, as /api/users.
+    Row("GET", "/staff", frozenset({"admin"}), via="page"),
+    Row("POST", "/staff", frozenset({"admin"}), body="page new staff account", via="page",
+        anonymous=REFUSED),
     Row("GET", "/static/vendor/{name}", EVERYONE, VENDOR_ASSET, via="page"),
     Row("GET", "/static/{path}", EVERYONE, STYLESHEET, via="page"),
     # Patient pages and their JSON twins: each patient sees their own episode only.

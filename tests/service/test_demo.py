@@ -174,3 +174,43 @@ def test_production_mode_refuses_the_demo(tmp_path: Path) -> None:
     finally:
         db.dispose()
     assert not (tmp_path / "demo-credentials.txt").exists()
+
+
+def test_patients_in_the_exercise_phase_log_sessions_on_most_days_but_two(demo: Demo) -> None:
+    """The week strips and the "no exercise logged" badges tell apart those who exercise and
+    the two who do not."""
+    from pathways.clock import ManualClock as Clock
+    from service.care.worklist import episode_alerts
+    from service.core.context import Context
+    from service.core.tables import ExerciseLog, User
+    from service.models.registry import EngineRegistry
+
+    now = demo.result.now
+    stage = {row[1]: row[3] for row in demo.result.credentials if row[0] == "patient"}
+    with transaction(demo.db, write=False) as session:
+        username = dict(session.exec(select(Episode.id, User.username).join(
+            User, col(User.patient_id) == col(Episode.patient_id))).all())
+        started = dict(session.exec(select(Event.episode_id, Event.at).where(
+            Event.name == "exercise_started")).all())
+        completed = set(session.exec(select(Event.episode_id).where(
+            Event.name == "exercise_completed")).all())
+        active = set(session.exec(select(Episode.id).where(Episode.status == "active")).all())
+        exercising = {e for e, at in started.items()
+                      if e in active and e not in completed and at <= now - timedelta(days=7)}
+        days: dict[int, set[object]] = {e: set() for e in exercising}
+        for episode_id, at in session.exec(select(ExerciseLog.episode_id, ExerciseLog.logged_at)
+                                           .where(ExerciseLog.logged_at > now - timedelta(7))):
+            if episode_id in days:
+                days[episode_id].add(at.date())
+        clock = Clock(now)
+        alerts = episode_alerts(Context(session, clock, EngineRegistry(clock)), exercising)
+    assert len(exercising) >= 10
+    quiet = {e for e in exercising if not days[e]}
+    assert sorted(stage[username[e]] for e in quiet) == [
+        "weekly exercise, 1 week in, not exercising",
+        "weekly exercise: 8th check-in overdue, not exercising"]
+    for episode_id in exercising - quiet:
+        assert len(days[episode_id]) >= 3, (stage[username[episode_id]], days[episode_id])
+    badged = {e for e, badges in alerts.items()
+              if any(b.text.startswith("No exercise logged") for b in badges)}
+    assert badged == quiet

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -129,6 +130,10 @@ def test_serve_with_two_workers_serves_from_both_and_stops_both(tmp_path: Path) 
         finally:
             for client in clients:
                 client.close()
+    # Each process logs its requests, one line each (service.core.request_log).
+    lines = re.findall(r"GET /api/clinics 200 \d+\.\d ms",
+                       (tmp_path / "serve.log").read_text())
+    assert len(lines) == 8, (tmp_path / "serve.log").read_text()
 
 
 def test_two_processes_racing_to_complete_one_task_complete_it_once(tmp_path: Path) -> None:

@@ -1,0 +1,131 @@
+"""The admins' page: staff accounts (list, add, deactivate, reactivate, a new password), the
+page twin of `/api/users`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from service.core import access
+from service.core.context import Context
+from service.core.deps import PageCallDep, PageFormDep, SlowPageCallDep
+from service.core.errors import ConflictError, InvalidRequestError, NotFoundError
+from service.core.pages import new_password_problems, render, viewer
+from service.people import service as people
+from service.people.schemas import UserCreate, UserPublic, UserUpdate
+
+router = APIRouter(include_in_schema=False)
+
+STAFF_ROLES = ("physiotherapist", "clinic_lead", "manager", "auditor", "admin")
+CHOOSE_A_CLINIC = "Choose the clinic of a physiotherapist or clinic lead."
+
+
+@dataclass(frozen=True)
+class ClinicChoice:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class StaffPage:
+    accounts: tuple[UserPublic, ...]
+    clinics: tuple[ClinicChoice, ...]
+    roles: tuple[str, ...] = STAFF_ROLES
+    notice: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+    """Problems with the "add an account" form: field -> what to fix."""
+    problem: str = ""
+    """A problem with a change to an existing account."""
+    form: dict[str, str] = field(default_factory=dict)
+    """What was typed into the "add an account" form, to show again after a problem."""
+
+
+def _staff_page(ctx: Context, **kwargs: object) -> StaffPage:
+    accounts = tuple(UserPublic.model_validate(user, from_attributes=True)
+                     for user in people.staff_accounts(ctx))
+    clinics = tuple(ClinicChoice(c.id or 0, c.name) for c in people.clinics(ctx))
+    return StaffPage(accounts, clinics, **kwargs)  # type: ignore[arg-type]
+
+
+def _new_account(form: dict[str, str]) -> tuple[UserCreate | None, dict[str, str]]:
+    errors = {}
+    if not 8 <= len(form.get("password", "")) <= 200:
+        errors["password"] = "Choose a password of 8 to 200 characters."
+    clinic = form.get("clinic_id", "")
+    try:
+        body = UserCreate(username=form.get("username", ""), password=form.get("password", ""),
+                          role=form.get("role", ""),  # type: ignore[arg-type]
+                          full_name=form.get("full_name", ""),
+                          clinic_id=int(clinic) if clinic.isdigit() else None)
+    except ValidationError as err:
+        for problem in err.errors():
+            name = str(problem["loc"][0]) if problem["loc"] else "username"
+            errors.setdefault(name, {
+                "username": "Choose a username of 3 to 100 letters, digits, dots, dashes or "
+                            "underscores.",
+                "role": "Choose a role.",
+                "full_name": "Shorten the name to at most 200 characters.",
+            }.get(name, "Check this field."))
+        return None, errors
+    return (None, errors) if errors else (body, {})
+
+
+@router.get("/staff", response_class=HTMLResponse)
+async def staff(request: Request, call: PageCallDep) -> Response:
+    """Admins' landing page: every staff account, and the forms to change them."""
+    return await call(lambda ctx: render(request, "staff.html", _staff_page(ctx),
+                                         viewer(request, ctx)))
+
+
+@router.post("/staff", response_class=HTMLResponse)
+async def change_staff(request: Request, call: SlowPageCallDep, form: PageFormDep) -> Response:
+    """The page's forms: `action` is add, deactivate, reactivate or password (with
+    `user_id`); as `POST /api/users` and `PATCH /api/users/{id}` do."""
+    action = form.get("action", "")
+
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        access.require_role(ctx.user, "admin")
+        if action == "add":
+            body, errors = _new_account(form)
+            if body is not None:
+                try:
+                    user = people.create_user(ctx, body)
+                except ConflictError as err:
+                    errors = {"username": str(err).capitalize() + "."}
+                except InvalidRequestError:
+                    errors = {"clinic_id": CHOOSE_A_CLINIC}
+                else:
+                    return render(request, "staff.html", _staff_page(
+                        ctx, notice=f"Account {user.username} added."), who)
+            return render(request, "staff.html", _staff_page(ctx, errors=errors, form=form),
+                          who, status_code=422)
+        user_id = int(form["user_id"]) if form.get("user_id", "").isdigit() else 0
+        problem, update = "", None
+        if action in ("deactivate", "reactivate"):
+            update = UserUpdate(active=action == "reactivate")
+        elif action == "password":
+            problem = new_password_problems(form).get("new_password", "") or (
+                new_password_problems(form).get("new_password_again", ""))
+            if not problem:
+                update = UserUpdate(password=form["new_password"])
+        else:
+            problem = "Choose what to do with the account."
+        if update is not None:
+            try:
+                user = people.update_staff_account(ctx, user_id, update)
+            except (InvalidRequestError, NotFoundError) as err:
+                problem = str(err).capitalize() + "."
+            else:
+                done = {"deactivate": "deactivated: its logins have ended",
+                        "reactivate": "reactivated",
+                        "password": "given a new password: its logins have ended"}[action]
+                return render(request, "staff.html", _staff_page(
+                    ctx, notice=f"Account {user.username} {done}."), who)
+        return render(request, "staff.html", _staff_page(ctx, problem=problem), who,
+                      status_code=422)
+
+    return await call(work)
