@@ -13,6 +13,7 @@ from service.care import service as episodes
 from service.core.context import Context
 from service.core.forms import FormField, fields_for, parse_form, store_at, value_at
 from service.patients import drafts as patient_forms
+from service.patients import wording
 
 SENT = {
     "safety": "Thank you. Your answers to the safety questions have been sent.",
@@ -40,7 +41,7 @@ SENT = {
 SCALE_WORDS: dict[str, dict[int, str]] = {
     "start_back.SB9": {0: "Not at all", 1: "Slightly", 2: "Moderately", 3: "Very much",
                        4: "Extremely"},
-    "start_back.SB": {0: "Disagree", 1: "Agree"},
+    "start_back.SB": {0: "No", 1: "Yes"},  # the items are asked as questions (wording.py)
     "proms.disability.": {0: "No limitation", 5: "The most limitation"},
     "proms.pseq.": {0: "Not at all confident", 6: "Completely confident"},
     "proms.psfs.": {0: "Unable to do it", 10: "Able to do it as before"},
@@ -192,13 +193,18 @@ def _answers(ctx: Context, opened: patient_forms.FormTask) -> dict[str, Any]:
 
 
 def _fields(opened: patient_forms.FormTask, data: dict[str, Any]) -> list[FormField]:
-    """The form's questions with the answers so far. On the intake, the PSFS ratings are
-    asked by the names the patient has just given their activities."""
+    """The form's questions with the answers so far, as the patient is asked them (headings
+    and questions in everyday words). On the intake, the PSFS ratings are asked by the names
+    the patient has just given their activities."""
     schema = opened.schema
     if psfs_activities.asks_for_names(schema):
         schema = psfs_activities.with_activity_names(
             schema, psfs_activities.activity_names(data))
-    return fields_for(schema, data)
+    fields = fields_for(schema, data)
+    for f in fields:  # the patient is asked in everyday words (wording.py)
+        f.label = wording.QUESTIONS.get(f.name, f.label)
+        f.group = wording.HEADINGS.get(f.group, f.group) if f.group else None
+    return fields
 
 
 def step_page(ctx: Context, opened: patient_forms.FormTask, step: int | None,

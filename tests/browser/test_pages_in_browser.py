@@ -255,7 +255,7 @@ def test_a_questionnaire_step_can_be_answered_with_the_keyboard_alone(
 
     tab_to(page, "input[type=radio]")
     focused = page.locator(":focus")
-    expect(focused).to_have_accessible_name("Disagree")
+    expect(focused).to_have_accessible_name("No")
     expect(focused).not_to_be_checked()
     page.keyboard.press("Space")
     expect(focused).to_be_checked()
@@ -268,7 +268,7 @@ def test_a_questionnaire_step_can_be_answered_with_the_keyboard_alone(
     tab_to(page, "button[value=back]")  # going back shows the answer was kept
     page.keyboard.press("Enter")
     expect(page.get_by_text(f"Question 1 of {total}", exact=True)).to_be_visible()
-    expect(page.get_by_label("Disagree")).to_be_checked()
+    expect(page.get_by_label("No", exact=True)).to_be_checked()
 
 
 def test_a_patient_reporting_saddle_numbness_is_told_to_get_emergency_care_at_once(
@@ -399,3 +399,28 @@ def test_after_a_check_in_today_counts_the_logged_sessions_and_names_the_new_lev
     assert page.evaluate("document.documentElement.scrollWidth") <= int(size)
     page.screenshot(path=str(screenshot_dir / f"p16-today-after-check-in-{size}.png"),
                     full_page=True)
+
+
+@pytest.mark.parametrize("size", ["375", "1280"])
+def test_the_intake_asks_in_plain_questions_under_a_heading_a_patient_understands(
+        world: World, person: Person, screenshot_dir: Path, size: str) -> None:
+    from service.patients.wording import QUESTIONS
+
+    api, _ = refer(world, "Eva Holm", "eva")
+    complete(api, "red_flag_screen", {"age": 45, "red_flags": A["no_red_flags"]})
+    page = person(**(PHONE if size == "375" else DESKTOP))
+    log_in(page, "eva")
+    page.locator(".action.questionnaire h2 a").click()
+    legend = page.locator("fieldset legend").first
+    expect(legend.locator(".group-title")).to_have_text("How your back affects you")
+    expect(legend).to_contain_text(QUESTIONS["start_back.SB1"])
+    expect(page.locator("main")).not_to_contain_text("STarT Back")
+    page.screenshot(path=str(screenshot_dir / f"p16-questionnaire-heading-{size}.png"),
+                    full_page=True)
+    url = page.url.split("?")[0]
+    page.goto(f"{url}?step=8")
+    expect(page.locator("fieldset legend").first).to_contain_text(
+        QUESTIONS["start_back.SB8"])
+    expect(page.locator("main")).not_to_contain_text("Low mood")
+    assert all(q.endswith("?") for q in QUESTIONS.values())
+    assert page.evaluate("document.documentElement.scrollWidth") <= int(size)
