@@ -21,8 +21,10 @@ from tests.service.conftest import (
     World,
     complete,
     find_task,
+    follow_up_answers,
     refer,
     through_first_visit,
+    week,
 )
 
 ERROR_HEADINGS = re.compile(r"^(Not found|You cannot do that)$")
@@ -424,3 +426,25 @@ def test_the_intake_asks_in_plain_questions_under_a_heading_a_patient_understand
     expect(page.locator("main")).not_to_contain_text("Low mood")
     assert all(q.endswith("?") for q in QUESTIONS.values())
     assert page.evaluate("document.documentElement.scrollWidth") <= int(size)
+
+
+@pytest.mark.parametrize("size", ["375", "1280"])
+def test_progress_says_the_latest_pain_before_the_follow_up_comparison(
+        world: World, person: Person, screenshot_dir: Path, size: str) -> None:
+    api, _ = refer(world, "Maja Lind", "maja")
+    through_first_visit(world, api, "medium_start_back")
+    world.clock.advance(timedelta(days=14))
+    world.sweep()
+    complete(world.client("maja"), "follow_up_2w", follow_up_answers("improved_proms"))
+    world.clock.advance(timedelta(days=1))
+    complete(world.client("maja"), "weekly_check_in", week(3, 8))
+    page = person(**(PHONE if size == "375" else DESKTOP))
+    log_in(page, "maja")
+    page.goto("/progress")
+    first = page.locator(".summary li").first
+    expect(first).to_contain_text("Latest: your pain was 8 out of 10 at your week")
+    expect(first).to_contain_text("5 points worse than at your 2-week follow-up (3)")
+    expect(page.locator(".summary")).to_contain_text("meaningful improvement")
+    assert page.evaluate("document.documentElement.scrollWidth") <= int(size)
+    page.screenshot(path=str(screenshot_dir / f"p16-progress-latest-{size}.png"),
+                    full_page=True)
