@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from pathways.education import EducationModule
 from pathways.errors import FormValidationError, TaskNotReadyError
-from service.care.schemas import EducationConfirm, ExerciseLogCreate
+from service.care.schemas import EducationConfirm
 from service.core.context import Context
 from service.core.deps import PageCallDep, PageFormDep
 from service.core.markdown import render_markdown
@@ -26,6 +26,7 @@ from service.patients import (
 from service.patients import (
     progress as patient_progress,
 )
+from service.patients import session_log
 from service.patients import (
     views as patient_views,
 )
@@ -34,10 +35,6 @@ from service.patients.views import DayView, ProgrammeView
 from service.people import service as people
 
 router = APIRouter(include_in_schema=False)
-
-DIFFICULTIES = [("too_easy", "Too easy"), ("about_right", "About right"),
-                ("too_hard", "Too hard")]
-
 
 @dataclass(frozen=True)
 class NoEpisodePage:
@@ -56,10 +53,13 @@ class ExercisePage:
     stratum: str | None
     week: list[DayView]
     selected: str
+    """An exercise to show as done when the form opens (its "Log" link)."""
     values: dict[str, str] = field(default_factory=dict)
+    """The session form as sent (`done_<id>`, `pain_<id>`, `difficulty_<id>`)."""
     errors: dict[str, str] = field(default_factory=dict)
     message: str = ""
-    difficulties: list[tuple[str, str]] = field(default_factory=lambda: list(DIFFICULTIES))
+    difficulties: list[tuple[str, str]] = field(
+        default_factory=lambda: list(session_log.DIFFICULTIES))
 
 
 @dataclass(frozen=True)
@@ -154,10 +154,12 @@ async def exercise(request: Request, call: PageCallDep, exercise: str = "",
         if episode is None:
             return _no_episode(request, ctx, who)
         page = _exercise_page(ctx, episode, exercise)
-        done = next((e for e in page.programme.exercises if e.id == logged), None) \
-            if page.programme else None
-        if done is not None:
-            page = replace(page, message=f"Well done: {done.title} (level {done.level}) is logged.")
+        names = logged.split(",")
+        done = [f"{e.title} (level {e.level})" for e in page.programme.exercises
+                if e.id in names] if page.programme else []
+        if done:
+            page = replace(page, message=f"Well done: today's session is logged: "
+                                         f"{', '.join(done)}.")
         return render(request, "patient/exercise.html", page, who)
 
     return await call(work)
@@ -165,27 +167,18 @@ async def exercise(request: Request, call: PageCallDep, exercise: str = "",
 
 @router.post("/exercise")
 async def log_exercise(request: Request, call: PageCallDep, form: PageFormDep) -> Response:
+    """Today's session: every exercise on one form, the done ones recorded together."""
     def work(ctx: Context) -> Response:
         who, episode = _patient(request, ctx)
         if episode is None:
             return _no_episode(request, ctx, who)
         programme = patient_views.programme_view(ctx, episode)
-        levels = {e.id: e.level for e in programme.exercises} if programme else {}
-        values = {k: form.get(k, "") for k in ("exercise", "pain_nrs", "difficulty")}
-        errors = {}
-        if values["exercise"] not in levels:
-            errors["exercise"] = "Choose the exercise you did."
-        if values["pain_nrs"] not in [str(n) for n in range(11)]:
-            errors["pain_nrs"] = "Choose how much pain you had, from 0 to 10."
-        if values["difficulty"] not in dict(DIFFICULTIES):
-            errors["difficulty"] = "Choose how hard it felt."
-        if errors:
-            page = _exercise_page(ctx, episode, values["exercise"], values=values, errors=errors)
+        sent = session_log.read_session_form(form, programme.exercises if programme else [])
+        if sent.errors:
+            page = _exercise_page(ctx, episode, values=sent.values, errors=sent.errors)
             return render(request, "patient/exercise.html", page, who, status_code=422)
-        people.add_exercise_log(ctx, episode.id or 0, ExerciseLogCreate(
-            exercise=values["exercise"], level=levels[values["exercise"]],
-            pain_nrs=int(values["pain_nrs"]), difficulty=values["difficulty"]))  # type: ignore[arg-type]
-        return redirect(f"/exercise?logged={values['exercise']}")
+        session_log.log_session(ctx, episode.id or 0, sent.logs)
+        return redirect(f"/exercise?logged={','.join(log.exercise for log in sent.logs)}")
 
     return await call(work)
 

@@ -63,8 +63,33 @@ def progress(ctx: Context) -> ProgressPage:
                          _number(e.data.get("week_pain_nrs")), None, None, None)
              for e in check_ins]
     rows.sort(key=lambda r: (r.at, r.kind != "baseline"))
-    return ProgressPage(episode.id, rows, progress_summary(
-        [r for r in rows if r.kind != "check_in"]))
+    questionnaires = [r for r in rows if r.kind != "check_in"]
+    return ProgressPage(episode.id, rows, latest_pain(rows, questionnaires)
+                        + progress_summary(questionnaires))
+
+
+def latest_pain(rows: list[ProgressRow], questionnaires: list[ProgressRow]) -> list[str]:
+    """The pain the patient reported last, when a check-in came after the latest
+    questionnaire, and how it changed since that questionnaire: the summary below it compares
+    questionnaires only, and must not read as the latest word."""
+    last = questionnaires[-1] if questionnaires else None
+    latest = next((r for r in reversed(rows) if r.kind == "check_in" and r.pain is not None),
+                  None)
+    if last is None or last.pain is None or latest is None or latest.pain is None \
+            or latest.at <= last.at:
+        return []
+    change = latest.pain - last.pain
+    now = (f"Latest: your pain was {score_text(latest.pain)} out of 10 at your "
+           f"{latest.label[0].lower()}{latest.label[1:]}")
+    since = f"at your {last.label[0].lower()}{last.label[1:]}" if last.kind != "baseline" \
+        else "when you started"
+    if score_value(change) == 0:
+        return [f"{now}, the same as {since}."]
+    if change > 0:
+        return [f"{now}, {_points(change)} worse than {since} ({score_text(last.pain)}). "
+                "Tell your physiotherapist if this worries you; the scores below compare "
+                "your questionnaires only."]
+    return [f"{now}, {_points(-change)} better than {since} ({score_text(last.pain)})."]
 
 
 def _questionnaire_label(kind: str, task_name: str) -> str:

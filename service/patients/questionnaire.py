@@ -13,7 +13,7 @@ from service.care import service as episodes
 from service.core.context import Context
 from service.core.forms import FormField, fields_for, parse_form, store_at, value_at
 from service.patients import drafts as patient_forms
-from service.patients import views as patient_views
+from service.patients import wording
 
 SENT = {
     "safety": "Thank you. Your answers to the safety questions have been sent.",
@@ -21,15 +21,18 @@ SENT = {
                    "you go on.",
     "emergency": "Your answers have been sent to your clinic.",
     "questionnaire": "Thank you. Your answers have been sent.",
-    "check_in_progress": "Thank you for checking in. Each exercise that went well moves up a "
-                         "small step next week (where there is one).",
-    "check_in_hold": "Thank you for checking in. Next week your exercises stay where they are.",
+    "check_in_progress": "Thank you for checking in. Each exercise that went well has moved up "
+                         "a small step (where there is one): the levels below are your new "
+                         "ones.",
+    "check_in_hold": "Thank you for checking in. Your exercises stay at the levels below for "
+                     "the coming week.",
     "check_in_hold_alert": "Thank you for checking in. The exercises that caused pain stay where "
                            "they are for now, and your physiotherapist has been told.",
-    "check_in_regress": "Thank you for checking in. Next week some exercises move down a step.",
+    "check_in_regress": "Thank you for checking in. Some exercises have moved down a step: "
+                        "the levels below are your new ones.",
     "check_in_regress_alert": "Thank you for checking in. The exercises that caused trouble "
-                              "two weeks running move down a step, and your physiotherapist "
-                              "has been told.",
+                              "two weeks running have moved down a step, and your "
+                              "physiotherapist has been told.",
 }
 """Thank-you messages by key: the query string names one, it never carries text."""
 
@@ -38,7 +41,7 @@ SENT = {
 SCALE_WORDS: dict[str, dict[int, str]] = {
     "start_back.SB9": {0: "Not at all", 1: "Slightly", 2: "Moderately", 3: "Very much",
                        4: "Extremely"},
-    "start_back.SB": {0: "Disagree", 1: "Agree"},
+    "start_back.SB": {0: "No", 1: "Yes"},  # the items are asked as questions (wording.py)
     "proms.disability.": {0: "No limitation", 5: "The most limitation"},
     "proms.pseq.": {0: "Not at all confident", 6: "Completely confident"},
     "proms.psfs.": {0: "Unable to do it", 10: "Able to do it as before"},
@@ -58,7 +61,8 @@ HINTS: dict[str, str] = {
                               "film). Name at least 3; the last 2 are optional. Later "
                               "questionnaires ask about the same activities.",
     "proms.psfs.": "How well can you do this activity now?",
-    "sessions_done": "Count every exercise session you did this week.",
+    "sessions_done": "We have filled in the sessions you logged on carepath since the week "
+                     "began. Change the number only if you exercised without logging it.",
 }
 
 
@@ -152,6 +156,8 @@ def _same_number(value: Any, n: int) -> bool:
 
 
 def _answer_text(f: FormField) -> str:
+    if f.value == [] and f.kind == "choices" and f.required:
+        return "None of them"
     if f.value is None or f.value == []:
         return "Not answered" if f.required else "Skipped"
     control, choices = _control(f)
@@ -171,28 +177,39 @@ def _as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _hint(ctx: Context, opened: patient_forms.FormTask, f: FormField) -> str:
-    hint = _by_prefix(HINTS, f.name) or ""
-    if f.name == "sessions_done":
-        programme = patient_views.programme_view(ctx, opened.episode)
-        if programme is not None:
-            hint += f" You logged {programme.sessions_this_week} on carepath this week."
-    return hint
+def _hint(f: FormField) -> str:
+    return str(_by_prefix(HINTS, f.name) or "")
+
+
+def _answers(ctx: Context, opened: patient_forms.FormTask) -> dict[str, Any]:
+    """The draft, with what carepath already knows filled in where the patient has not
+    answered: a question's `default` (the check-in's sessions, counted from the exercise
+    logs by service/care/forms.py). The patient sees it, and can change it, on the review."""
+    data = patient_forms.load_draft(ctx, opened.task.task_id)
+    for name, prop in opened.schema.get("properties", {}).items():
+        if isinstance(prop, dict) and "default" in prop and name not in data:
+            data[name] = prop["default"]
+    return data
 
 
 def _fields(opened: patient_forms.FormTask, data: dict[str, Any]) -> list[FormField]:
-    """The form's questions with the answers so far. On the intake, the PSFS ratings are
-    asked by the names the patient has just given their activities."""
+    """The form's questions with the answers so far, as the patient is asked them (headings
+    and questions in everyday words). On the intake, the PSFS ratings are asked by the names
+    the patient has just given their activities."""
     schema = opened.schema
     if psfs_activities.asks_for_names(schema):
         schema = psfs_activities.with_activity_names(
             schema, psfs_activities.activity_names(data))
-    return fields_for(schema, data)
+    fields = fields_for(schema, data)
+    for f in fields:  # the patient is asked in everyday words (wording.py)
+        f.label = wording.QUESTIONS.get(f.name, f.label)
+        f.group = wording.HEADINGS.get(f.group, f.group) if f.group else None
+    return fields
 
 
 def step_page(ctx: Context, opened: patient_forms.FormTask, step: int | None,
               then: str = "", error: str = "", raw: str | None = None) -> QuestionPage:
-    data = patient_forms.load_draft(ctx, opened.task.task_id)
+    data = _answers(ctx, opened)
     fields = _fields(opened, data)
     if step is None:  # carry on after the last answer given
         answered = [n for n, f in enumerate(fields, 1) if f.value is not None]
@@ -203,7 +220,7 @@ def step_page(ctx: Context, opened: patient_forms.FormTask, step: int | None,
     f = fields[step - 1]
     control, choices = _control(f)
     return QuestionPage(opened.task.task_id, opened.task.title, step, len(fields), f, control,
-                        choices, _hint(ctx, opened, f),
+                        choices, _hint(f),
                         scale_note(f) if control == "scale" else "", error,
                         _as_text(f.value) if raw is None else raw,
                         "review" if then == "review" else "")
@@ -212,7 +229,7 @@ def step_page(ctx: Context, opened: patient_forms.FormTask, step: int | None,
 def review_page(ctx: Context, opened: patient_forms.FormTask,
                 errors: list[FieldError]) -> QuestionPage:
     """The last step: every answer with a link to change it, and problems found on sending."""
-    fields = _fields(opened, patient_forms.load_draft(ctx, opened.task.task_id))
+    fields = _fields(opened, _answers(ctx, opened))
     problems: list[ReviewItem] = []
     for error in errors:
         step = next((n for n, f in enumerate(fields, 1) if f.name == error.field
@@ -233,7 +250,7 @@ def answer_step(ctx: Context, opened: patient_forms.FormTask, form: dict[str, st
                 posted: dict[str, list[Any]]) -> str | QuestionPage:
     """Keep one answer in the draft; the next address, or the same step with a message."""
     task_id = opened.task.task_id
-    data = patient_forms.load_draft(ctx, task_id)
+    data = _answers(ctx, opened)
     fields = _fields(opened, data)
     step = int(form["step"]) if form.get("step", "").isdigit() else 1
     step = min(max(step, 1), len(fields))
@@ -255,6 +272,8 @@ def answer_step(ctx: Context, opened: patient_forms.FormTask, form: dict[str, st
 def _parse(schema: dict[str, Any], f: FormField, values: list[str]) -> tuple[Any, str]:
     """(value, problem): None for a skipped optional question; a message for a bad answer."""
     if not values:
+        if f.kind == "choices" and f.required:
+            return [], ""  # none ticked is an answer ("leave empty if none")
         if not f.required:
             return None, ""
         return None, ("Please enter an answer to go on." if f.kind in ("text", "textarea",
@@ -280,7 +299,7 @@ def _parse(schema: dict[str, Any], f: FormField, values: list[str]) -> tuple[Any
 def submit_answers(ctx: Context, opened: patient_forms.FormTask) -> str:
     """Complete the task with the draft; returns the key of the thank-you message."""
     task = opened.task
-    data = patient_forms.load_draft(ctx, task.task_id)
+    data = _answers(ctx, opened)
     missing = [FieldError(f.name, "please answer this question")
                for f in _fields(opened, data) if f.required and f.value is None]
     if missing:

@@ -38,9 +38,6 @@ from service.patients.self_management import SelfManagementPlan, latest_plan
 
 PROGRAMME_EVENTS = ("exercise_started", "exercise_level_changed", "exercise_week_completed",
                     "exercise_alert_reviewed", "exercise_completed")
-WEEK_START_EVENTS = ("exercise_started", "exercise_week_completed", "exercise_alert_reviewed")
-"""A programme week restarts when the weekly timer is armed again: at the start, and after
-each check-in (or the alert review that follows a bad week)."""
 FINISHED = ("discharged", "completed")
 """An episode that ended its care plan: its self-management plan and final scores stay
 readable on the patient's pages."""
@@ -85,6 +82,10 @@ class ProgrammeView:
     """The programme week now running, from 1."""
     weeks: int | None
     sessions_this_week: int
+    """Sessions logged since the programme week began (a day's form sent once is one)."""
+    week_began: str
+    """Since when they are counted, in words: "this week", or "since your check-in today"
+    when a check-in started the week (the 7-day strip may still show sessions before it)."""
     sessions_to_progress: int | None
     next_week: list[str]
     """The progression rules in plain words."""
@@ -268,7 +269,7 @@ def _count_questions(schema: Mapping[str, Any]) -> int:
 def _exercise_action(programme: ProgrammeView) -> NextAction:
     done = "Done today ✓. " if programme.done_today else ""
     count, target = programme.sessions_this_week, programme.sessions_to_progress
-    week = f"{count} session{'' if count == 1 else 's'} logged this week"
+    week = f"{count} session{'' if count == 1 else 's'} logged {programme.week_began}"
     aim = f" (aim: at least {target})" if target else ""
     return NextAction("exercise", "Today's exercises", f"{done}{week}{aim}.", "/exercise",
                       exercises=programme.exercises)
@@ -348,16 +349,15 @@ def programme_view(ctx: Context, episode: Episode) -> ProgrammeView | None:
         Event.episode_id == episode.id, col(Event.name).in_(PROGRAMME_EVENTS))
         .order_by(col(Event.id))).all()
     programme: list[dict[str, object]] | None = None
-    weeks_done, week_started, finished = 0, None, False
+    weeks_done, finished = 0, False
     for event in events:
         data = event.data or {}
         if event.name in ("exercise_started", "exercise_level_changed", "exercise_completed"):
             programme = data.get("exercise_programme") or programme
         if event.name == "exercise_week_completed":
             weeks_done = int(data.get("programme_week") or weeks_done)
-        if event.name in WEEK_START_EVENTS:
-            week_started = event.at
         finished = finished or event.name == "exercise_completed"
+    week_started, sessions = episode_forms.week_sessions(ctx.session, episode.id or 0)
     if not programme or week_started is None:
         return None
     logs = ctx.session.exec(select(ExerciseLog.exercise, ExerciseLog.logged_at).where(
@@ -372,11 +372,21 @@ def programme_view(ctx: Context, episode: Episode) -> ProgrammeView | None:
     at_top = all(e.level == e.max_level for e in exercises)
     return ProgrammeView(
         exercises=exercises, week=weeks_done + (0 if finished else 1),
-        weeks=weeks if isinstance(weeks, int) else None, sessions_this_week=len(logs),
+        weeks=weeks if isinstance(weeks, int) else None, sessions_this_week=len(sessions),
+        week_began=_week_began(ctx, weeks_done, week_started),
         sessions_to_progress=to_progress,
         next_week=progression_rules(settings, finished, at_top),
         finished=finished, done_today=any(
             clinic_time.local_date(at) == clinic_time.local_date(ctx.now) for _, at in logs))
+
+
+def _week_began(ctx: Context, weeks_done: int, started: datetime) -> str:
+    if weeks_done == 0:
+        return "this week"
+    day = clinic_time.local_date(started)
+    if day == clinic_time.local_date(ctx.now):
+        return "since your check-in today"
+    return f"since your check-in on {_day(day)}"
 
 
 def _exercise_view(item: Mapping[str, object], logged: Counter[str]) -> ExerciseView:
@@ -441,14 +451,14 @@ def progression_rules(settings: Mapping[str, Any], finished: bool, at_top: bool)
 
 
 def week_strip(ctx: Context, episode: Episode, started: date | None) -> list[DayView]:
-    """The last 7 days (the clinic's days), each with the sessions logged, in words and
-    symbols."""
+    """The last 7 days (the clinic's days), each with the sessions logged (a day's form sent
+    once is one session), in words and symbols."""
     today_ = clinic_time.local_date(ctx.now)
     first = today_ - timedelta(days=6)
     since = clinic_time.start_of_day(first)
-    logged = Counter(clinic_time.local_date(at) for at in ctx.session.exec(
+    logged = Counter(clinic_time.local_date(at) for at in set(ctx.session.exec(
         select(ExerciseLog.logged_at).where(
-        ExerciseLog.episode_id == episode.id, col(ExerciseLog.logged_at) >= since)).all())
+        ExerciseLog.episode_id == episode.id, col(ExerciseLog.logged_at) >= since)).all()))
     days = []
     for offset in range(7):
         day = first + timedelta(days=offset)

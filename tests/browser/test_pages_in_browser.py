@@ -7,19 +7,24 @@ Every main page is saved as a full-page screenshot in test-output/screenshots/."
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import Session, select
 
 from service.core.tables import Event, ExerciseLog, TaskSubmission
-from tests.browser.conftest import PHONE, Person, log_in
+from tests.browser.conftest import DESKTOP, PHONE, Person, log_in
 from tests.service.conftest import (
     A,
     World,
     complete,
     find_task,
+    follow_up_answers,
     refer,
     through_first_visit,
+    week,
 )
 
 ERROR_HEADINGS = re.compile(r"^(Not found|You cannot do that)$")
@@ -56,6 +61,17 @@ def fill_first_visit(page: Page) -> None:
         page.get_by_role("group", name=finding).get_by_label("No", exact=True).check()
     expect(page.get_by_role("group", name="Leg pain").get_by_label("No", exact=True)) \
         .to_be_checked()
+
+
+def log_today(page: Page, done: dict[str, tuple[str, str]]) -> None:
+    """Today's session on the one form: each exercise named done with (pain, difficulty)."""
+    for title, (pain, difficulty) in done.items():
+        block = page.get_by_role("group", name=re.compile(rf"^{title} \(level"))
+        block.get_by_label("Done", exact=True).check()
+        block.get_by_label(re.compile(r"^Pain during or after")).select_option(pain)
+        block.get_by_role("group", name=re.compile(r"^How hard")).get_by_label(
+            difficulty).check()
+    page.get_by_role("button", name="Save today's session").click()
 
 
 # --------------------------------------------------------------------------- 1. physiotherapist
@@ -125,14 +141,10 @@ def test_a_patient_on_a_phone_logs_two_sessions_and_reads_a_module(
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Exercise").tap()
     expect(page.get_by_role("heading", name="Your exercises")).to_be_visible()
-    for _ in range(2):
-        page.get_by_role("group", name="Which exercise did you do?").get_by_role(
-            "radio", name=re.compile(r"^Walking \(level 1")).check()
-        page.get_by_role("group", name="How much pain").get_by_label("3", exact=True).check()
-        page.get_by_role("group", name="How hard did it feel?").get_by_label(
-            "About right").check()
-        page.get_by_role("button", name="Mark session done").tap()
-        expect(page.get_by_role("status")).to_contain_text("Walking (level 1) is logged")
+    for _ in range(2):  # two sessions, a minute apart
+        world.clock.advance(timedelta(minutes=1))
+        log_today(page, {"Walking": ("3", "About right")})
+        expect(page.get_by_role("status")).to_contain_text("Walking (level 1)")
     expect(page.get_by_text("2 sessions logged this week")).to_be_visible()
     assert world.count(ExerciseLog, exercise="walking") == 2
     today = page.get_by_role("list", name="Exercise in the last 7 days").get_by_role(
@@ -245,7 +257,7 @@ def test_a_questionnaire_step_can_be_answered_with_the_keyboard_alone(
 
     tab_to(page, "input[type=radio]")
     focused = page.locator(":focus")
-    expect(focused).to_have_accessible_name("Disagree")
+    expect(focused).to_have_accessible_name("No")
     expect(focused).not_to_be_checked()
     page.keyboard.press("Space")
     expect(focused).to_be_checked()
@@ -258,7 +270,7 @@ def test_a_questionnaire_step_can_be_answered_with_the_keyboard_alone(
     tab_to(page, "button[value=back]")  # going back shows the answer was kept
     page.keyboard.press("Enter")
     expect(page.get_by_text(f"Question 1 of {total}", exact=True)).to_be_visible()
-    expect(page.get_by_label("Disagree")).to_be_checked()
+    expect(page.get_by_label("No", exact=True)).to_be_checked()
 
 
 def test_a_patient_reporting_saddle_numbness_is_told_to_get_emergency_care_at_once(
@@ -307,3 +319,132 @@ def test_a_manager_lands_on_the_model_library(world: World, person: Person,
         assert page.evaluate("document.documentElement.scrollWidth") <= int(size), \
             "sideways scrolling"
         page.screenshot(path=str(screenshot_dir / f"13-model-library-{size}.png"), full_page=True)
+
+
+# ---------------------------------------------------------------- patients, round two
+
+
+@pytest.mark.parametrize("size", ["375", "1280"])
+def test_a_patient_logs_all_of_todays_exercises_with_one_form(
+        world: World, person: Person, screenshot_dir: Path, size: str) -> None:
+    api, _ = refer(world, "Maja Lind", "maja")
+    through_first_visit(world, api, "medium_start_back")
+    page = person(**(PHONE if size == "375" else DESKTOP))
+    log_in(page, "maja")
+    page.goto("/exercise")
+    titles = page.locator(".session-exercise h3").all_inner_texts()
+    assert len(titles) >= 2, titles
+    first, second = (t.split(" (level")[0] for t in titles[:2])
+    log_today(page, {first: ("2", "About right"), second: ("5", "Too hard")})
+    expect(page.get_by_role("status")).to_contain_text(f"{first} (level 1)")
+    expect(page.get_by_role("status")).to_contain_text(f"{second} (level 1)")
+    assert world.count(ExerciseLog) == 2  # one log per exercise, one session
+    expect(page.get_by_text("1 session logged this week")).to_be_visible()
+    expect(page.get_by_role("list", name="Exercise in the last 7 days").get_by_role(
+        "listitem").last).to_contain_text("1 session done")
+    assert page.evaluate("document.documentElement.scrollWidth") <= int(size)
+    page.screenshot(path=str(screenshot_dir / f"p16-exercise-session-{size}.png"),
+                    full_page=True)
+
+
+@pytest.mark.parametrize("size", ["375", "1280"])
+def test_after_a_check_in_today_counts_the_logged_sessions_and_names_the_new_levels_once(
+        world: World, person: Person, screenshot_dir: Path, size: str) -> None:
+    api, episode_id = refer(world, "Maja Lind", "maja")
+    through_first_visit(world, api, "medium_start_back")
+    for _ in range(3):  # three earlier days of walking, logged through the API
+        world.clock.advance(timedelta(days=1))
+        logged = world.client("maja").post(f"/api/episodes/{episode_id}/exercise-logs", json={
+            "exercise": "walking", "level": 1, "pain_nrs": 2, "difficulty": "about_right"})
+        assert logged.status_code == 201, logged.text
+    world.clock.advance(timedelta(days=4))
+    world.sweep()
+    page = person(**(PHONE if size == "375" else DESKTOP))
+    log_in(page, "maja")
+    page.goto("/exercise")
+    log_today(page, {"Walking": ("2", "About right")})
+    expect(page.get_by_text("4 sessions logged this week")).to_be_visible()
+    world.clock.advance(timedelta(minutes=5))
+
+    # The check-in does not ask what carepath knows: the count is filled in from the logs.
+    page.goto("/today")
+    page.locator(".action.check_in h2 a").click()
+    expect(page.get_by_text(re.compile(r"^Question 2 of \d+$"))).to_be_visible()
+    for _ in range(12):
+        if page.get_by_role("button", name="Send my answers").count():
+            break
+        legend = page.locator("fieldset legend").first.inner_text()
+        if page.locator("input[type=radio][value='3']").count():
+            page.locator("input[type=radio][value='3']").check()
+        elif page.locator("input[type=radio][value=true]").count():
+            settled = "true" if "settle" in legend else "false"
+            page.locator(f"input[type=radio][value={settled}]").check()
+        page.locator("button[value=next]").click()
+    sessions = page.locator("ul.review > li").filter(has_text="Exercise sessions done")
+    expect(sessions.locator("span.muted")).to_have_text("4")
+    page.get_by_role("button", name="Send my answers").click()
+
+    expect(page).to_have_url(re.compile(r"/today\?sent=check_in_progress$"))
+    main = page.locator("main")
+    expect(page.get_by_role("status")).to_contain_text("has moved up")
+    expect(main).not_to_contain_text("next week")
+    expect(main).not_to_contain_text("0 sessions logged this week")
+    expect(main).to_contain_text("0 sessions logged since your check-in today")
+    expect(main.locator(".action.exercise")).to_contain_text("Walking: ")
+    expect(main.locator(".action.exercise")).to_contain_text("(level 2 of 4)")
+    expect(page.get_by_role("list", name="Exercise in the last 7 days").get_by_role(
+        "listitem").last).to_contain_text("1 session done")
+    with Session(world.db) as session:
+        week = session.exec(select(Event.data).where(
+            Event.episode_id == episode_id, Event.name == "exercise_week_completed")).one()
+    assert week["sessions_done"] == 4
+    assert page.evaluate("document.documentElement.scrollWidth") <= int(size)
+    page.screenshot(path=str(screenshot_dir / f"p16-today-after-check-in-{size}.png"),
+                    full_page=True)
+
+
+@pytest.mark.parametrize("size", ["375", "1280"])
+def test_the_intake_asks_in_plain_questions_under_a_heading_a_patient_understands(
+        world: World, person: Person, screenshot_dir: Path, size: str) -> None:
+    from service.patients.wording import QUESTIONS
+
+    api, _ = refer(world, "Eva Holm", "eva")
+    complete(api, "red_flag_screen", {"age": 45, "red_flags": A["no_red_flags"]})
+    page = person(**(PHONE if size == "375" else DESKTOP))
+    log_in(page, "eva")
+    page.locator(".action.questionnaire h2 a").click()
+    legend = page.locator("fieldset legend").first
+    expect(legend.locator(".group-title")).to_have_text("How your back affects you")
+    expect(legend).to_contain_text(QUESTIONS["start_back.SB1"])
+    expect(page.locator("main")).not_to_contain_text("STarT Back")
+    page.screenshot(path=str(screenshot_dir / f"p16-questionnaire-heading-{size}.png"),
+                    full_page=True)
+    url = page.url.split("?")[0]
+    page.goto(f"{url}?step=8")
+    expect(page.locator("fieldset legend").first).to_contain_text(
+        QUESTIONS["start_back.SB8"])
+    expect(page.locator("main")).not_to_contain_text("Low mood")
+    assert all(q.endswith("?") for q in QUESTIONS.values())
+    assert page.evaluate("document.documentElement.scrollWidth") <= int(size)
+
+
+@pytest.mark.parametrize("size", ["375", "1280"])
+def test_progress_says_the_latest_pain_before_the_follow_up_comparison(
+        world: World, person: Person, screenshot_dir: Path, size: str) -> None:
+    api, _ = refer(world, "Maja Lind", "maja")
+    through_first_visit(world, api, "medium_start_back")
+    world.clock.advance(timedelta(days=14))
+    world.sweep()
+    complete(world.client("maja"), "follow_up_2w", follow_up_answers("improved_proms"))
+    world.clock.advance(timedelta(days=1))
+    complete(world.client("maja"), "weekly_check_in", week(3, 8))
+    page = person(**(PHONE if size == "375" else DESKTOP))
+    log_in(page, "maja")
+    page.goto("/progress")
+    first = page.locator(".summary li").first
+    expect(first).to_contain_text("Latest: your pain was 8 out of 10 at your week")
+    expect(first).to_contain_text("5 points worse than at your 2-week follow-up (3)")
+    expect(page.locator(".summary")).to_contain_text("meaningful improvement")
+    assert page.evaluate("document.documentElement.scrollWidth") <= int(size)
+    page.screenshot(path=str(screenshot_dir / f"p16-progress-latest-{size}.png"),
+                    full_page=True)

@@ -179,7 +179,7 @@ class Scene:
                                                      self.sessions.get(role, ""))
             form: dict[str, Any] = {"csrf_token": credentials.csrf_token(cookie or {})}
             if row.body == "page exercise log":
-                form.update(exercise="walking", pain_nrs="3", difficulty="about_right")
+                form.update(done_walking="yes", pain_walking="3", difficulty_walking="about_right")
             elif row.body == "page check answers":
                 module = self.ready_task(A_PATIENT_TASK).education_module or ""
                 answers = education_answers(module)["answers"]

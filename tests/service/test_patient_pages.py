@@ -233,15 +233,16 @@ def test_two_logged_sessions_appear_in_the_week_strip(world: World) -> None:
     patient, _ = patient_in_care(world)
     page = patient.get("/exercise")
     assert "at least 3 sessions" in main_text(page) and "moves up a small step" in main_text(page)
-    missing = send(patient, page, "/exercise", {"exercise": "walking"})
-    assert missing.status_code == 422 and "Choose how much pain" in main_text(missing)
+    nothing = send(patient, page, "/exercise", {})
+    assert nothing.status_code == 422 and "Mark at least one exercise" in main_text(nothing)
+    missing = send(patient, page, "/exercise", {"done_walking": "yes"})
+    assert missing.status_code == 422 and "Walking: choose how much pain" in main_text(missing)
     for day in range(2):
         response = send(patient, page, "/exercise", {
-            "exercise": "walking", "pain_nrs": "3", "difficulty": "about_right"})
+            "done_walking": "yes", "pain_walking": "3", "difficulty_walking": "about_right"})
         assert response.headers["location"] == "/exercise?logged=walking"
         if day == 0:
-            assert "Walking (level 1) is logged" in main_text(patient.get(
-                response.headers["location"]))
+            assert "Walking (level 1)" in main_text(patient.get(response.headers["location"]))
             world.clock.advance(timedelta(days=1))
     assert world.count(ExerciseLog) == 2
     for url in ("/exercise", "/today"):
@@ -251,6 +252,23 @@ def test_two_logged_sessions_appear_in_the_week_strip(world: World) -> None:
         assert all("1 session done" in d.get_text() for d in days[-2:])
         assert "✓ 1" in days[-1].get_text()
     assert "2 sessions logged this week" in main_text(patient.get("/exercise"))
+
+
+def test_a_days_session_is_logged_whole_in_one_form_or_not_at_all(world: World) -> None:
+    patient, _ = patient_in_care(world)
+    page = patient.get("/exercise")
+    ids = [i["name"][len("done_"):] for i in soup(page).select("input[name^=done_][value=yes]")]
+    assert len(ids) >= 2, ids
+    first, second = ids[:2]
+    half = send(patient, page, "/exercise", {
+        f"done_{first}": "yes", f"pain_{first}": "2", f"difficulty_{first}": "about_right",
+        f"done_{second}": "yes", f"pain_{second}": "2"})
+    assert half.status_code == 422 and world.count(ExerciseLog) == 0
+    whole = send(patient, page, "/exercise", {
+        f"done_{first}": "yes", f"pain_{first}": "2", f"difficulty_{first}": "about_right",
+        f"done_{second}": "yes", f"pain_{second}": "4", f"difficulty_{second}": "too_hard"})
+    assert whole.headers["location"] == f"/exercise?logged={first},{second}"
+    assert world.count(ExerciseLog) == 2
 
 
 # --------------------------------------------------------------------------- education

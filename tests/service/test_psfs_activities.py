@@ -98,10 +98,10 @@ def test_the_follow_up_pages_ask_about_the_patients_own_activities(world: World)
     assert "Question 1 of 30" in first.get_text()
     legends = [" ".join(soup(page.get(f"{link['href']}?step={n}")).select_one(
         "fieldset legend").get_text(" ").split()) for n in range(22, 26)]
-    assert legends == ["PSFS How well can you do: carrying shopping?",
-                       "PSFS How well can you do: sitting through a film?",
-                       "PSFS How well can you do: tying my shoelaces?",
-                       "PSFS How well can you do: lifting <b>boxes</b>?"]
+    assert legends == ["Your own activities How well can you do: carrying shopping?",
+                       "Your own activities How well can you do: sitting through a film?",
+                       "Your own activities How well can you do: tying my shoelaces?",
+                       "Your own activities How well can you do: lifting <b>boxes</b>?"]
     last = page.get(f"{link['href']}?step=25")
     assert "&lt;b&gt;boxes&lt;/b&gt;" in last.text  # the patient's words, shown as text
     assert "30 questions" in soup(page.get("/today")).get_text()
