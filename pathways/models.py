@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -87,18 +88,19 @@ class PathwayModel:
                                       for k, v in self.subprocess_specs.items()}}
         return json.dumps(specs, default=str)
 
-    def waiting_step_names(self) -> dict[str, str]:
+    def waiting_step_names(self) -> Mapping[str, str]:
         """The steps an instance can wait at (people's tasks and timers), by element id, with
         the names of `step_names`."""
-        names = self.step_names()
-        return {task.bpmn_id: names[task.bpmn_id]
-                for spec in self.all_specs() for task in spec.task_specs.values()
-                if task.bpmn_id and (getattr(task, "manual", False) or isinstance(
-                    getattr(task, "event_definition", None), TimerEventDefinition))}
+        return self._waiting_names
 
-    def step_names(self) -> dict[str, str]:
+    def step_names(self) -> Mapping[str, str]:
         """Element id -> the name a person reads for it (its BPMN name, else its id in words;
-        a timer reads "Waiting: ...")."""
+        a timer reads "Waiting: ..."). Worked out once per model (pages and migrations ask
+        for it often), read-only."""
+        return self._names
+
+    @cached_property
+    def _names(self) -> Mapping[str, str]:
         names = {}
         for spec in self.all_specs():
             for task in spec.task_specs.values():
@@ -108,7 +110,15 @@ class PathwayModel:
                                      TimerEventDefinition)
                 name = str(task.bpmn_name or task.bpmn_id.replace("_", " "))
                 names[task.bpmn_id] = ("Waiting: " if waiting else "") + name
-        return names
+        return MappingProxyType(names)
+
+    @cached_property
+    def _waiting_names(self) -> Mapping[str, str]:
+        return MappingProxyType({
+            task.bpmn_id: self._names[task.bpmn_id]
+            for spec in self.all_specs() for task in spec.task_specs.values()
+            if task.bpmn_id and (getattr(task, "manual", False) or isinstance(
+                getattr(task, "event_definition", None), TimerEventDefinition))})
 
 
 def bundle_digest(files: Mapping[str, bytes]) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -49,9 +49,9 @@ class _Models:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.nets: dict[int, tuple[ProcessNet | UnsupportedModelError, dict[str, str]]] = {}
+        self.nets: dict[int, tuple[ProcessNet | UnsupportedModelError, Mapping[str, str]]] = {}
 
-    def of(self, version_id: int) -> tuple[ProcessNet | UnsupportedModelError, dict[str, str]]:
+    def of(self, version_id: int) -> tuple[ProcessNet | UnsupportedModelError, Mapping[str, str]]:
         if version_id not in self.nets:
             model = self.ctx.engines.engine_by_id(self.ctx.session, version_id).model
             net: ProcessNet | UnsupportedModelError

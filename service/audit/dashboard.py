@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from pathways import adherence
-from service.audit.indicators import Breach, adherence_indicators, indicator_breaches
+from service.audit.indicators import (
+    Breach,
+    adherence_indicators,
+    clinic_names,
+    indicator_breaches,
+)
 from service.audit.schemas import EngagementPublic, IndicatorPublic, IndicatorsPublic
 from service.core import access
 from service.core.context import Context
@@ -94,10 +99,9 @@ def dashboard(ctx: Context, start: date | None, end: date | None,
             tuple(Group(c.name, c.episodes, _rows(c.indicators, old_clinicians.get(c.user_id,
                                                                                    [])))
                   for c in clinic.clinicians)))
-    every = adherence_indicators(ctx, start, end, None) if clinic_id is not None else now
     return AuditDashboard(
         start=start, end=end, previous_start=previous_start, previous_end=previous_end,
-        clinic_id=clinic_id, clinics=tuple((c.clinic_id, c.name) for c in every.clinics),
+        clinic_id=clinic_id, clinics=tuple(clinic_names(ctx).items()),
         overall=Group("All clinics" if clinic_id is None else "This clinic",
                       sum(c.episodes for c in now.clinics),
                       _rows(_summed(now), _summed(before))),

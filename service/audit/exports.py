@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -190,7 +190,7 @@ def _pages(plan: Plan, read: Callable[[Session, int], tuple[list[Any], int | Non
 # -- the event log: CSV and JSON Lines
 
 
-_STEPS = dict[int, dict[str, str]]
+_STEPS = dict[int, Mapping[str, str]]
 
 
 def _event_pages(plan: Plan) -> Iterator[list[dict[str, Any]]]:
@@ -218,7 +218,7 @@ def _event_pages(plan: Plan) -> Iterator[list[dict[str, Any]]]:
     return _pages(plan, read)
 
 
-def _event_record(names: Pseudonyms, row: AnyRow, steps: dict[str, str]) -> dict[str, Any]:
+def _event_record(names: Pseudonyms, row: AnyRow, steps: Mapping[str, str]) -> dict[str, Any]:
     return {"event_id": row.id, "at": row.at, "clinic_id": row.clinic_id,
             "episode": names.of("episode", row.episode_id),
             "patient": names.of("patient", row.patient_id), "name": row.name,
@@ -228,7 +228,7 @@ def _event_record(names: Pseudonyms, row: AnyRow, steps: dict[str, str]) -> dict
 
 
 def _step_names(plan: Plan, session: Session, known: _STEPS,
-                version_id: int | None) -> dict[str, str]:
+                version_id: int | None) -> Mapping[str, str]:
     """Element id -> the step's name in words, for a model version (read once per export)."""
     if version_id is None:
         return {}
@@ -285,7 +285,7 @@ def _trace_attributes(names: Pseudonyms, episode: AnyRow) -> dict[str, Any]:
             "started": episode.started_at}
 
 
-def _xes_event(names: Pseudonyms, event: AnyRow, steps: dict[str, str]) -> dict[str, Any]:
+def _xes_event(names: Pseudonyms, event: AnyRow, steps: Mapping[str, str]) -> dict[str, Any]:
     data = event.data or {}
     element = event.element or str(data.get("task", ""))
     return {"concept:name": steps.get(element) or str(data.get("title") or element),

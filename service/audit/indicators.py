@@ -61,7 +61,7 @@ def adherence_indicators(ctx: Context, start: date | None, end: date | None,
     """The indicators and digital engagement over episodes that started in [start, end]
     (whole days, UTC), of one clinic or of each; by default over the last 365 days."""
     start, end = _period(ctx, start, end)
-    clinics = _clinics(ctx, clinic_id)
+    clinics = clinic_names(ctx, clinic_id)
     by_clinic = _judged_by_clinic(ctx, start, end, clinic_id)
     # The indicators' names give the active model's numbers; each episode is judged by its own.
     named = model_settings(ctx, models_registry.active_version_id(ctx.session))
@@ -80,7 +80,7 @@ def indicator_breaches(ctx: Context, indicator: int, start: date, end: date,
         raise InvalidRequestError(f"there is no indicator {indicator}",
                                   [{"field": "indicator", "message": "must be 1 to 12"}])
     start, end = _period(ctx, start, end)
-    _clinics(ctx, clinic_id)
+    clinic_names(ctx, clinic_id)
     breaches = []
     for clinic, judged in sorted(_judged_by_clinic(ctx, start, end, clinic_id).items()):
         for one in judged:
@@ -179,7 +179,7 @@ def model_settings(ctx: Context, version_id: int) -> AdherenceSettings:
     return AdherenceSettings.of_model(engine.model.settings)
 
 
-def _clinics(ctx: Context, clinic_id: int | None) -> dict[int, str]:
+def clinic_names(ctx: Context, clinic_id: int | None = None) -> dict[int, str]:
     """Clinic id -> name: the one asked for, or every clinic."""
     query = select(Clinic.id, Clinic.name).order_by(col(Clinic.id))
     if clinic_id is not None:

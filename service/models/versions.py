@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlmodel import col, func, select
 
@@ -136,16 +136,11 @@ def _candidates(ctx: Context, target: ModelVersion, episode_ids: Sequence[int],
                 stratum: str | None) -> list[Episode]:
     if len(episode_ids) > MAX_EPISODES:
         raise InvalidRequestError(f"choose at most {MAX_EPISODES:,} episodes at a time")
-    same_process = select(ModelVersion.id).where(
-        ModelVersion.process_id == target.process_id)
     query = (select(Episode).join(Instance, col(Instance.episode_id) == Episode.id)
-             .where(Instance.status == "running", Episode.status == "active",
-                    col(Episode.model_version_id) != target.id)
+             .where(*_running_elsewhere(target, any_process=bool(episode_ids)))
              .order_by(col(Episode.id)))
     if episode_ids:
         query = query.where(col(Episode.id).in_(list(episode_ids)))
-    else:
-        query = query.where(col(Episode.model_version_id).in_(same_process))
     if stratum:
         query = query.where(Episode.stratum == stratum)
     found = list(ctx.session.exec(query.limit(MAX_EPISODES + 1)).all())
@@ -239,15 +234,15 @@ def migration_page(ctx: Context, version_id: int, episode_ids: Sequence[int] = (
     report = None
     if dry_run is not None:
         report = migrate(ctx, version_id, episode_ids, step, stratum, dry_run)
-    same_process = select(ModelVersion.id).where(ModelVersion.process_id == target.process_id)
-    running_query = (select(Episode.id, Episode.stratum, Episode.model_version_id)
-                     .join(Instance, col(Instance.episode_id) == Episode.id)
-                     .where(Instance.status == "running", Episode.status == "active",
-                            col(Episode.model_version_id) != target.id,
-                            col(Episode.model_version_id).in_(same_process))
-                     .order_by(col(Episode.id)))
-    rows = ctx.session.exec(running_query.limit(MAX_LISTED + 1)).all()
-    count = len(rows) if len(rows) <= MAX_LISTED else _count_running(ctx, target)
+    rows = ctx.session.exec(
+        select(Episode.id, Episode.stratum, Episode.model_version_id)
+        .join(Instance, col(Instance.episode_id) == Episode.id)
+        .where(*_running_elsewhere(target)).order_by(col(Episode.id))
+        .limit(MAX_LISTED + 1)).all()
+    count = len(rows) if len(rows) <= MAX_LISTED else int(ctx.session.exec(
+        select(func.count()).select_from(Episode)
+        .join(Instance, col(Instance.episode_id) == Episode.id)
+        .where(*_running_elsewhere(target))).one())
     steps: dict[str, str] = {}
     for other_id in sorted({row[2] for row in rows}):
         steps.update(ctx.engines.engine_by_id(ctx.session, other_id).model.waiting_step_names())
@@ -258,11 +253,13 @@ def migration_page(ctx: Context, version_id: int, episode_ids: Sequence[int] = (
         chosen=tuple(episode_ids), step=step, stratum=stratum, report=report)
 
 
-def _count_running(ctx: Context, target: ModelVersion) -> int:
-    same_process = select(ModelVersion.id).where(ModelVersion.process_id == target.process_id)
-    query = (select(func.count()).select_from(Episode)
-             .join(Instance, col(Instance.episode_id) == Episode.id)
-             .where(Instance.status == "running", Episode.status == "active",
-                    col(Episode.model_version_id) != target.id,
-                    col(Episode.model_version_id).in_(same_process)))
-    return int(ctx.session.exec(query).one())
+def _running_elsewhere(target: ModelVersion, any_process: bool = False) -> list[Any]:
+    """Where-clauses (over episodes joined with their instances) for the running episodes on
+    a version other than `target`: of the same process, unless chosen one by one (a chosen
+    episode of another process is then refused with the reason)."""
+    clauses: list[Any] = [Instance.status == "running", Episode.status == "active",
+                          col(Episode.model_version_id) != target.id]
+    if not any_process:
+        clauses.append(col(Episode.model_version_id).in_(
+            select(ModelVersion.id).where(ModelVersion.process_id == target.process_id)))
+    return clauses

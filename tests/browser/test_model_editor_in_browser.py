@@ -16,28 +16,20 @@ from sqlmodel import select
 
 from service.core import clinic_time
 from service.core.db import transaction
-from service.core.tables import Episode, ModelDraft, ModelVersion, ReadyTask
+from service.core.tables import ModelDraft, ModelVersion
 from tests.service.conftest import complete, follow_up_answers, refer, through_first_visit
-from tests.service.test_model_migration import deploy_edit, without_the_2_week_follow_up
+from tests.service.test_model_migration import (
+    FOUR_WEEKS,
+    SIX_WEEKS,
+    deploy_edit,
+    ready_names,
+    version_of,
+    without_the_2_week_follow_up,
+)
 
 from .conftest import DESKTOP, PHONE, Person, World, log_in
 
-SIX_WEEKS = "weeks_after(care_started_at, settings['follow_up_weeks'][1])"
-FOUR_WEEKS = "weeks_after(care_started_at, 4)"
 OTHER_TOOLS = Path(__file__).parent / "other_tools"
-
-
-def ready_names(world: World, episode_id: int) -> set[str]:
-    with transaction(world.db, write=False) as session:
-        return set(session.exec(select(ReadyTask.name)
-                                .where(ReadyTask.episode_id == episode_id)).all())
-
-
-def version_of(world: World, episode_id: int) -> int:
-    with transaction(world.db, write=False) as session:
-        episode = session.get(Episode, episode_id)
-        assert episode is not None
-        return episode.model_version_id
 
 
 def open_a_copy_of_version_1(page: Page) -> None:
