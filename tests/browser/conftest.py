@@ -77,6 +77,11 @@ def person(browser: Browser, live_server: LiveServer) -> Iterator[Person]:  # no
 
 
 def log_in(page: Page, username: str, shot: Path | None = None) -> None:
+    """Log in through the form and wait until the landing page has run its scripts.
+
+    The landing page's heading is visible before its deferred scripts (htmx) have run; a
+    filter changed in that gap fires no request, so the caller would wait for one in vain.
+    """
     page.goto("/login")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.get_by_label("Username").fill(username)
@@ -85,3 +90,4 @@ def log_in(page: Page, username: str, shot: Path | None = None) -> None:
         page.screenshot(path=str(shot), full_page=True)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.wait_for_load_state("load")
