@@ -29,6 +29,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from .vocabulary import Vocabulary, vocabulary_of
 from .xmlsafe import MAX_MODEL_BYTES, UnsafeXmlError, parse_xml
 
 MANIFEST = "pathway.toml"
@@ -87,6 +88,11 @@ class PathwayModel:
                  "subprocess_specs": {k: registry.convert(v)
                                       for k, v in self.subprocess_specs.items()}}
         return json.dumps(specs, default=str)
+
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        """The words its forms give the codes in its data (pathways.vocabulary)."""
+        return vocabulary_of(self.forms)
 
     def waiting_step_names(self) -> Mapping[str, str]:
         """The steps an instance can wait at (people's tasks and timers), by element id, with

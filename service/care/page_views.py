@@ -212,7 +212,7 @@ def patient_summary(ctx: Context, episode_id: int) -> PatientSummary:
     return PatientSummary(
         header=header, alerts=episode_alerts(ctx, {episode_id})[episode_id],
         guideline_warnings=_guideline_warnings(events), open_tasks=_open_tasks(ctx, episode_id),
-        timeline=timeline(ctx, events, set(people_tasks(model))),
+        timeline=timeline(ctx, events, set(people_tasks(model)), model.vocabulary),
         charts=_charts([(s.submitted_at, s.scores or {}) for s in scores]),
         activities=_activities(ctx, episode_id),
         adherence=tuple(weeks), education=_education(ctx, episode_id),

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from pathways.vocabulary import Vocabulary, vocabulary_of
 from service.care.page_views import score_charts
 from service.care.schemas import TaskPublic
 from service.care.timeline import MEASURE_NAMES, words
@@ -53,24 +54,27 @@ def task_patient(ctx: Context, task: TaskPublic) -> TaskPatient:
         f"{score_text(c.points[-1].value)} ({c.points[-1].verdict})"
         if len(c.points) > 1 else "not yet") for c in score_charts(ctx, task.episode_id))
     names = user_names(ctx, {task.claimed_by}) if task.claimed_by else {}
+    vocabulary = (ctx.engines.engine_by_id(ctx.session, episode.model_version_id).model.vocabulary
+                  if episode is not None else vocabulary_of({}))
     return TaskPatient(
         stratum=episode.stratum if episode else task.stratum, scores=scores,
-        red_flags=_red_flags(latest), reasons=_reasons(task, latest),
+        red_flags=_red_flags(latest, vocabulary), reasons=_reasons(task, latest, vocabulary),
         claimed_by=names.get(task.claimed_by) if task.claimed_by else None,
         claimed_by_someone_else=task.claimed_by is not None and ctx.user is not None
         and task.claimed_by != ctx.user.id)
 
 
-def _red_flags(latest: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+def _red_flags(latest: dict[str, dict[str, Any]], vocabulary: Vocabulary) -> tuple[str, ...]:
     answered = latest.get("red_flag_screened", {}).get("red_flags") or {}
-    found = [words(k) or "" for k, v in answered.items() if v is True]
+    found = [vocabulary.title(k) for k, v in answered.items() if v is True]
     raised = latest.get("red_flag_raised")
     if raised:
         found.append(f"triage: {words(raised.get('red_flag_outcome'))}")
     return tuple(found)
 
 
-def _reasons(task: TaskPublic, latest: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+def _reasons(task: TaskPublic, latest: dict[str, dict[str, Any]],
+             vocabulary: Vocabulary) -> tuple[str, ...]:
     reasons = []
     if task.alert in TASK_ALERTS:
         reasons.append(TASK_ALERTS[task.alert][0])
@@ -94,6 +98,7 @@ def _reasons(task: TaskPublic, latest: dict[str, dict[str, Any]]) -> tuple[str, 
                        f"{'improved' if improved else 'not improved'}"
                        + (f" ({scores})" if scores else ""))
     if task.name == "specialist_referral" and "escalation_reviewed" in latest:
+        decision = latest["escalation_reviewed"].get("escalation_decision")
         reasons.append("Not-improving review decided: "
-                       f"{words(latest['escalation_reviewed'].get('escalation_decision'))}")
+                       f"{vocabulary.label('escalation_decision', decision).lower()}")
     return tuple(reasons)

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from pathways.education import EducationError, default_catalogue
+from pathways.exercises import ExerciseError, default_library
+from pathways.vocabulary import Vocabulary, plain
 from service.care.worklist import user_names, when
 from service.core.context import Context
 from service.core.score_text import score_text
@@ -25,7 +27,7 @@ class TimelineItem:
 
 
 def words(value: Any) -> str | None:
-    return str(value).replace("_", " ") if value not in (None, "") else None
+    return plain(value) if value not in (None, "") else None
 
 
 MEASURE_NAMES = {"pain": "pain", "disability": "disability", "psfs": "PSFS", "pseq": "PSEQ"}
@@ -71,56 +73,102 @@ def _check_text(data: Mapping[str, Any]) -> str:
             if check else "")
 
 
-SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "episode_started": lambda d: f"Referred ({words((d.get('referral') or {}).get('source'))})",
-    "red_flag_screened": lambda d: "Safety questions answered: "
-    + (", ".join(words(k) or "" for k, v in (d.get("red_flags") or {}).items() if v)
-       or "no red flags"),
-    "red_flag_raised": lambda d: f"Red flag raised: {words(d.get('red_flag_outcome'))}",
-    "red_flag_reviewed": lambda d: f"Red flag reviewed: {words(d.get('red_flag_decision'))}",
-    "baseline_recorded": lambda d: f"Baseline recorded: {_scores_text(d.get('baseline'))}",
-    "risk_stratified": lambda d: f"Risk stratified: {d.get('stratum')}",
-    "first_visit_recorded": lambda d: "First visit recorded: "
-    f"{words(d.get('working_diagnosis')) or 'no diagnosis given'}",
-    "education_assigned": lambda d: f"{len(d.get('education_modules') or [])} education "
+def _flags_text(data: Mapping[str, Any], v: Vocabulary) -> str:
+    flags = [v.title(k) for k, on in (data.get("red_flags") or {}).items() if on]
+    return "; ".join(flags) or "no red flags"
+
+
+def _referral_text(data: Mapping[str, Any]) -> str:
+    source = (data.get("referral") or {}).get("source")
+    return {"self": "Referred themselves", "clinician": "Referred by a clinician"}.get(
+        str(source), f"Referred ({words(source) or 'source not given'})")
+
+
+def _sessions(count: Any) -> str:
+    return f"{count} session" + ("" if count == 1 else "s")
+
+
+LEVEL_MOVES = {"progress": "moved up a level", "regress": "moved down a level"}
+"""What exercise_progression.dmn's per-exercise decisions do to an exercise's level."""
+
+
+def _level_changes(data: Mapping[str, Any]) -> str:
+    """Which exercises moved up or down, by their titles (exercise_decisions and the new
+    exercise_programme are in the same order)."""
+    decisions = list(data.get("exercise_decisions") or [])
+    programme = list(data.get("exercise_programme") or [])
+    moved: dict[str, list[str]] = {}
+    for decision, item in zip(decisions, programme, strict=False):
+        move = LEVEL_MOVES.get(str(decision).removesuffix("_alert"))
+        if move and isinstance(item, Mapping):
+            moved.setdefault(move, []).append(_exercise_title(item.get("exercise")))
+    parts = [f"{', '.join(titles)} {move}" for move, titles in moved.items()]
+    return "; ".join(parts) or "no exercise moved"
+
+
+def _exercise_title(exercise: Any) -> str:
+    try:
+        return default_library().get(str(exercise)).title
+    except ExerciseError:
+        return words(exercise) or "an exercise"
+
+
+Sentence = Callable[[Mapping[str, Any], Vocabulary], str]
+
+SENTENCES: dict[str, Sentence] = {
+    "episode_started": lambda d, v: _referral_text(d),
+    "red_flag_screened": lambda d, v: f"Safety questions answered: {_flags_text(d, v)}",
+    "red_flag_raised": lambda d, v: "Red flag raised: "
+    f"{v.label('red_flag_outcome', d.get('red_flag_outcome'))}",
+    "red_flag_reviewed": lambda d, v: "Red flag reviewed: "
+    f"{v.label('red_flag_decision', d.get('red_flag_decision')).lower()}",
+    "baseline_recorded": lambda d, v: f"Baseline recorded: {_scores_text(d.get('baseline'))}",
+    "risk_stratified": lambda d, v: f"Risk stratified: {d.get('stratum')}",
+    "first_visit_recorded": lambda d, v: "First visit recorded: "
+    f"{v.label('working_diagnosis', d.get('working_diagnosis')) or 'no diagnosis given'}",
+    "education_assigned": lambda d, v: f"{len(d.get('education_modules') or [])} education "
     "modules assigned",
-    "education_completed": lambda d: ("Read again" if d.get("education_attempt") == 2 else "Read")
+    "education_completed": lambda d, v: ("Read again" if d.get("education_attempt") == 2
+                                         else "Read")
     + f" \u201c{_module_title(d.get('module_read'))}\u201d" + _check_text(d),
-    "education_check_failed": lambda d: "Check of understanding not passed for "
+    "education_check_failed": lambda d, v: "Check of understanding not passed for "
     f"\u201c{_module_title(d.get('module_read'))}\u201d: offered again, physiotherapist told",
-    "education_follow_up_recorded": lambda d: "Followed up "
-    f"\u201c{_module_title(d.get('module_read'))}\u201d: {words(d.get('education_follow_up'))}",
-    "exercise_started": lambda d: f"Exercise programme started "
+    "education_follow_up_recorded": lambda d, v: "Followed up "
+    f"\u201c{_module_title(d.get('module_read'))}\u201d: "
+    f"{v.label('education_follow_up', d.get('education_follow_up')).lower()}",
+    "exercise_started": lambda d, v: f"Exercise programme started "
     f"({len(d.get('exercise_programme') or [])} exercises)",
-    "exercise_week_completed": lambda d: f"Exercise week {d.get('programme_week')}: "
-    f"{d.get('sessions_done')} sessions, pain {d.get('week_pain_nrs')}, "
+    "exercise_week_completed": lambda d, v: f"Exercise week {d.get('programme_week')}: "
+    f"{_sessions(d.get('sessions_done'))}, pain {d.get('week_pain_nrs')}, "
     f"during exercise {d.get('pain_during')}",
-    "exercise_level_changed": lambda d: f"Exercise level changed: {words(d.get('progression'))}",
-    "exercise_alert_reviewed": lambda d: f"Exercise alert reviewed: "
-    f"{words(d.get('alert_action'))}",
-    "exercise_completed": lambda d: f"Exercise programme finished after "
+    "exercise_level_changed": lambda d, v: f"Exercise levels changed after week "
+    f"{d.get('programme_week')}: {_level_changes(d)}",
+    "exercise_alert_reviewed": lambda d, v: "Exercise alert reviewed: "
+    f"{v.label('alert_action', d.get('alert_action')).lower()}",
+    "exercise_completed": lambda d, v: f"Exercise programme finished after "
     f"{d.get('programme_week')} weeks",
-    "pi_session_delivered": lambda d: "Psychologically informed session: "
-    + (", ".join(words(t) or "" for t in d.get("session_topics") or []) or "no topics noted"),
-    "follow_up_due": lambda d: f"{d.get('follow_up_week')}-week follow-up due",
-    "follow_up_completed": lambda d: f"{d.get('follow_up_week')}-week follow-up: "
+    "pi_session_delivered": lambda d, v: "Psychologically informed session: "
+    + (", ".join(v.labels_of("session_topics", d.get("session_topics") or []))
+       or "no topics noted"),
+    "follow_up_due": lambda d, v: f"{d.get('follow_up_week')}-week follow-up due",
+    "follow_up_completed": lambda d, v: f"{d.get('follow_up_week')}-week follow-up: "
     f"{_scores_text(d.get('follow_up_scores'))}; {_improvement_text(d.get('improvement'))}",
-    "escalation_reviewed": lambda d: f"Not improving, reviewed: "
-    f"{words(d.get('escalation_decision'))}",
-    "programme_changed": lambda d: f"Programme changed: {words(d.get('escalation_decision'))}",
-    "episode_escalated": lambda d: "Left the pathway: " + (
-        words(d.get("escalation_decision") or d.get("red_flag_decision")
-               or d.get("emergency_action") or d.get("red_flag_outcome")) or "escalated")
+    "escalation_reviewed": lambda d, v: "Not improving, reviewed: "
+    f"{v.label('escalation_decision', d.get('escalation_decision')).lower()}",
+    "programme_changed": lambda d, v: "Programme changed: "
+    f"{v.label('escalation_decision', d.get('escalation_decision')).lower()}",
+    "episode_escalated": lambda d, v: "Left the pathway: " + _left_because(d, v)
     + (f" ({d['referred_to']})" if d.get("referred_to") else ""),
-    "episode_discharged": lambda d: f"Discharged: {words(d.get('discharge_outcome'))}"
+    "episode_discharged": lambda d, v: "Discharged: "
+    f"{v.label('discharge_outcome', d.get('discharge_outcome')).lower()}"
     + (f"; final scores: {_scores_text(d['follow_up_scores'])}" if d.get("follow_up_scores")
        else ""),
-    "registry_questionnaire_completed": lambda d: f"Registry questionnaire "
+    "registry_questionnaire_completed": lambda d, v: f"Registry questionnaire "
     f"({d.get('registry_month_done')} months): {_scores_text(d.get('registry_scores'))}",
-    "episode_completed": lambda d: "Pathway complete",
-    "patient_password_reset": lambda d: "The patient's login was given a new password",
-    "task_completed": lambda d: f"{d.get('title')} done" + (" (late)" if d.get("overdue")
-                                                            else ""),
+    "episode_completed": lambda d, v: "Pathway complete",
+    "patient_password_reset": lambda d, v: "The patient's login was given a new password",
+    "task_completed": lambda d, v: f"{d.get('title')} done" + (" (late)" if d.get("overdue")
+                                                               else ""),
 }
 """Event name -> a sentence for people. Unknown events are shown by name."""
 HIDDEN = {"timer_fired"}
@@ -129,8 +177,17 @@ BY_PERSON = {"episode_started", "patient_password_reset"}
 """Engine bookkeeping the events around it already say in words."""
 
 
-def timeline(ctx: Context, events: list[Event],
-              people_tasks: set[str]) -> tuple[TimelineItem, ...]:
+def _left_because(data: Mapping[str, Any], v: Vocabulary) -> str:
+    """Why the episode left the pathway: the first decision on record, in its form's words."""
+    for field in ("escalation_decision", "red_flag_decision", "emergency_action",
+                  "red_flag_outcome"):
+        if data.get(field):
+            return v.label(field, data[field]).lower()
+    return "escalated"
+
+
+def timeline(ctx: Context, events: list[Event], people_tasks: set[str],
+             vocabulary: Vocabulary) -> tuple[TimelineItem, ...]:
     """Events as sentences, oldest first. "By" names the person only for what a person did:
     a referral, a new password for the patient, or a task of theirs (the steps the engine
     runs after it are not theirs)."""
@@ -144,7 +201,7 @@ def timeline(ctx: Context, events: list[Event],
             continue  # the task's own event says it better
         describe = SENTENCES.get(event.name)
         try:
-            sentence = describe(event.data or {}) if describe else (
+            sentence = describe(event.data or {}, vocabulary) if describe else (
                 words(event.name) or event.name).capitalize()
         except (TypeError, ValueError, AttributeError):
             sentence = (words(event.name) or event.name).capitalize()

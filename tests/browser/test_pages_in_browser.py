@@ -118,7 +118,7 @@ def test_a_physiotherapist_claims_with_one_click_and_records_the_first_visit(
     timeline = page.locator("section", has=page.get_by_role("heading", name="Timeline"))
     recorded = timeline.get_by_role("listitem").filter(has_text="First visit recorded")
     expect(recorded).to_have_count(1)
-    expect(recorded).to_contain_text("First visit recorded: non specific lbp by physio")
+    expect(recorded).to_contain_text("First visit recorded: Non-specific low back pain by physio")
     page.wait_for_load_state("networkidle")  # the diagram and charts are drawn by script
     page.screenshot(path=str(screenshot_dir / "04-patient-page.png"), full_page=True)
 

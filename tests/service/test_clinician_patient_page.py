@@ -9,7 +9,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from pathways.models import read_bundle_dir
+from pathways.models import PathwayModel, read_bundle_dir
+from pathways.vocabulary import vocabulary_of
 from service.care.timeline import SENTENCES
 from service.core.db import transaction
 from service.models import registry as models_registry
@@ -41,7 +42,8 @@ def test_a_patients_page_tells_their_story_in_words_numbers_and_a_diagram(
     assert any("Risk stratified: medium" in line for line in timeline)
     assert any("Exercise week 1: 2 sessions, pain 5, during exercise 3" in line
                for line in timeline)
-    assert any("First visit recorded: non specific lbp by physio" in line for line in timeline)
+    assert any("First visit recorded: Non-specific low back pain by physio" in line
+               for line in timeline)
     pain = page.select_one("#chart-pain").find_parent("figure")
     assert [[text(td) for td in tr.select("td")][1:] for tr in pain.select("tbody tr")] == \
         [["6", "", "baseline"], ["3", "-3", "meaningfully better"]]
@@ -85,7 +87,8 @@ def test_the_summary_twin_has_the_patient_pages_data(world: World) -> None:
 def test_the_timeline_says_whether_the_measures_that_count_improved(
         improvement: dict[str, object], sentence: str) -> None:
     data = {"follow_up_week": 6, "follow_up_scores": {"pain": 3}, "improvement": improvement}
-    assert SENTENCES["follow_up_completed"](data) == f"6-week follow-up: pain 3; {sentence}"
+    assert SENTENCES["follow_up_completed"](data, vocabulary_of({})) == \
+        f"6-week follow-up: pain 3; {sentence}"
 
 
 @pytest.mark.parametrize("path", ["/patients/{id}", "/patients/{id}/diagram.bpmn",
@@ -136,3 +139,26 @@ def test_a_model_deployed_without_a_diagram_is_served_as_deployed(world: World) 
     response = log_in(world, "physio").get(f"/patients/{episode_id}/diagram.bpmn")
     assert response.status_code == 200
     assert response.content == bare  # the page's script lays it out
+
+
+def test_the_timeline_tells_answers_in_the_forms_words(betterback: PathwayModel) -> None:
+    """Words, not codes: the forms' titles and labels, the exercises' titles, and counts that
+    agree with their nouns."""
+    v = betterback.vocabulary
+    assert SENTENCES["red_flag_screened"]({"red_flags": {
+        "bladder_bowel_change": True, "saddle_numbness": True, "fever": False}}, v) == (
+        "Safety questions answered: New change in bladder or bowel control; "
+        "Numbness around the genitals, buttocks or inner thighs")
+    assert SENTENCES["exercise_level_changed"]({
+        "programme_week": 3, "exercise_decisions": ["progress", "hold", "regress_alert"],
+        "exercise_programme": [{"exercise": "walking"}, {"exercise": "balance"},
+                               {"exercise": "back-extension"}]}, v) == (
+        "Exercise levels changed after week 3: Walking moved up a level; "
+        "Back extension moved down a level")
+    assert SENTENCES["exercise_week_completed"]({
+        "programme_week": 2, "sessions_done": 1, "week_pain_nrs": 4, "pain_during": 3}, v) == \
+        "Exercise week 2: 1 session, pain 4, during exercise 3"
+    assert SENTENCES["episode_started"]({"referral": {"source": "self"}}, v) == \
+        "Referred themselves"
+    assert SENTENCES["escalation_reviewed"]({"escalation_decision": "combined_programme"}, v) \
+        == "Not improving, reviewed: combined physical and psychological programme"

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import stat
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +27,7 @@ from service.core.tables import ROLES, Episode, Event, Patient, ReadyTask
 from service.demo.data import DemoError, DemoResult, load_demo, load_demo_if_empty
 from service.models.bootstrap import prepare
 
+from ..conftest import BETTERBACK_DIR
 from .conftest import _reset_postgres, database_url
 
 
@@ -214,3 +217,113 @@ def test_patients_in_the_exercise_phase_log_sessions_on_most_days_but_two(demo: 
     badged = {e for e, badges in alerts.items()
               if any(b.text.startswith("No exercise logged") for b in badges)}
     assert badged == quiet
+
+
+# --------------------------------------------------------------------------- words, not codes
+
+SNAKE_CASE = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
+NOT_READ_AS_PROSE = ("script", "style", "template", "code", "pre")
+"""Elements whose text is not prose: scripts, and identifiers a person types or copies (a
+model's process id, a file name) shown as code on purpose."""
+ENGLISH_ALREADY = {"education given", "referral made"}
+"""Field names that read as plain English where our own sentences use them ("education given
+at the first visit", "Specialist referral made")."""
+SKIPPED_LINKS = re.compile(r"^/(static|api|docs|openapi|logout)|\.(csv|jsonl?|xes|bpmn|dmn|zip)$")
+
+
+def _codes() -> tuple[frozenset[str], frozenset[str]]:
+    """What a page must not show: every multi-word code of the shipped model's forms and the
+    exercise library as it would read with its separators made spaces (`non specific lbp`),
+    unless the model's own words say it too (a step "Combined programme session" may say
+    "combined programme"); and the hyphenated exercise ids themselves."""
+    from pathways.exercises import default_library
+    from pathways.models import load_bundle_dir
+    from pathways.vocabulary import plain
+
+    model = load_bundle_dir(BETTERBACK_DIR, lint=False)
+    vocabulary = model.vocabulary
+    library = default_library()
+    words = " | ".join([*vocabulary.titles.values(), *model.step_names().values(),
+                        *(label for labels in vocabulary.labels.values()
+                          for label in labels.values()),
+                        *(library.get(i).title for i in library.ids())]).lower()
+    codes = {c for c in vocabulary.codes() | set(library.ids()) if "_" in c or "-" in c}
+    phrases = {plain(c).lower() for c in codes} - ENGLISH_ALREADY
+    return (frozenset(p for p in phrases if not re.search(rf"\b{re.escape(p)}\b", words)),
+            frozenset(c for c in codes if "-" in c))
+
+
+def _prose(html: str) -> str:
+    from bs4 import BeautifulSoup
+
+    page = BeautifulSoup(html, "html.parser")
+    for element in page(list(NOT_READ_AS_PROSE)):
+        element.decompose()
+    return " ".join(page.get_text(" ").split())
+
+
+def _crawl(client: TestClient, start: list[str], limit: int = 400) -> dict[str, str]:
+    """Every page reachable by links from `start` (at most 25 of each kind: paging through a
+    log shows the same words), url -> its prose."""
+    from bs4 import BeautifulSoup
+
+    seen: dict[str, str] = {}
+    kinds: Counter[str] = Counter()
+    queue = list(start)
+    while queue and len(seen) < limit:
+        url = queue.pop(0)
+        kind = re.sub(r"\d+", "N", url)
+        if url in seen or kinds[kind] >= 25:
+            continue
+        kinds[kind] += 1
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        if not response.headers["content-type"].startswith("text/html"):
+            continue
+        seen[url] = _prose(response.text)
+        for link in BeautifulSoup(response.text, "html.parser").find_all("a", href=True):
+            href = str(link["href"]).split("#")[0]
+            if href.startswith("/") and not SKIPPED_LINKS.search(href.split("?")[0]):
+                queue.append(href)
+    return seen
+
+
+def _browser(demo: Demo, username: str) -> TestClient:
+    from bs4 import BeautifulSoup
+
+    client = TestClient(create_app(demo.settings, ManualClock(demo.result.now), demo.db))
+    token = BeautifulSoup(client.get("/login").text, "html.parser").find(
+        "input", attrs={"name": "csrf_token"})["value"]
+    response = client.post("/login", data={"username": username, "csrf_token": token,
+                                           "password": demo.logins()[username][1]})
+    assert response.status_code == 200 and response.url.path != "/login", response.text
+    return client
+
+
+def test_every_page_of_the_demo_says_words_not_codes(demo: Demo) -> None:
+    """Each login of the demo follows every link from its landing page (a physiotherapist
+    also opens every patient of the clinic and every task): no page shows a snake_case word,
+    a code of the model's forms in plain words (`non specific lbp`) or an exercise id."""
+    phrases, exercise_ids = _codes()
+    assert "non specific lbp" in phrases and "bladder bowel change" in phrases
+    with transaction(demo.db, write=False) as session:
+        episodes = [e.id for e in session.exec(select(Episode)).all()]
+        tasks = [t.task_id for t in session.exec(
+            select(ReadyTask).where(ReadyTask.role == "physiotherapist")).all()]
+    found: dict[str, set[str]] = {}
+    pages = 0
+    for username in demo.logins():
+        client = _browser(demo, username)
+        start = [client.get("/").url.path]
+        if username == "physio":
+            start += [f"/patients/{e}" for e in episodes] + [f"/tasks/{t}" for t in tasks]
+        crawled = _crawl(client, start)
+        pages += len(crawled)
+        for url, text in crawled.items():
+            lowered = text.lower()
+            bad = set(SNAKE_CASE.findall(text)) | {p for p in phrases if re.search(
+                rf"\b{re.escape(p)}\b", lowered)} | {i for i in exercise_ids if i in lowered}
+            for word in bad:
+                found.setdefault(word, set()).add(f"{username} {url}")
+    assert pages > 100
+    assert not found, "\n".join(f"{w}: {sorted(urls)[:3]}" for w, urls in sorted(found.items()))

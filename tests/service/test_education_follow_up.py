@@ -99,7 +99,7 @@ def test_the_physiotherapist_is_asked_to_talk_the_module_through_from_the_workli
         ["Education check not passed"]
     form = soup(physio.get(f"/tasks/{task['task_id']}"))
     assert TALK_THROUGH in text(form.select_one("main h1"))
-    assert {"Discussed with patient", "Will discuss at next visit"} <= set(
+    assert {"Discussed with the patient", "To discuss at the next visit"} <= set(
         text(label) for label in form.select("main label"))
 
     # A second check not passed: no third reading, the patient is told who will help.
@@ -115,5 +115,5 @@ def test_the_physiotherapist_is_asked_to_talk_the_module_through_from_the_workli
     timeline = text(soup(physio.get(f"/patients/{episode_id}")).select_one("main"))
     for sentence in (f"Check of understanding not passed for \u201c{TITLE}\u201d",
                      f"Read again \u201c{TITLE}\u201d (2 of 3 check answers right)",
-                     f"Followed up \u201c{TITLE}\u201d: discussed with patient"):
+                     f"Followed up \u201c{TITLE}\u201d: discussed with the patient"):
         assert sentence in timeline

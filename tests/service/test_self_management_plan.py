@@ -5,15 +5,18 @@ never enters the workflow state."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from pathways.education import default_catalogue
+from pathways.models import load_bundle_dir
 from service.care.timeline import SENTENCES
 from service.core.db import transaction
 from service.core.tables import Instance
 
+from ..conftest import BETTERBACK_DIR
 from .clinician_pages_support import text
 from .conftest import A, World, complete, find_task, refer, soup, through_first_visit
 from .conftest import page_login as login
@@ -103,7 +106,11 @@ def test_the_patient_reads_their_plan_after_discharge(world: World) -> None:
 
 
 def test_the_discharge_sentence_gives_the_final_scores_when_the_event_has_them() -> None:
-    discharged = SENTENCES["episode_discharged"]
+    vocabulary = load_bundle_dir(BETTERBACK_DIR, lint=False).vocabulary
+
+    def discharged(data: dict[str, Any]) -> str:
+        return SENTENCES["episode_discharged"](data, vocabulary)
+
     assert discharged({"discharge_outcome": "improved"}) == "Discharged: improved"
     assert discharged({"discharge_outcome": "improved", "follow_up_scores": {
         "pain": 3, "disability": 100 * 10 / 45, "psfs": 17 / 3, "pseq": 40}}) == \
