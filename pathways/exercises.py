@@ -511,6 +511,7 @@ def describe_programme(
         result.append({
             "id": ex.id, "title": ex.title, "category": ex.category, "level": n,
             "max_level": ex.max_level, "level_name": lv.name, "dose": dose.describe(),
+            "sets": dose.sets if dose.minutes is None else None,
             "instructions": lv.instructions, "what_to_feel": lv.what_to_feel,
             "stop_if": lv.stop_if, "video_url": ex.video_url,
             "illustration": ex.illustration is not None,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 from sqlmodel import col, select
 
 from pathways.education import EducationError, default_catalogue
 from pathways.engine import PathwayEngine
+from pathways.exercises import default_library
 from pathways.guidelines import field_warnings, treatment_warnings
 from pathways.instruments import (
     DISABILITY_MCID_POINTS,
@@ -28,7 +29,7 @@ from pathways.instruments import (
 )
 from service.care import psfs as psfs_activities
 from service.care import views
-from service.care.timeline import TimelineItem, timeline, words
+from service.care.timeline import WEEK_OUTCOMES, TimelineItem, timeline, words
 from service.care.worklist import Badge, episode_alerts, patient_names, people_tasks, when
 from service.core import access
 from service.core.context import Context
@@ -37,6 +38,7 @@ from service.core.score_text import score_value
 from service.core.tables import (
     Episode,
     Event,
+    ExerciseLog,
     Instance,
     QuestionnaireResponse,
     ReadyTask,
@@ -104,6 +106,17 @@ class Activity:
 
 
 @dataclass(frozen=True)
+class LoggedExercise:
+    """One exercise the patient logged, as the clinician reads it."""
+    at: datetime
+    title: str
+    level: int
+    sets: int | None
+    pain: int
+    difficulty: str
+
+
+@dataclass(frozen=True)
 class AdherenceWeek:
     week: int
     sessions_done: int
@@ -155,10 +168,13 @@ class PatientSummary:
     charts: tuple[Chart, ...]
     activities: tuple[Activity, ...]
     adherence: tuple[AdherenceWeek, ...]
+    logged: tuple[LoggedExercise, ...]
+    """The patient's exercise logs of the last `log_days` days, newest first."""
     education: tuple[EducationItem, ...]
     position: Position
     self_management_plan: self_management.SelfManagementPlan
     """Written at discharge (its text is None until then)."""
+    log_days: ClassVar[int] = 14
 
     def script_data(self) -> dict[str, Any]:
         """What the page's script draws: chart series and the diagram's highlights."""
@@ -215,7 +231,8 @@ def patient_summary(ctx: Context, episode_id: int) -> PatientSummary:
         timeline=timeline(ctx, events, set(people_tasks(model)), model.vocabulary),
         charts=_charts([(s.submitted_at, s.scores or {}) for s in scores]),
         activities=_activities(ctx, episode_id),
-        adherence=tuple(weeks), education=_education(ctx, episode_id),
+        adherence=tuple(weeks), logged=_logged(ctx, episode_id),
+        education=_education(ctx, episode_id),
         position=_position(ctx, episode, engine),
         self_management_plan=self_management.latest_plan(ctx.session, episode_id))
 
@@ -298,6 +315,21 @@ def _position(ctx: Context, episode: Episode, engine: PathwayEngine) -> Position
                     tuple(str(names.get(i) or i) for i in progress.current))
 
 
+DIFFICULTY_WORDS = {"too_easy": "too easy", "about_right": "about right", "too_hard": "too hard"}
+
+
+def _logged(ctx: Context, episode_id: int) -> tuple[LoggedExercise, ...]:
+    library = default_library()
+    rows = ctx.session.exec(select(ExerciseLog).where(
+        ExerciseLog.episode_id == episode_id,
+        col(ExerciseLog.logged_at) >= ctx.now - timedelta(days=PatientSummary.log_days))
+        .order_by(col(ExerciseLog.logged_at).desc(), col(ExerciseLog.id).desc())).all()
+    return tuple(LoggedExercise(
+        r.logged_at, library.get(r.exercise).title if r.exercise in library
+        else words(r.exercise) or "", r.level, r.sets, r.pain_nrs,
+        DIFFICULTY_WORDS.get(r.difficulty, words(r.difficulty) or "")) for r in rows)
+
+
 def _adherence(events: Iterable[Event], planned: int) -> list[AdherenceWeek]:
     weeks: list[AdherenceWeek] = []
     for event in events:
@@ -309,7 +341,8 @@ def _adherence(events: Iterable[Event], planned: int) -> list[AdherenceWeek]:
             week=int(data.get("programme_week") or len(weeks) + 1), sessions_done=done,
             sessions_planned=planned, percent=round(100 * min(done, planned) / planned)
             if planned else 0, pain=data.get("week_pain_nrs"), difficulty=words(
-                data.get("difficulty")), progression=words(data.get("progression"))))
+                data.get("difficulty")), progression=WEEK_OUTCOMES.get(
+                    str(data.get("progression")), words(data.get("progression")))))
     return weeks
 
 

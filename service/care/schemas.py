@@ -8,6 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+MAX_SETS = 20
+"""More sets than any level of the library asks for; a higher count is a typing slip."""
+
 
 class ClinicPublic(BaseModel):
     id: int
@@ -97,6 +100,8 @@ class ExerciseLogCreate(BaseModel):
     level: int = Field(ge=1, le=10)
     pain_nrs: int = Field(ge=0, le=10)
     difficulty: Literal["too_easy", "about_right", "too_hard"]
+    sets: int | None = Field(default=None, ge=0, le=MAX_SETS,
+                             description="Sets done (leave out for a timed exercise)")
 
 
 class ExerciseLogPublic(ExerciseLogCreate):

@@ -90,6 +90,11 @@ def _sessions(count: Any) -> str:
 
 LEVEL_MOVES = {"progress": "moved up a level", "regress": "moved down a level"}
 """What exercise_progression.dmn's per-exercise decisions do to an exercise's level."""
+WEEK_OUTCOMES = {"progress": "Up a level", "hold": "Same level",
+                 "hold_alert": "Same level; physiotherapist alerted",
+                 "regress_alert": "Down a level; physiotherapist alerted",
+                 "regress": "Down a level"}
+"""The week's overall progression (the pathway's `progression`), as the adherence table says it."""
 
 
 def _level_changes(data: Mapping[str, Any]) -> str:

@@ -252,6 +252,8 @@ class ExerciseLog(SQLModel, table=True):
     level: int
     pain_nrs: int
     difficulty: str = Field(max_length=20)
+    sets: int | None = None
+    """Sets done, for an exercise dosed in sets (None: not said, or a timed exercise)."""
     logged_at: datetime = _time(index=True)
     logged_by: int | None = Field(default=None, foreign_key="users.id")
 

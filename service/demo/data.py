@@ -246,7 +246,8 @@ class _Loader:
                     add_exercise_log(ctx, episode_id, ExerciseLogCreate(
                         exercise=str(item["id"]), level=int(str(item["level"])),
                         pain_nrs=min(patient.pain, 5),
-                        difficulty=self.exercise_rng.choice(DIFFICULTIES)))
+                        difficulty=self.exercise_rng.choice(DIFFICULTIES),
+                        sets=item["sets"] if isinstance(item["sets"], int) else None))
 
     @staticmethod
     def _programmes(session: Session) -> dict[int, list[dict[str, Any]]]:

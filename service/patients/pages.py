@@ -31,7 +31,7 @@ from service.patients import (
     views as patient_views,
 )
 from service.patients.questionnaire import SENT, answer_step, review_page, step_page, submit_answers
-from service.patients.views import DayView, ProgrammeView
+from service.patients.views import DayView, ExerciseView, ProgrammeView
 from service.people import service as people
 
 router = APIRouter(include_in_schema=False)
@@ -55,11 +55,15 @@ class ExercisePage:
     selected: str
     """An exercise to show as done when the form opens (its "Log" link)."""
     values: dict[str, str] = field(default_factory=dict)
-    """The session form as sent (`done_<id>`, `pain_<id>`, `difficulty_<id>`)."""
+    """The session form as sent (`done_<id>`, `sets_<id>`, `pain_<id>`, `difficulty_<id>`)."""
     errors: dict[str, str] = field(default_factory=dict)
     message: str = ""
     difficulties: list[tuple[str, str]] = field(
         default_factory=lambda: list(session_log.DIFFICULTIES))
+
+    @staticmethod
+    def set_choices(exercise: ExerciseView) -> list[int]:
+        return session_log.set_choices(exercise)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,8 @@ class ExerciseView:
     stop_if: str
     video_url: str
     sessions_this_week: int = 0
+    sets: int | None = None
+    """Sets the dose asks for (None for an exercise done for minutes)."""
     illustration_url: str = ""
     """Where the page finds the exercise's picture ("" for none)."""
     illustration_alt: str = ""
@@ -393,7 +395,9 @@ def _exercise_view(item: Mapping[str, object], logged: Counter[str]) -> Exercise
     text = {k: str(item[k]) for k in ("id", "title", "category", "level_name", "dose",
                                       "instructions", "what_to_feel", "stop_if", "video_url")}
     picture = ILLUSTRATION_URL.format(text["id"]) if item.get("illustration") else ""
+    sets = item.get("sets")
     return ExerciseView(**text, level=int(str(item["level"])),
+                        sets=sets if isinstance(sets, int) else None,
                         max_level=int(str(item["max_level"])),
                         sessions_this_week=logged[text["id"]], illustration_url=picture,
                         illustration_alt=str(item.get("illustration_alt") or ""))

@@ -245,7 +245,8 @@ def add_exercise_log(ctx: Context, episode_id: int, body: ExerciseLogCreate) -> 
         raise InvalidRequestError("that level does not exist for this exercise",
                                   [{"field": "level", "message": "above the highest level"}])
     log = ExerciseLog(episode_id=episode_id, exercise=body.exercise, level=body.level,
-                      pain_nrs=body.pain_nrs, difficulty=body.difficulty, logged_at=ctx.now,
+                      pain_nrs=body.pain_nrs, difficulty=body.difficulty, sets=body.sets,
+                      logged_at=ctx.now,
                       logged_by=ctx.actor_id)
     ctx.session.add(log)
     ctx.session.flush()
@@ -258,7 +259,7 @@ def exercise_logs(ctx: Context, episode_id: int) -> list[ExerciseLogPublic]:
                             .order_by(col(ExerciseLog.logged_at))).all()
     return [ExerciseLogPublic(id=r.id or 0, exercise=r.exercise, level=r.level,
                               pain_nrs=r.pain_nrs, difficulty=r.difficulty,  # type: ignore[arg-type]
-                              logged_at=r.logged_at) for r in rows]
+                              sets=r.sets, logged_at=r.logged_at) for r in rows]
 
 
 def education(ctx: Context, episode_id: int) -> EducationPublic:

@@ -63,11 +63,15 @@ def fill_first_visit(page: Page) -> None:
         .to_be_checked()
 
 
-def log_today(page: Page, done: dict[str, tuple[str, str]]) -> None:
-    """Today's session on the one form: each exercise named done with (pain, difficulty)."""
+def log_today(page: Page, done: dict[str, tuple[str, str]],
+              sets: dict[str, str] | None = None) -> None:
+    """Today's session on the one form: each exercise named done with (pain, difficulty),
+    and for those in `sets`, the sets done."""
     for title, (pain, difficulty) in done.items():
         block = page.get_by_role("group", name=re.compile(rf"^{title} \(level"))
         block.get_by_label("Done", exact=True).check()
+        if sets and title in sets:
+            block.get_by_label(re.compile(r"^Sets done")).select_option(sets[title])
         block.get_by_label(re.compile(r"^Pain during or after")).select_option(pain)
         block.get_by_role("group", name=re.compile(r"^How hard")).get_by_label(
             difficulty).check()
@@ -327,18 +331,31 @@ def test_a_manager_lands_on_the_model_library(world: World, person: Person,
 @pytest.mark.parametrize("size", ["375", "1280"])
 def test_a_patient_logs_all_of_todays_exercises_with_one_form(
         world: World, person: Person, screenshot_dir: Path, size: str) -> None:
-    api, _ = refer(world, "Maja Lind", "maja")
+    api, episode_id = refer(world, "Maja Lind", "maja")
     through_first_visit(world, api, "medium_start_back")
     page = person(**(PHONE if size == "375" else DESKTOP))
     log_in(page, "maja")
     page.goto("/exercise")
     titles = page.locator(".session-exercise h3").all_inner_texts()
     assert len(titles) >= 2, titles
-    first, second = (t.split(" (level")[0] for t in titles[:2])
-    log_today(page, {first: ("2", "About right"), second: ("5", "Too hard")})
+    # A timed exercise asks no sets; one dosed in sets offers its count, already chosen.
+    in_sets = page.locator(".session-exercise", has=page.get_by_label(re.compile("^Sets done")))
+    timed = page.locator(".session-exercise").filter(
+        has_not=page.get_by_label(re.compile("^Sets done")))
+    assert in_sets.count() and timed.count(), titles
+    first = in_sets.first.locator("h3").inner_text().split(" (level")[0]
+    second = timed.first.locator("h3").inner_text().split(" (level")[0]
+    planned = in_sets.first.get_by_label(re.compile("^Sets done"))
+    dose = re.search(r"(\d+) x \d+", in_sets.first.locator("h3").inner_text())
+    assert dose is not None
+    expect(planned).to_have_value(dose[1])
+    log_today(page, {first: ("2", "About right"), second: ("5", "Too hard")}, sets={first: "1"})
     expect(page.get_by_role("status")).to_contain_text(f"{first} (level 1)")
     expect(page.get_by_role("status")).to_contain_text(f"{second} (level 1)")
     assert world.count(ExerciseLog) == 2  # one log per exercise, one session
+    logged = world.client("maja").get(f"/api/episodes/{episode_id}/exercise-logs").json()
+    assert sorted((log["sets"] is None, log["sets"]) for log in logged) == [
+        (False, 1), (True, None)]
     expect(page.get_by_text("1 session logged this week")).to_be_visible()
     expect(page.get_by_role("list", name="Exercise in the last 7 days").get_by_role(
         "listitem").last).to_contain_text("1 session done")

@@ -63,7 +63,7 @@ def test_the_summary_twin_has_the_patient_pages_data(world: World) -> None:
     _, episode_id = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
     body = world.client("physio").get(f"/api/episodes/{episode_id}/summary").json()
     assert set(body) == {"header", "alerts", "guideline_warnings", "open_tasks", "timeline",
-                         "charts", "activities", "adherence", "education", "position",
+                         "charts", "activities", "adherence", "logged", "education", "position",
                          "self_management_plan"}
     assert body["header"]["patient_name"] == "Maja Lind"
     assert "Risk stratified: medium" in [t["sentence"] for t in body["timeline"]]
@@ -162,3 +162,24 @@ def test_the_timeline_tells_answers_in_the_forms_words(betterback: PathwayModel)
         "Referred themselves"
     assert SENTENCES["escalation_reviewed"]({"escalation_decision": "combined_programme"}, v) \
         == "Not improving, reviewed: combined physical and psychological programme"
+
+
+def test_the_physiotherapist_reads_what_was_logged_with_its_sets(world: World) -> None:
+    """A fortnight of logs, newest first: each exercise's title and level, the sets done
+    (empty for a timed exercise), the pain and how it felt."""
+    patient, episode_id = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
+    for body in ({"exercise": "walking", "level": 1, "pain_nrs": 2,
+                  "difficulty": "about_right"},
+                 {"exercise": "back-extension", "level": 1, "pain_nrs": 4,
+                  "difficulty": "too_hard", "sets": 1}):
+        assert patient.post(f"/api/episodes/{episode_id}/exercise-logs",
+                            json=body).status_code == 201
+    refused = patient.post(f"/api/episodes/{episode_id}/exercise-logs", json={
+        "exercise": "walking", "level": 1, "pain_nrs": 2, "difficulty": "about_right",
+        "sets": 99})
+    assert refused.status_code == 422 and "sets" in refused.text
+
+    page = html(log_in(world, "physio").get(f"/patients/{episode_id}"))
+    rows = [[text(td) for td in tr.select("td")][1:] for tr in page.select("#logged tbody tr")]
+    assert rows[:2] == [["Back extension (level 1)", "1", "4", "too hard"],
+                        ["Walking (level 1)", "", "2", "about right"]]
