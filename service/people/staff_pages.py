@@ -3,7 +3,7 @@ page twin of `/api/users`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -13,7 +13,9 @@ from service.core import access
 from service.core.context import Context
 from service.core.deps import PageCallDep, PageFormDep, SlowPageCallDep
 from service.core.errors import ConflictError, InvalidRequestError, NotFoundError
-from service.core.pages import new_password_problems, render, viewer
+from service.core.pages import new_password_problems, redirect, render, viewer
+from service.core.schemas import IdQuery
+from service.core.tables import User
 from service.people import service as people
 from service.people.schemas import UserCreate, UserPublic, UserUpdate
 
@@ -73,11 +75,31 @@ def _new_account(form: dict[str, str]) -> tuple[UserCreate | None, dict[str, str
     return (None, errors) if errors else (body, {})
 
 
+DONE = {"add": "added",
+        "deactivate": "deactivated: its logins have ended",
+        "reactivate": "reactivated",
+        "password": "given a new password: its logins have ended"}
+"""What a change did, as the page says after it (the `done` of the page's address)."""
+
+
 @router.get("/staff", response_class=HTMLResponse)
-async def staff(request: Request, call: PageCallDep) -> Response:
-    """Admins' landing page: every staff account, and the forms to change them."""
-    return await call(lambda ctx: render(request, "staff.html", _staff_page(ctx),
-                                         viewer(request, ctx)))
+async def staff(request: Request, call: PageCallDep, done: str = "",
+                user_id: IdQuery = None) -> Response:
+    """Admins' landing page: every staff account, and the forms to change them; after a
+    change (`?done=add&user_id=7`), what it did."""
+    def work(ctx: Context) -> Response:
+        page = _staff_page(ctx)
+        changed = next((a for a in page.accounts if a.id == user_id), None)
+        if changed is not None and done in DONE:
+            page = replace(page, notice=f"Account {changed.username} {DONE[done]}.")
+        return render(request, "staff.html", page, viewer(request, ctx))
+
+    return await call(work)
+
+
+def _done(action: str, user: User) -> Response:
+    """After a change, the list again by GET (POST-redirect-GET: a reload sends nothing)."""
+    return redirect(f"/staff?done={action}&user_id={user.id}")
 
 
 @router.post("/staff", response_class=HTMLResponse)
@@ -99,8 +121,7 @@ async def change_staff(request: Request, call: SlowPageCallDep, form: PageFormDe
                 except InvalidRequestError:
                     errors = {"clinic_id": CHOOSE_A_CLINIC}
                 else:
-                    return render(request, "staff.html", _staff_page(
-                        ctx, notice=f"Account {user.username} added."), who)
+                    return _done(action, user)
             return render(request, "staff.html", _staff_page(ctx, errors=errors, form=form),
                           who, status_code=422)
         user_id = int(form["user_id"]) if form.get("user_id", "").isdigit() else 0
@@ -120,11 +141,7 @@ async def change_staff(request: Request, call: SlowPageCallDep, form: PageFormDe
             except (InvalidRequestError, NotFoundError) as err:
                 problem = str(err).capitalize() + "."
             else:
-                done = {"deactivate": "deactivated: its logins have ended",
-                        "reactivate": "reactivated",
-                        "password": "given a new password: its logins have ended"}[action]
-                return render(request, "staff.html", _staff_page(
-                    ctx, notice=f"Account {user.username} {done}."), who)
+                return _done(action, user)
         return render(request, "staff.html", _staff_page(ctx, problem=problem), who,
                       status_code=422)
 

@@ -36,6 +36,11 @@ def test_an_admin_lands_on_staff_accounts_and_adds_a_physiotherapist(
     admin.get_by_role("button", name="Add the account").click()
     expect(admin.get_by_role("status")).to_contain_text("Account newphysio added.")
     expect(admin.get_by_text("Nora Nyström")).to_be_visible()
+    # The page after a change was fetched anew (POST-redirect-GET): a reload adds nobody twice.
+    expect(admin).to_have_url(re.compile(r"/staff\?done=add&user_id=\d+$"))
+    admin.reload()
+    expect(admin.get_by_role("status")).to_contain_text("Account newphysio added.")
+    expect(admin.get_by_text("Nora Nyström")).to_have_count(1)
     admin.screenshot(path=str(screenshot_dir / "staff-accounts-desktop.png"), full_page=True)
 
     newcomer = person()
