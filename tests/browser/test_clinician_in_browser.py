@@ -112,10 +112,21 @@ def test_a_task_page_shows_the_patient_the_reason_and_who_has_claimed_it(
     expect(page.locator(".claimed-warning")).to_have_count(0)
     about = page.locator("section.task-patient")
     expect(about.locator("dd").nth(0)).to_contain_text("Red flag")
-    expect(about.locator("dd").nth(2)).to_contain_text("history of cancer")
-    expect(about.locator("dd").nth(2)).to_contain_text("night pain")
+    # Words, not codes: the safety questions' own titles.
+    expect(about.locator("dd").nth(2)).to_contain_text("Have had cancer")
+    expect(about.locator("dd").nth(2)).to_contain_text("Pain at night that does not ease")
+    expect(about.locator("dd").nth(2)).not_to_contain_text("history of cancer")
     expect(about.locator("dd").nth(3)).to_have_text("Nobody")
     page.screenshot(path=str(screenshot_dir / f"clinician-task-red-flag-{size}.png"),
+                    full_page=True)
+
+    page.get_by_role("link", name=re.compile("Rolf Berg")).first.click()
+    timeline = page.locator("section", has=page.get_by_role("heading", name="Timeline"))
+    expect(timeline).to_contain_text("Safety questions answered: Have had cancer; Pain at "
+                                     "night that does not ease with rest or change of position")
+    expect(timeline).to_contain_text("Referred by a clinician")
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", timeline.inner_text())
+    page.screenshot(path=str(screenshot_dir / f"clinician-timeline-words-{size}.png"),
                     full_page=True)
 
 
