@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,10 @@ from .xmlsafe import MAX_MODEL_BYTES, UnsafeXmlError, parse_xml
 
 MANIFEST = "pathway.toml"
 MAX_FILES = 200
+_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}"
+_FILE_NAME = re.compile(rf"pathway\.toml|{_NAME}\.(bpmn|dmn)|forms/{_NAME}\.json")
+NAME_RULE = ("a file must be pathway.toml, NAME.bpmn, NAME.dmn or forms/NAME.json, where NAME "
+             "has letters, digits, '_', '-' or '.' only")
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,19 @@ class PathwayModel:
                 getattr(task, "event_definition", None), TimerEventDefinition))})
 
 
+def is_file_name(name: str) -> bool:
+    """Whether `name` is a plain name in the bundle's own folders (NAME_RULE): never a path
+    that climbs out, starts at the root or names another folder. A bundle is stored and
+    handed out by these names, so they must never be read as paths elsewhere."""
+    return _FILE_NAME.fullmatch(name) is not None and ".." not in name
+
+
+def name_problems(files: Mapping[str, bytes]) -> list[Problem]:
+    """A problem for each file of a bundle whose name breaks NAME_RULE."""
+    return [Problem(name, None, f"not a model file name: {NAME_RULE}")
+            for name in sorted(files) if not is_file_name(name)]
+
+
 def bundle_digest(files: Mapping[str, bytes]) -> str:
     """A stable content hash of a bundle: the model version's identity."""
     digest = hashlib.sha256()
@@ -166,6 +184,8 @@ def validate_paths(paths: list[Path]) -> list[Problem]:
                 continue
             seen.add(bundle.resolve())
             files, label = read_bundle_dir(bundle), bundle
+            problems.extend(Problem(str(bundle / p.file), None, p.message)
+                            for p in name_problems(files))
         elif path.is_dir():
             problems.append(Problem(str(path), None, f"not a model bundle: no {MANIFEST}"))
             continue

@@ -33,6 +33,7 @@ from service.care import worker
 from service.core.db import checkpoint_wal, create_db_engine, transaction
 from service.core.errors import NotFoundError, ServiceError, describe, sentence
 from service.core.pages import error_page, redirect, wants_html
+from service.core.request_guard import RequestGuard
 from service.core.request_log import RequestLog
 from service.core.settings import Settings, get_settings
 from service.models import api as models_api
@@ -165,6 +166,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                    audit_pages.router, staff_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    # Before any route: bodies over the limit (413, unread) and NUL in any text (422).
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
+                       larger={models_api.UPLOAD_PATH: models_api.UPLOAD_BODY_BYTES})
     app.add_middleware(RequestLog)  # silent unless `carepath serve` shows it (request_log)
     return app
 

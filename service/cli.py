@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from pathways.clock import SystemClock
 from pathways.content import REFERENCE_BUNDLE
 from pathways.models import validate_paths
+from service.core.schemas import MAX_ID, id_from
 from service.core.settings import Settings, get_settings
 from service.core.tables import ROLES
 from service.models.simulate import run_simulation
@@ -290,10 +291,13 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _version_id(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a version or episode number")
-    return int(text)
+def _id(text: str) -> int:
+    """An id option or argument, within the bounds of every id (`core.schemas.Id`)."""
+    found = id_from(text)
+    if found is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id (a whole number from 1 to "
+                                         f"{MAX_ID})")
+    return found
 
 
 def _safe_url(url: str) -> str:
@@ -352,8 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
                      choices=ROLES)
     add.add_argument("--password", help="prompted for when left out")
     add.add_argument("--full-name")
-    add.add_argument("--clinic-id", type=int)
-    add.add_argument("--patient-id", type=int)
+    add.add_argument("--clinic-id", type=_id)
+    add.add_argument("--patient-id", type=_id)
     add.set_defaults(run=_user_add)
     for name, says in [("deactivate", "deactivate an account and end all its logins"),
                        ("activate", "let a deactivated account log in again"),
@@ -374,14 +378,14 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("directory", metavar="DIR")
     deploy.set_defaults(run=_model)
     diff = model_commands.add_parser("diff", help="what changed from version A to version B")
-    diff.add_argument("old", metavar="A", type=_version_id)
-    diff.add_argument("new", metavar="B", type=_version_id)
+    diff.add_argument("old", metavar="A", type=_id)
+    diff.add_argument("new", metavar="B", type=_id)
     diff.set_defaults(run=_model)
     migrate = model_commands.add_parser(
         "migrate", help="move running episodes to a version (each in its own transaction); "
                         "exits 1 if any is refused")
-    migrate.add_argument("--to", required=True, type=_version_id, metavar="VERSION")
-    migrate.add_argument("--episode", type=_version_id, action="append", metavar="N",
+    migrate.add_argument("--to", required=True, type=_id, metavar="VERSION")
+    migrate.add_argument("--episode", type=_id, action="append", metavar="N",
                          help="an episode to move (repeat for more; default: every running "
                               "episode on another version)")
     migrate.add_argument("--step", help="only episodes at this step (its id)")
@@ -400,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     conformance = audit_commands.add_parser(
         "conformance", help="how episodes' paths conform to their model versions: one "
                             "episode, or counts per deviation over the last 365 days")
-    conformance.add_argument("--episode", type=_version_id, metavar="N")
+    conformance.add_argument("--episode", type=_id, metavar="N")
     conformance.add_argument("--format", default="table", choices=("table", "json"))
     conformance.set_defaults(run=_audit)
     export = audit_commands.add_parser(

@@ -19,13 +19,13 @@ from service.audit.schemas import (
 from service.care.schemas import EventsPublic
 from service.core.context import Context
 from service.core.deps import SlowCallDep
-from service.core.schemas import AfterId, IdQuery
+from service.core.schemas import AfterId, Id
 
 router = APIRouter(prefix="/api", tags=["audit"])
 
 
 @router.get("/audit/events", response_model=EventsPublic)
-async def audit_events(call: SlowCallDep, episode_id: IdQuery = None, after_id: AfterId = 0,
+async def audit_events(call: SlowCallDep, episode_id: Id | None = None, after_id: AfterId = 0,
                        limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> EventsPublic:
     def work(ctx: Context) -> EventsPublic:
         events = views.audit_events(ctx, episode_id, after_id, limit)
@@ -35,7 +35,7 @@ async def audit_events(call: SlowCallDep, episode_id: IdQuery = None, after_id: 
 
 
 @router.get("/audit/access", response_model=AccessLogPublic)
-async def audit_access(call: SlowCallDep, patient_id: IdQuery = None, user_id: IdQuery = None,
+async def audit_access(call: SlowCallDep, patient_id: Id | None = None, user_id: Id | None = None,
                        after_id: AfterId = 0,
                        limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> AccessLogPublic:
     """Who opened which patient's record, when, with which request (clinicians' successful
@@ -66,7 +66,7 @@ async def audit_checkpoints(call: SlowCallDep) -> PlainTextResponse:
 @router.get("/audit/indicators", response_model=IndicatorsPublic)
 async def audit_indicators(call: SlowCallDep, start: Annotated[date | None, Query()] = None,
                            end: Annotated[date | None, Query()] = None,
-                           clinic_id: IdQuery = None) -> IndicatorsPublic:
+                           clinic_id: Id | None = None) -> IndicatorsPublic:
     """Guideline-adherence indicators (numerator, denominator, rate) per clinic and per
     clinician, over the episodes that started from `start` to `end` (YYYY-MM-DD, both
     included; by default the last 365 days)."""
@@ -74,10 +74,10 @@ async def audit_indicators(call: SlowCallDep, start: Annotated[date | None, Quer
 
 
 @router.get("/audit/conformance", response_model=ConformancePublic)
-async def audit_conformance(call: SlowCallDep, episode_id: IdQuery = None,
+async def audit_conformance(call: SlowCallDep, episode_id: Id | None = None,
                             start: Annotated[date | None, Query()] = None,
                             end: Annotated[date | None, Query()] = None,
-                            clinic_id: IdQuery = None) -> ConformancePublic:
+                            clinic_id: Id | None = None) -> ConformancePublic:
     """How episodes' paths conform to their model versions: one episode (`episode_id`), or
     the episodes started from `start` to `end` (default: the last 365 days), counted per
     deviation kind and per step, with each episode that does not conform."""

@@ -16,13 +16,13 @@ from service.audit.schemas import DictionaryPublic
 from service.core import access
 from service.core.context import Context
 from service.core.deps import SettingsDep, SlowCallDep
-from service.core.schemas import IdQuery
+from service.core.schemas import Id
 
 router = APIRouter(prefix="/api/audit/exports", tags=["audit"])
 
 
 def export_query(start: Annotated[date | None, Query()] = None,
-                 end: Annotated[date | None, Query()] = None, clinic_id: IdQuery = None,
+                 end: Annotated[date | None, Query()] = None, clinic_id: Id | None = None,
                  identifiable: bool = False,
                  reason: Annotated[str | None, Query(max_length=500)] = None,
                  ) -> exports.ExportQuery:

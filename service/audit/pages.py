@@ -14,7 +14,7 @@ from service.audit import dashboard, log_page
 from service.core.context import Context
 from service.core.deps import SlowPageCallDep
 from service.core.pages import render, viewer
-from service.core.schemas import AfterId, IdQuery
+from service.core.schemas import AfterId, Id
 
 router = APIRouter()
 DateQuery = Annotated[date | None, Query()]
@@ -22,7 +22,7 @@ DateQuery = Annotated[date | None, Query()]
 
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_dashboard(request: Request, call: SlowPageCallDep, start: DateQuery = None,
-                          end: DateQuery = None, clinic_id: IdQuery = None) -> Response:
+                          end: DateQuery = None, clinic_id: Id | None = None) -> Response:
     def work(ctx: Context) -> Response:
         who = viewer(request, ctx)
         return render(request, "audit/dashboard.html",
@@ -34,7 +34,7 @@ async def audit_dashboard(request: Request, call: SlowPageCallDep, start: DateQu
 @router.get("/audit/indicators/{indicator}", response_class=HTMLResponse)
 async def indicator_breaches(request: Request, indicator: Annotated[int, Path(ge=1, le=99)],
                              call: SlowPageCallDep, start: DateQuery = None,
-                             end: DateQuery = None, clinic_id: IdQuery = None) -> Response:
+                             end: DateQuery = None, clinic_id: Id | None = None) -> Response:
     """The episodes that do not meet an indicator, and why (the dashboard's drill-down)."""
     def work(ctx: Context) -> Response:
         who = viewer(request, ctx)
@@ -46,8 +46,8 @@ async def indicator_breaches(request: Request, indicator: Annotated[int, Path(ge
 
 @router.get("/audit/conformance", response_class=HTMLResponse)
 async def conformance(request: Request, call: SlowPageCallDep, start: DateQuery = None,
-                      end: DateQuery = None, clinic_id: IdQuery = None,
-                      episode_id: IdQuery = None) -> Response:
+                      end: DateQuery = None, clinic_id: Id | None = None,
+                      episode_id: Id | None = None) -> Response:
     """How episodes' paths conform to their model versions: counts per deviation and the
     episodes that deviate, or one episode's path and its deviations."""
     def work(ctx: Context) -> Response:
@@ -60,8 +60,8 @@ async def conformance(request: Request, call: SlowPageCallDep, start: DateQuery 
 
 
 @router.get("/audit/log", response_class=HTMLResponse)
-async def audit_log(request: Request, call: SlowPageCallDep, episode_id: IdQuery = None,
-                    patient_id: IdQuery = None, user_id: IdQuery = None,
+async def audit_log(request: Request, call: SlowPageCallDep, episode_id: Id | None = None,
+                    patient_id: Id | None = None, user_id: Id | None = None,
                     after_id: AfterId = 0, access_after_id: AfterId = 0) -> Response:
     def work(ctx: Context) -> Response:
         who = viewer(request, ctx)

@@ -22,7 +22,7 @@ from service.care.schemas import (
 )
 from service.core.context import Context
 from service.core.deps import CallDep, SlowCallDep, client_address
-from service.core.schemas import IdPath, Limit, Offset
+from service.core.schemas import Id, Limit, Offset
 from service.core.tables import Clinic
 from service.patients import self_management
 from service.people import service as people
@@ -73,12 +73,12 @@ async def episodes(call: CallDep, status: str | None = None, limit: Limit = 100,
 
 
 @router.get("/episodes/{episode_id}", response_model=EpisodePublic)
-async def episode(episode_id: IdPath, call: CallDep) -> EpisodePublic:
+async def episode(episode_id: Id, call: CallDep) -> EpisodePublic:
     return await call(lambda ctx: views.episode_public(ctx, views.episode_row(ctx, episode_id)))
 
 
 @router.get("/episodes/{episode_id}/timeline", response_model=EventsPublic)
-async def timeline(episode_id: IdPath, call: CallDep) -> EventsPublic:
+async def timeline(episode_id: Id, call: CallDep) -> EventsPublic:
     def work(ctx: Context) -> EventsPublic:
         events = views.timeline(ctx, episode_id)
         return EventsPublic(data=events, count=len(events))
@@ -87,13 +87,13 @@ async def timeline(episode_id: IdPath, call: CallDep) -> EventsPublic:
 
 
 @router.get("/episodes/{episode_id}/questionnaires", response_model=list[QuestionnairePublic])
-async def questionnaires(episode_id: IdPath, call: CallDep) -> list[QuestionnairePublic]:
+async def questionnaires(episode_id: Id, call: CallDep) -> list[QuestionnairePublic]:
     return await call(lambda ctx: views.questionnaires(ctx, episode_id))
 
 
 @router.get("/episodes/{episode_id}/self-management-plan",
             response_model=self_management.SelfManagementPlan)
-async def self_management_plan(episode_id: IdPath,
+async def self_management_plan(episode_id: Id,
                                call: CallDep) -> self_management.SelfManagementPlan:
     """The plan the physiotherapist wrote for the patient at discharge, in plain words
     (`text` is null until then): for the patient and the clinicians of their clinic."""
@@ -101,13 +101,13 @@ async def self_management_plan(episode_id: IdPath,
 
 
 @router.get("/episodes/{episode_id}/exercise-logs", response_model=list[ExerciseLogPublic])
-async def exercise_logs(episode_id: IdPath, call: CallDep) -> list[ExerciseLogPublic]:
+async def exercise_logs(episode_id: Id, call: CallDep) -> list[ExerciseLogPublic]:
     return await call(lambda ctx: people.exercise_logs(ctx, episode_id))
 
 
 @router.post("/episodes/{episode_id}/exercise-logs", response_model=ExerciseLogPublic,
              status_code=201)
-async def log_exercise(episode_id: IdPath, body: ExerciseLogCreate,
+async def log_exercise(episode_id: Id, body: ExerciseLogCreate,
                        call: CallDep) -> ExerciseLogPublic:
     def work(ctx: Context) -> ExerciseLogPublic:
         log = people.add_exercise_log(ctx, episode_id, body)
@@ -119,20 +119,20 @@ async def log_exercise(episode_id: IdPath, body: ExerciseLogCreate,
 
 
 @router.get("/episodes/{episode_id}/education", response_model=EducationPublic)
-async def education(episode_id: IdPath, call: CallDep) -> EducationPublic:
+async def education(episode_id: Id, call: CallDep) -> EducationPublic:
     return await call(lambda ctx: people.education(ctx, episode_id))
 
 
 @router.post("/episodes/{episode_id}/education/{module}/confirm",
              response_model=CompletionPublic)
-async def confirm_read(episode_id: IdPath, module: str, body: EducationConfirm,
+async def confirm_read(episode_id: Id, module: str, body: EducationConfirm,
                        call: CallDep) -> CompletionPublic:
     return await call(lambda ctx: completion_public(
         ctx, people.confirm_education(ctx, episode_id, module, body)))
 
 
 @router.post("/episodes/{episode_id}/patient-password", response_model=PatientLoginPublic)
-async def reset_patient_password(episode_id: IdPath, body: PatientPassword,
+async def reset_patient_password(episode_id: Id, body: PatientPassword,
                                  call: SlowCallDep) -> PatientLoginPublic:
     """A clinician of the patient's clinic gives the patient's login a new password (they
     have forgotten theirs); every login the patient has ends, and the episode's event log

@@ -11,7 +11,7 @@ from service.care.service import CompletionResult
 from service.core import access
 from service.core.context import Context
 from service.core.deps import CallDep
-from service.core.schemas import IdQuery, Limit, Offset, RoleQuery
+from service.core.schemas import Id, Limit, Offset, RoleQuery
 from service.core.tables import Patient, ReadyTask
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 async def task_list(call: CallDep, due: views.DueFilter | None = None,
                     stratum: views.StratumFilter | None = None,
                     claimed: views.ClaimFilter | None = None,
-                    name: str | None = None, episode_id: IdQuery = None,
+                    name: str | None = None, episode_id: Id | None = None,
                     role: RoleQuery = None, limit: Limit = 100,
                     offset: Offset = 0) -> TasksPublic:
     def work(ctx: Context) -> TasksPublic:

@@ -26,7 +26,7 @@ from service.core.deps import PageCallDep, PageFormDep, SlowPageCallDep
 from service.core.errors import NotFoundError
 from service.core.forms import FormField, fields_for, parse_form
 from service.core.pages import Viewer, home_for, new_password_problems, redirect, render, viewer
-from service.core.schemas import IdPath
+from service.core.schemas import Id
 from service.people import service as people
 
 router = APIRouter(include_in_schema=False)
@@ -89,7 +89,7 @@ def _row_or_worklist(request: Request, ctx: Context, task_id: str) -> Response:
 # -- a patient's episode
 
 @router.get("/patients/{episode_id}", response_class=HTMLResponse)
-async def patient(episode_id: IdPath, request: Request, call: PageCallDep,
+async def patient(episode_id: Id, request: Request, call: PageCallDep,
                   done: str = Query("", max_length=36),
                   password: str = Query("", max_length=10)) -> Response:
     def work(ctx: Context) -> Response:
@@ -102,7 +102,7 @@ async def patient(episode_id: IdPath, request: Request, call: PageCallDep,
 
 
 @router.post("/patients/{episode_id}/password", response_class=HTMLResponse)
-async def patient_password(episode_id: IdPath, request: Request, call: SlowPageCallDep,
+async def patient_password(episode_id: Id, request: Request, call: SlowPageCallDep,
                            form: PageFormDep) -> Response:
     """Give the patient's login a new password (people.reset_patient_password)."""
     errors = new_password_problems(form)
@@ -118,7 +118,7 @@ async def patient_password(episode_id: IdPath, request: Request, call: SlowPageC
 
 
 @router.get("/patients/{episode_id}/diagram.bpmn")
-async def patient_diagram(episode_id: IdPath, call: PageCallDep) -> Response:
+async def patient_diagram(episode_id: Id, call: PageCallDep) -> Response:
     def work(ctx: Context) -> Response:
         diagram = cv.episode_diagram(ctx, episode_id)
         # The model version's file, nothing of the patient's; the page that fetches it has

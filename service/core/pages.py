@@ -111,6 +111,7 @@ ERROR_TITLES = {
                        "to your list."),
     409: ("Already done", "Someone else has just done this. Reload your list to see what is "
                           "next."),
+    413: ("Too much sent at once", "Go back and send less: a shorter text, or fewer files."),
     422: ("Please check your answers", "Go back, correct the answers shown, and send again."),
     429: ("Too many attempts", "Wait a few minutes and try again."),
 }

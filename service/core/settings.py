@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     self_referrals_per_window: int = 10
     """Self-referrals (public: no login needed) accepted from one client address per window."""
     self_referral_window_seconds: int = 3600
+    max_body_bytes: int = Field(default=1_000_000, ge=1_000)
+    """The largest request body (JSON, forms) accepted; a larger one is refused with 413
+    before it is read. Model uploads have their own limit (10 MB, the files together)."""
     secure_cookies: bool = False
     """Set true behind HTTPS so cookies carry the Secure flag."""
     export_key: str | None = None

@@ -14,7 +14,7 @@ from service.core import access
 from service.core.context import Context
 from service.core.deps import CallDep, SlowCallDep
 from service.core.errors import InvalidRequestError, NotFoundError
-from service.core.schemas import IdPath
+from service.core.schemas import Id
 from service.core.tables import ModelDraft, ModelVersion
 from service.models import drafts, versions
 from service.models import registry as models_registry
@@ -32,6 +32,10 @@ from service.models.schemas import (
 )
 
 router = APIRouter(prefix="/api", tags=["models"])
+UPLOAD_PATH = "/api/models/drafts/{draft_id}/upload"
+UPLOAD_BODY_BYTES = drafts.MAX_UPLOAD_BYTES + 1_000_000
+"""An upload's request body at most: the files (`drafts.MAX_UPLOAD_BYTES` together) and
+the multipart framing around each (core.request_guard refuses a larger body unread)."""
 
 
 def _public(version: ModelVersion) -> ModelVersionPublic:
@@ -59,7 +63,7 @@ async def deploy(body: ModelUpload, call: SlowCallDep) -> ModelVersionPublic:
 
 
 @router.get("/models/{version_id}/files")
-async def model_files(version_id: IdPath, call: CallDep) -> dict[str, str]:
+async def model_files(version_id: Id, call: CallDep) -> dict[str, str]:
     def work(ctx: Context) -> dict[str, str]:
         access.require_role(ctx.user, "manager")
         version = ctx.session.get(ModelVersion, version_id)
@@ -100,7 +104,7 @@ async def create_draft(body: DraftCreate, call: CallDep) -> DraftPublic:
 
 
 @router.get("/models/drafts/{draft_id}", response_model=DraftPublic)
-async def get_draft(draft_id: IdPath, call: CallDep) -> DraftPublic:
+async def get_draft(draft_id: Id, call: CallDep) -> DraftPublic:
     def work(ctx: Context) -> DraftPublic:
         return _draft(drafts.get_draft(ctx, draft_id))
 
@@ -108,7 +112,7 @@ async def get_draft(draft_id: IdPath, call: CallDep) -> DraftPublic:
 
 
 @router.delete("/models/drafts/{draft_id}", status_code=204)
-async def delete_draft(draft_id: IdPath, call: CallDep) -> Response:
+async def delete_draft(draft_id: Id, call: CallDep) -> Response:
     def work(ctx: Context) -> None:
         drafts.delete_draft(ctx, draft_id)
 
@@ -117,7 +121,7 @@ async def delete_draft(draft_id: IdPath, call: CallDep) -> Response:
 
 
 @router.put("/models/drafts/{draft_id}/files/{name:path}", response_model=FileSaved)
-async def save_file(draft_id: IdPath, name: str, body: FileText, call: CallDep) -> FileSaved:
+async def save_file(draft_id: Id, name: str, body: FileText, call: CallDep) -> FileSaved:
     """Save one file of a draft as the manager edits (the editor saves as they work)."""
     def work(ctx: Context) -> FileSaved:
         draft = drafts.save_file(ctx, draft_id, name, body.text)
@@ -127,7 +131,7 @@ async def save_file(draft_id: IdPath, name: str, body: FileText, call: CallDep) 
 
 
 @router.delete("/models/drafts/{draft_id}/files/{name:path}", status_code=204)
-async def delete_file(draft_id: IdPath, name: str, call: CallDep) -> Response:
+async def delete_file(draft_id: Id, name: str, call: CallDep) -> Response:
     def work(ctx: Context) -> None:
         drafts.delete_file(ctx, draft_id, name)
 
@@ -135,8 +139,8 @@ async def delete_file(draft_id: IdPath, name: str, call: CallDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/models/drafts/{draft_id}/upload", response_model=DraftPublic)
-async def upload(draft_id: IdPath,
+@router.post(UPLOAD_PATH.removeprefix("/api"), response_model=DraftPublic)
+async def upload(draft_id: Id,
                  files: Annotated[list[UploadFile], File()], call: SlowCallDep) -> DraftPublic:
     """Add files made in another tool: .bpmn, .dmn, forms (.json), pathway.toml, or a whole
     bundle as one .zip. All are checked first; a refused upload changes nothing."""
@@ -157,7 +161,7 @@ async def upload(draft_id: IdPath,
 
 
 @router.get("/models/drafts/{draft_id}/problems", response_model=DraftProblems)
-async def draft_problems(draft_id: IdPath, call: SlowCallDep) -> DraftProblems:
+async def draft_problems(draft_id: Id, call: SlowCallDep) -> DraftProblems:
     """Every problem that would stop a deploy: hostile content, unsupported elements, a task
     without a role, a missing form or module, DMN overlaps, expression errors."""
     def work(ctx: Context) -> DraftProblems:
@@ -168,7 +172,7 @@ async def draft_problems(draft_id: IdPath, call: SlowCallDep) -> DraftProblems:
 
 @router.post("/models/drafts/{draft_id}/deploy", response_model=ModelVersionPublic,
              status_code=201)
-async def deploy_draft(draft_id: IdPath, call: SlowCallDep) -> ModelVersionPublic:
+async def deploy_draft(draft_id: Id, call: SlowCallDep) -> ModelVersionPublic:
     """Deploy a draft without problems as a new version: new episodes start on it, running
     ones stay on theirs until migrated. A draft with problems gets 422 listing them."""
     def work(ctx: Context) -> ModelVersionPublic:
@@ -180,7 +184,7 @@ async def deploy_draft(draft_id: IdPath, call: SlowCallDep) -> ModelVersionPubli
 # -- between versions
 
 @router.get("/models/{old_id}/diff/{new_id}")
-async def diff(old_id: IdPath, new_id: IdPath, call: SlowCallDep) -> dict[str, Any]:
+async def diff(old_id: Id, new_id: Id, call: SlowCallDep) -> dict[str, Any]:
     """What changed from one version to another, in words and per diagram element."""
     def work(ctx: Context) -> dict[str, Any]:
         return dataclasses.asdict(versions.version_diff(ctx, old_id, new_id))

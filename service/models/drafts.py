@@ -8,7 +8,6 @@ same gate, all or nothing."""
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,22 +17,28 @@ from pathlib import PurePosixPath
 from sqlmodel import col, select
 
 from pathways.education import default_catalogue
-from pathways.models import MANIFEST, MAX_FILES, ModelError, Problem, load_bundle
+from pathways.models import (
+    MANIFEST,
+    MAX_FILES,
+    NAME_RULE,
+    ModelError,
+    Problem,
+    is_file_name,
+    load_bundle,
+    name_problems,
+)
 from pathways.properties import ALERTS, ROLES
 from pathways.script_helpers import HELPERS
 from pathways.xmlsafe import MAX_MODEL_BYTES, UnsafeXmlError, parse_xml
 from service.core import access
 from service.core.context import Context
 from service.core.errors import ConflictError, InvalidRequestError, NotFoundError
+from service.core.request_guard import NUL, NUL_MESSAGE
 from service.core.tables import ModelDraft, ModelVersion, User
 from service.models import registry
 
 MAX_UPLOAD_BYTES = 10_000_000
 """A whole upload (a zip bundle, or loose files together), compressed or not."""
-_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}"
-_FILE_NAME = re.compile(rf"^(pathway\.toml|{_NAME}\.(bpmn|dmn)|forms/{_NAME}\.json)$")
-NAME_RULE = ("a file must be pathway.toml, NAME.bpmn, NAME.dmn or forms/NAME.json, where NAME "
-             "has letters, digits, '_', '-' or '.' only")
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ class EditorPage:
 def check_file_name(name: str) -> str:
     """A plain name in the bundle's own folders, or InvalidRequestError (never a path that
     climbs out, starts at the root or names another folder)."""
-    if not _FILE_NAME.fullmatch(name) or ".." in name:
+    if not is_file_name(name):
         raise InvalidRequestError(f"{name!r} is not a model file name: {NAME_RULE}",
                                   [{"field": "name", "message": NAME_RULE}])
     return name
@@ -82,8 +87,9 @@ def check_file(name: str, content: bytes) -> str:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidRequestError(f"{name} is not UTF-8 text") from None
-    if "\x00" in text:
-        raise InvalidRequestError(f"{name} contains a NUL character")
+    if NUL in text:
+        raise InvalidRequestError(f"{name} {NUL_MESSAGE}", [{"field": name,
+                                                             "message": NUL_MESSAGE}])
     if name.endswith((".bpmn", ".dmn")):
         try:
             parse_xml(content, name)
@@ -181,9 +187,16 @@ def upload(ctx: Context, draft_id: int, uploads: Mapping[str, bytes]) -> ModelDr
 
 
 def bundle_name(upload_name: str) -> str:
-    """Where an uploaded loose file goes in the bundle: forms are JSON files under forms/."""
-    base = PurePosixPath(upload_name.replace("\\", "/")).name
-    return f"forms/{base}" if base.endswith(".json") else base
+    """Where an uploaded loose file goes in the bundle: forms are JSON files under forms/.
+    Browsers send a file's own name; a name with any other folder in it is refused, never
+    cut down to its last part."""
+    if is_file_name(upload_name):
+        return upload_name
+    if "/" in upload_name or "\\" in upload_name:
+        raise InvalidRequestError(f"{upload_name!r} is not a model file name: {NAME_RULE}",
+                                  [{"field": "files", "message": NAME_RULE}])
+    return check_file_name(f"forms/{upload_name}" if upload_name.endswith(".json")
+                           else upload_name)
 
 
 def read_zip(content: bytes) -> dict[str, bytes]:
@@ -222,11 +235,12 @@ def problems(ctx: Context, draft_id: int) -> list[Problem]:
 
 
 def bundle_problems(files: Mapping[str, str]) -> list[Problem]:
+    encoded = {name: text.encode("utf-8") for name, text in files.items()}
     try:
-        load_bundle({name: text.encode("utf-8") for name, text in files.items()})
+        load_bundle(encoded)
     except ModelError as err:
-        return list(err.problems)
-    return []
+        return name_problems(encoded) + list(err.problems)
+    return name_problems(encoded)
 
 
 def deploy(ctx: Context, draft_id: int) -> ModelVersion:

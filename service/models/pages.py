@@ -13,7 +13,7 @@ from service.core.context import Context
 from service.core.deps import PageCallDep, SlowPageCallDep
 from service.core.errors import InvalidRequestError
 from service.core.pages import render, viewer
-from service.core.schemas import MAX_ID, IdPath
+from service.core.schemas import Id, id_from
 from service.models import drafts, library, versions
 from service.models.versions import MigrationPage, migration_page
 
@@ -30,7 +30,7 @@ async def model_library(request: Request, call: PageCallDep) -> Response:
 
 
 @router.get("/models/{version_id}/bundle.zip")
-async def download_bundle(version_id: IdPath, call: PageCallDep) -> Response:
+async def download_bundle(version_id: Id, call: PageCallDep) -> Response:
     def work(ctx: Context) -> Response:
         name, content = library.bundle_zip(ctx, version_id)
         return Response(content, media_type="application/zip",
@@ -41,7 +41,7 @@ async def download_bundle(version_id: IdPath, call: PageCallDep) -> Response:
 
 @router.post("/models/drafts")
 async def new_draft(call: PageCallDep,
-                    from_version: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None) -> Response:
+                    from_version: Annotated[Id | None, Form()] = None) -> Response:
     """Start a draft from a version (the library's "Edit a copy" button), then open it."""
     def work(ctx: Context) -> int:
         return drafts.create_draft(ctx, from_version, None).id or 0
@@ -51,7 +51,7 @@ async def new_draft(call: PageCallDep,
 
 
 @router.get("/models/drafts/{draft_id}", response_class=HTMLResponse)
-async def editor(request: Request, draft_id: IdPath, call: PageCallDep) -> Response:
+async def editor(request: Request, draft_id: Id, call: PageCallDep) -> Response:
     def work(ctx: Context) -> Response:
         who = viewer(request, ctx)
         return render(request, "models/editor.html", drafts.editor_page(ctx, draft_id), who)
@@ -60,7 +60,7 @@ async def editor(request: Request, draft_id: IdPath, call: PageCallDep) -> Respo
 
 
 @router.get("/models/{old_id}/diff/{new_id}", response_class=HTMLResponse)
-async def diff(request: Request, old_id: IdPath, new_id: IdPath,
+async def diff(request: Request, old_id: Id, new_id: Id,
                call: SlowPageCallDep) -> Response:
     def work(ctx: Context) -> Response:
         who = viewer(request, ctx)
@@ -71,7 +71,7 @@ async def diff(request: Request, old_id: IdPath, new_id: IdPath,
 
 
 @router.get("/models/{version_id}/migrate", response_class=HTMLResponse)
-async def migration_form(request: Request, version_id: IdPath, call: PageCallDep) -> Response:
+async def migration_form(request: Request, version_id: Id, call: PageCallDep) -> Response:
     def work(ctx: Context) -> Response:
         who = viewer(request, ctx)
         return render(request, "models/migrate.html", migration_page(ctx, version_id), who)
@@ -80,7 +80,7 @@ async def migration_form(request: Request, version_id: IdPath, call: PageCallDep
 
 
 @router.post("/models/{version_id}/migrate", response_class=HTMLResponse)
-async def migrate(request: Request, version_id: IdPath, call: SlowPageCallDep) -> Response:
+async def migrate(request: Request, version_id: Id, call: SlowPageCallDep) -> Response:
     """Dry run (the first button) or migrate (after a dry run): the same form, the plan or
     the outcome per episode below it."""
     form = getattr(request.state, "form_lists", {})
@@ -102,9 +102,10 @@ def _episode_ids(values: list[str]) -> list[int]:
     ids = []
     for value in values:
         for part in str(value).replace(",", " ").split():
-            if not part.isdigit() or not 1 <= int(part) <= MAX_ID:
+            episode_id = id_from(part)
+            if episode_id is None:
                 raise InvalidRequestError(f"{part!r} is not an episode number",
                                           [{"field": "episodes", "message": "episode numbers"
                                             " separated by spaces or commas"}])
-            ids.append(int(part))
+            ids.append(episode_id)
     return ids

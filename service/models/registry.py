@@ -12,7 +12,13 @@ from sqlmodel import Session, col, select, update
 
 from pathways.clock import Clock
 from pathways.engine import PathwayEngine
-from pathways.models import bundle_digest, load_bundle, read_bundle_dir
+from pathways.models import (
+    ModelError,
+    bundle_digest,
+    load_bundle,
+    name_problems,
+    read_bundle_dir,
+)
 from service.core.errors import InvalidRequestError, NotFoundError
 from service.core.tables import ModelVersion, User
 
@@ -57,7 +63,12 @@ def deploy(session: Session, files: Mapping[str, bytes], user: User | None, now:
            activate: bool = True) -> ModelVersion:
     """Validate a bundle (hostile until then) and store it as a new immutable version.
 
-    Deploying identical files again returns the existing version."""
+    Every bundle that is stored comes through here (the API, drafts, the command line, the
+    reference bundle at first start), so here its file names are held to the bundle's rule
+    (`NAME_RULE`), before anything else. Deploying identical files again returns the
+    existing version."""
+    if named_wrongly := name_problems(files):
+        raise ModelError(named_wrongly)
     text_files: dict[str, str] = {}
     for name, content in files.items():
         try:

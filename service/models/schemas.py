@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from pathways.instruments.scoring import Stratum
+from service.core.schemas import Id
 
 
 class ModelUpload(BaseModel):
@@ -28,7 +28,7 @@ class ModelVersionPublic(BaseModel):
 
 
 class DraftCreate(BaseModel):
-    from_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    from_version: Id | None = None
     """The version to copy (the active one when left out)."""
     name: str | None = Field(default=None, min_length=1, max_length=200)
 
@@ -73,9 +73,8 @@ class DraftProblems(BaseModel):
 
 
 class MigrationRequest(BaseModel):
-    to_version: int = Field(ge=1, le=2**31 - 1)
-    episodes: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(default=[],
-                                                                      max_length=5_000)
+    to_version: Id
+    episodes: list[Id] = Field(default=[], max_length=5_000)
     """Chosen episodes; when empty, every running episode on another version of the model."""
     step: str | None = Field(default=None, max_length=200)
     """Only episodes at this step (its id: where they wait or have a task)."""

@@ -10,7 +10,8 @@ from service.audit.schemas import OwnAccessPublic
 from service.core import access, credentials
 from service.core.context import Context
 from service.core.deps import AnonymousCallDep, CallDep, SlowCallDep, bearer_token, client_address
-from service.core.schemas import IdPath
+from service.core.errors import ForbiddenError
+from service.core.schemas import Id
 from service.core.tables import User
 from service.people import auth
 from service.people import service as people
@@ -60,26 +61,41 @@ async def login(body: Credentials, request: Request, response: Response,
     return await call(work)
 
 
+LOGOUT_NEEDS_CSRF = ("logging out with a session cookie needs its CSRF token in the "
+                     "X-CSRF-Token header (the csrf_token that logging in answered); you are "
+                     "still logged in")
+
+
 @router.post("/auth/logout", status_code=204)
 async def logout(request: Request, call: AnonymousCallDep) -> Response:
     """Log out on the server: a bearer token sent with this request is revoked (it stops
-    working at once, not when it expires); a session cookie sent with its CSRF token ends
-    the user's cookie sessions on every device, as the pages' logout does. The cookie is
-    deleted either way."""
+    working at once, not when it expires); a session cookie ends, with every cookie session
+    of the user on every device, as the pages' logout does, and is deleted.
+
+    A session cookie that still works must come with its CSRF token (X-CSRF-Token), or the
+    logout is refused with 403 and nothing ends. A cookie rides along on requests other
+    sites make, so without the token anyone's page could end a person's sessions on every
+    device; and merely deleting the browser's cookie would let the caller believe they had
+    logged out while a copy of it still worked. So the answer either ends the session on
+    the server or says plainly that it did not. A cookie that no longer works is just
+    deleted."""
     settings = request.app.state.settings
     cookie = credentials.read_session_cookie(
         settings, request.cookies.get(credentials.SESSION_COOKIE, ""))
     token = bearer_token(request)
-    user_id = (cookie.get("uid") if cookie is not None
-               and credentials.csrf_matches(cookie, request.headers.get("x-csrf-token")) else None)
+    with_token = cookie is not None and credentials.csrf_matches(
+        cookie, request.headers.get("x-csrf-token"))
 
     def work(ctx: Context) -> None:
         if token is not None:
             credentials.revoke_token(ctx.session, token)
-        if isinstance(user_id, int):
-            credentials.end_cookie_sessions(ctx.session, user_id)
+        user = credentials.user_for_cookie(ctx.session, cookie) if cookie is not None else None
+        if user is not None:
+            if not with_token:
+                raise ForbiddenError(LOGOUT_NEEDS_CSRF)
+            credentials.end_cookie_sessions(ctx.session, user.id or 0)
 
-    if token is not None or user_id is not None:
+    if token is not None or cookie is not None:
         await call(work)
     response = Response(status_code=204)
     response.delete_cookie(credentials.SESSION_COOKIE)
@@ -129,7 +145,7 @@ async def create_user(body: UserCreate, call: SlowCallDep) -> UserPublic:
 
 
 @router.patch("/users/{user_id}", response_model=UserPublic)
-async def update_user(user_id: IdPath, body: UserUpdate, call: SlowCallDep) -> UserPublic:
+async def update_user(user_id: Id, body: UserUpdate, call: SlowCallDep) -> UserPublic:
     """Deactivate or reactivate a staff account, or give it a new password (admins).
     Deactivating it or changing its password ends every login it has at once."""
     return await call(lambda ctx: UserPublic.model_validate(

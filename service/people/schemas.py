@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from service.core.schemas import Id
 from service.core.tables import UserRole
 
 
@@ -38,8 +39,8 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=8, max_length=200)
     role: UserRole
     full_name: str = Field(default="", max_length=200)
-    clinic_id: int | None = None
-    patient_id: int | None = None
+    clinic_id: Id | None = None
+    patient_id: Id | None = None
 
 
 class UserUpdate(BaseModel):
@@ -87,7 +88,7 @@ class ReferralCreate(BaseModel):
 
 
 class SelfReferralCreate(BaseModel):
-    clinic_id: int
+    clinic_id: Id
     display_name: str = Field(min_length=1, max_length=200)
     birth_year: int | None = Field(default=None, ge=1900, le=2100)
     login: PatientLogin

@@ -14,7 +14,7 @@ from service.core.context import Context
 from service.core.deps import PageCallDep, PageFormDep, SlowPageCallDep
 from service.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from service.core.pages import new_password_problems, redirect, render, viewer
-from service.core.schemas import IdQuery
+from service.core.schemas import Id, id_from
 from service.core.tables import User
 from service.people import service as people
 from service.people.schemas import UserCreate, UserPublic, UserUpdate
@@ -56,12 +56,11 @@ def _new_account(form: dict[str, str]) -> tuple[UserCreate | None, dict[str, str
     errors = {}
     if not 8 <= len(form.get("password", "")) <= 200:
         errors["password"] = "Choose a password of 8 to 200 characters."
-    clinic = form.get("clinic_id", "")
     try:
         body = UserCreate(username=form.get("username", ""), password=form.get("password", ""),
                           role=form.get("role", ""),  # type: ignore[arg-type]
                           full_name=form.get("full_name", ""),
-                          clinic_id=int(clinic) if clinic.isdigit() else None)
+                          clinic_id=id_from(form.get("clinic_id", "")))
     except ValidationError as err:
         for problem in err.errors():
             name = str(problem["loc"][0]) if problem["loc"] else "username"
@@ -84,7 +83,7 @@ DONE = {"add": "added",
 
 @router.get("/staff", response_class=HTMLResponse)
 async def staff(request: Request, call: PageCallDep, done: str = "",
-                user_id: IdQuery = None) -> Response:
+                user_id: Id | None = None) -> Response:
     """Admins' landing page: every staff account, and the forms to change them; after a
     change (`?done=add&user_id=7`), what it did."""
     def work(ctx: Context) -> Response:
@@ -124,9 +123,11 @@ async def change_staff(request: Request, call: SlowPageCallDep, form: PageFormDe
                     return _done(action, user)
             return render(request, "staff.html", _staff_page(ctx, errors=errors, form=form),
                           who, status_code=422)
-        user_id = int(form["user_id"]) if form.get("user_id", "").isdigit() else 0
+        user_id = id_from(form.get("user_id", ""))
         problem, update = "", None
-        if action in ("deactivate", "reactivate"):
+        if user_id is None:
+            problem = "Choose an account from the list."
+        elif action in ("deactivate", "reactivate"):
             update = UserUpdate(active=action == "reactivate")
         elif action == "password":
             problem = new_password_problems(form).get("new_password", "") or (
@@ -135,7 +136,7 @@ async def change_staff(request: Request, call: SlowPageCallDep, form: PageFormDe
                 update = UserUpdate(password=form["new_password"])
         else:
             problem = "Choose what to do with the account."
-        if update is not None:
+        if update is not None and user_id is not None:
             try:
                 user = people.update_staff_account(ctx, user_id, update)
             except (InvalidRequestError, NotFoundError) as err:

@@ -111,3 +111,15 @@ def test_migrate_dry_run_then_for_real_and_a_refusal_exits_1(
     assert "moved" in out.splitlines()[1]
     assert (version_of(world, maja), version_of(world, olle)) == (2, 1)
     assert world.count(Event, name="episode_migrated") == 1
+
+
+@pytest.mark.parametrize("name", ["forms/sub/x.json", "notes/x.bpmn", "x.json"])
+def test_deploy_refuses_a_bundle_folder_holding_a_file_outside_its_own_folders(
+        world: World, carepath: Run, tmp_path: Path, name: str) -> None:
+    bundle = edited_bundle(tmp_path, lambda text: text)
+    (bundle / name).parent.mkdir(parents=True, exist_ok=True)
+    (bundle / name).write_text('{"type": "object"}')
+    code, out, err = carepath("deploy", str(bundle))
+    assert code != 0, out
+    assert name in out + err and "not a model file name" in out + err, (out, err)
+    assert world.count(ModelVersion) == 1

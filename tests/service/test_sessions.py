@@ -71,20 +71,45 @@ def test_logging_out_of_the_pages_ends_the_session_on_the_server(world: World) -
 
 def test_logging_out_through_the_api_ends_a_cookie_session_only_with_its_csrf_token(
         world: World) -> None:
+    """Without the token (a cross-site form could send the cookie) the logout is refused,
+    saying so, and the cookie is kept: never a 204 that leaves the session working."""
     client = TestClient(world.app, raise_server_exceptions=False)
     login = client.post("/api/auth/login", json={"username": "physio", "password": PASSWORD})
     assert login.status_code == 200, login.text
     cookie = client.cookies.get("carepath_session")
-    # Without the token (a cross-site form could send the cookie) nothing ends.
     forged = TestClient(world.app, raise_server_exceptions=False)
     forged.cookies.set("carepath_session", cookie)
-    assert forged.post("/api/auth/logout").status_code == 204
-    client.cookies.set("carepath_session", cookie)
-    assert client.get("/api/me").status_code == 200
+    refused = forged.post("/api/auth/logout")
+    assert refused.status_code == 403, refused.text
+    assert "X-CSRF-Token" in error_of(refused)["message"]
+    assert "still logged in" in error_of(refused)["message"]
+    assert "set-cookie" not in refused.headers, "the cookie is not deleted behind a refusal"
+    assert forged.get("/api/me").status_code == 200
     out = client.post("/api/auth/logout", headers={"X-CSRF-Token": login.json()["csrf_token"]})
     assert out.status_code == 204
-    client.cookies.set("carepath_session", cookie)
-    assert client.get("/api/me").status_code == 401
+    assert "carepath_session" not in client.cookies
+    for old in (client, forged):  # the old cookie no longer works anywhere
+        old.cookies.set("carepath_session", cookie)
+        assert old.get("/api/me").status_code == 401
+    # Logging out with a cookie that no longer works just deletes it.
+    again = forged.post("/api/auth/logout")
+    assert again.status_code == 204, again.text
+    assert "Max-Age=0" in again.headers["set-cookie"]
+
+
+def test_logging_out_of_the_pages_without_the_forms_token_is_refused_and_ends_nothing(
+        world: World) -> None:
+    from .conftest import page_login
+
+    browser = page_login(world, "physio")
+    refused = browser.post("/logout", data={}, follow_redirects=False)
+    assert refused.status_code == 403
+    assert "did not come from carepath" in refused.text
+    assert "set-cookie" not in refused.headers
+    assert browser.get("/worklist", follow_redirects=False).status_code == 200
+    out = browser.post("/logout", data={"csrf_token": _page_csrf(browser)},
+                       follow_redirects=False)
+    assert out.status_code == 303
 
 
 def test_passwords_are_stored_only_as_argon2_hashes(world: World) -> None:
