@@ -10,8 +10,8 @@ them, logged in or not:
   limit. The rest is never read.
 - A NUL character (U+0000) in a path or query parameter, a JSON body (keys or values, at any
   depth) or a form field is refused with 422 naming each field. PostgreSQL cannot store NUL
-  in text (the driver raises, a 500), SQLite would store it; neither is ever text a person
-  means. Uploaded files are their route's to check (model drafts refuse NUL in file text).
+  in text (the driver raises, a 500) and SQLite would store it; it is never text a
+  person means. Uploaded files are their route's to check (model drafts refuse NUL in file text).
 
 Both answer as every error does: the one JSON shape for the API, the error page for pages."""
 
@@ -158,7 +158,8 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 def _nul_in_path(scope: Scope) -> list[str]:
-    """"path" when the path holds NUL (no route is chosen yet to name its parameter)."""
+    """The field "path" when the path holds NUL (no route is chosen yet to name its
+    parameter)."""
     return ["path"] if NUL in scope["path"] else []
 
 
