@@ -10,6 +10,7 @@ from service.audit.schemas import OwnAccessPublic
 from service.core import access, credentials
 from service.core.context import Context
 from service.core.deps import AnonymousCallDep, CallDep, SlowCallDep, bearer_token, client_address
+from service.core.openapi import LOGIN, PUBLIC, RATE_LIMITED
 from service.core.schemas import IdPath
 from service.core.tables import User
 from service.people import auth
@@ -32,7 +33,8 @@ def _authenticate(ctx: Context, request: Request, body: Credentials) -> User:
                              body.password, client_address(request), ctx.now)
 
 
-@router.post("/auth/token", response_model=TokenPublic)
+@router.post("/auth/token", response_model=TokenPublic, openapi_extra=PUBLIC,
+             responses=LOGIN)
 async def token(body: Credentials, request: Request, call: AnonymousCallDep) -> TokenPublic:
     def work(ctx: Context) -> TokenPublic:
         user = _authenticate(ctx, request, body)
@@ -44,7 +46,8 @@ async def token(body: Credentials, request: Request, call: AnonymousCallDep) -> 
     return await call(work)
 
 
-@router.post("/auth/login", response_model=LoginPublic)
+@router.post("/auth/login", response_model=LoginPublic, openapi_extra=PUBLIC,
+             responses=LOGIN)
 async def login(body: Credentials, request: Request, response: Response,
                 call: AnonymousCallDep) -> LoginPublic:
     def work(ctx: Context) -> LoginPublic:
@@ -60,7 +63,7 @@ async def login(body: Credentials, request: Request, response: Response,
     return await call(work)
 
 
-@router.post("/auth/logout", status_code=204)
+@router.post("/auth/logout", status_code=204, openapi_extra=PUBLIC)
 async def logout(request: Request, call: AnonymousCallDep) -> Response:
     """Log out on the server: a bearer token sent with this request is revoked (it stops
     working at once, not when it expires); a session cookie sent with its CSRF token ends
@@ -101,7 +104,7 @@ async def own_access_log(call: CallDep) -> list[OwnAccessPublic]:
     return await call(access_logs.own_access_log)
 
 
-@router.post("/me/password", status_code=204)
+@router.post("/me/password", status_code=204, responses=RATE_LIMITED)
 async def change_password(body: PasswordChange, request: Request,
                           call: SlowCallDep) -> Response:
     """Change your own password. Every login you have then ends (API tokens and page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from service.core.schemas import MAX_ID
 from service.core.tables import UserRole
 
 
@@ -38,8 +39,10 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=8, max_length=200)
     role: UserRole
     full_name: str = Field(default="", max_length=200)
-    clinic_id: int | None = None
-    patient_id: int | None = None
+    # Bounded as every id is (service.core.schemas.MAX_ID): a larger one is a 422, not a
+    # 500 from the driver.
+    clinic_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    patient_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class UserUpdate(BaseModel):
@@ -87,7 +90,7 @@ class ReferralCreate(BaseModel):
 
 
 class SelfReferralCreate(BaseModel):
-    clinic_id: int
+    clinic_id: int = Field(ge=1, le=MAX_ID)
     display_name: str = Field(min_length=1, max_length=200)
     birth_year: int | None = Field(default=None, ge=1900, le=2100)
     login: PatientLogin
