@@ -12,7 +12,6 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
@@ -30,11 +29,13 @@ from service.care import api_summary as summary_api
 from service.care import api_tasks as tasks_api
 from service.care import pages as care_pages
 from service.care import worker
+from service.core import openapi
 from service.core.db import checkpoint_wal, create_db_engine, transaction
 from service.core.errors import NotFoundError, ServiceError, describe, sentence
-from service.core.pages import error_page, redirect, wants_html
+from service.core.pages import TEMPLATES, error_page, redirect, wants_html
 from service.core.request_guard import RequestGuard
 from service.core.request_log import RequestLog
+from service.core.security_headers import SecurityHeaders
 from service.core.settings import Settings, get_settings
 from service.models import api as models_api
 from service.models import pages as model_pages
@@ -87,8 +88,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         gc.set_threshold(*old_threshold)
 
     # FastAPI's own /docs and /redoc load their scripts from CDNs: a blank page on a machine
-    # without internet, and a request to a third party from every reader. Ours serves
-    # Swagger UI from node_modules (see api_docs); ReDoc is not offered.
+    # without internet, and a request to a third party from every reader; its /docs also
+    # runs an inline script, which our Content-Security-Policy refuses. Ours serves Swagger
+    # UI from node_modules and starts it from a file (see api_docs); ReDoc is not offered.
     app = FastAPI(title="carepath", version="0.1.0", lifespan=lifespan,
                   description="Care pathways for low back pain: tasks, episodes, models, audit.",
                   docs_url=None, redoc_url=None)
@@ -117,10 +119,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         message = {404: "There is no such page.", 405: "That action is not possible here."}.get(
             error.status_code, str(error.detail))
-        if wants_html(request):
-            return error_page(request, error.status_code, message)
-        return JSONResponse({"error": {"code": "http_error", "message": message, "fields": []}},
-                            status_code=error.status_code)
+        # Starlette's 405 names the allowed methods in an `Allow` header: keep it.
+        answer = (error_page(request, error.status_code, message) if wants_html(request)
+                  else JSONResponse({"error": {"code": "http_error", "message": message,
+                                               "fields": []}}, status_code=error.status_code))
+        answer.headers.update(error.headers or {})
+        return answer
 
     @app.exception_handler(IntegrityError)
     async def conflict(request: Request, error: IntegrityError) -> Response:
@@ -148,14 +152,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         return {"status": "ok"}
 
     @app.get("/docs", include_in_schema=False)
-    async def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json", title="carepath API",
-            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui.css",
-            swagger_favicon_url="/static/vendor/swagger-ui-favicon.png",
-            # No badge from the online validator (validator.swagger.io) either.
-            swagger_ui_parameters={"validatorUrl": None})
+    async def api_docs(request: Request) -> HTMLResponse:
+        return TEMPLATES.TemplateResponse(request, "api_docs.html",
+                                          {"openapi_url": app.openapi_url or "/openapi.json"})
 
     # Routes are matched in order, router by router: the busiest first (the task list and
     # completing tasks; then the patient's day).
@@ -169,6 +168,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     # Before any route: bodies over the limit (413, unread) and NUL in any text (422).
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
                        larger={models_api.UPLOAD_PATH: models_api.UPLOAD_BODY_BYTES})
+    openapi.document_errors(app)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestLog)  # silent unless `carepath serve` shows it (request_log)
     return app
 

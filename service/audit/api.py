@@ -3,7 +3,6 @@ guideline-adherence indicators."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -19,7 +18,7 @@ from service.audit.schemas import (
 from service.care.schemas import EventsPublic
 from service.core.context import Context
 from service.core.deps import SlowCallDep
-from service.core.schemas import AfterId, Id
+from service.core.schemas import AfterId, DateQuery, Id
 
 router = APIRouter(prefix="/api", tags=["audit"])
 
@@ -54,18 +53,22 @@ async def verify(call: SlowCallDep) -> VerifyPublic:
     return await call(lambda ctx: views.verify_log(ctx))
 
 
-@router.get("/audit/checkpoints", response_class=PlainTextResponse)
-async def audit_checkpoints(call: SlowCallDep) -> PlainTextResponse:
+class JsonLinesResponse(PlainTextResponse):
+    media_type = "application/jsonl"
+
+
+@router.get("/audit/checkpoints", response_class=JsonLinesResponse)
+async def audit_checkpoints(call: SlowCallDep) -> JsonLinesResponse:
     """The checkpoint file of the log's head (one signed JSON object a line), to keep a copy
     of outside the service."""
     text = await call(views.checkpoint_file)
-    return PlainTextResponse(text, media_type="application/jsonl", headers={
+    return JsonLinesResponse(text, headers={
         "Content-Disposition": 'attachment; filename="carepath-checkpoints.jsonl"'})
 
 
 @router.get("/audit/indicators", response_model=IndicatorsPublic)
-async def audit_indicators(call: SlowCallDep, start: Annotated[date | None, Query()] = None,
-                           end: Annotated[date | None, Query()] = None,
+async def audit_indicators(call: SlowCallDep, start: DateQuery = None,
+                           end: DateQuery = None,
                            clinic_id: Id | None = None) -> IndicatorsPublic:
     """Guideline-adherence indicators (numerator, denominator, rate) per clinic and per
     clinician, over the episodes that started from `start` to `end` (YYYY-MM-DD, both
@@ -75,8 +78,8 @@ async def audit_indicators(call: SlowCallDep, start: Annotated[date | None, Quer
 
 @router.get("/audit/conformance", response_model=ConformancePublic)
 async def audit_conformance(call: SlowCallDep, episode_id: Id | None = None,
-                            start: Annotated[date | None, Query()] = None,
-                            end: Annotated[date | None, Query()] = None,
+                            start: DateQuery = None,
+                            end: DateQuery = None,
                             clinic_id: Id | None = None) -> ConformancePublic:
     """How episodes' paths conform to their model versions: one episode (`episode_id`), or
     the episodes started from `start` to `end` (default: the last 365 days), counted per

@@ -5,7 +5,6 @@ their data dictionary."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -16,13 +15,13 @@ from service.audit.schemas import DictionaryPublic
 from service.core import access
 from service.core.context import Context
 from service.core.deps import SettingsDep, SlowCallDep
-from service.core.schemas import Id
+from service.core.schemas import DateQuery, Id
 
 router = APIRouter(prefix="/api/audit/exports", tags=["audit"])
 
 
-def export_query(start: Annotated[date | None, Query()] = None,
-                 end: Annotated[date | None, Query()] = None, clinic_id: Id | None = None,
+def export_query(start: DateQuery = None,
+                 end: DateQuery = None, clinic_id: Id | None = None,
                  identifiable: bool = False,
                  reason: Annotated[str | None, Query(max_length=500)] = None,
                  ) -> exports.ExportQuery:

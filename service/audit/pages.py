@@ -3,10 +3,9 @@ breaching episodes, and the log: its check, the event and access logs, and expor
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from service.audit import conformance as conformance_views
@@ -14,10 +13,9 @@ from service.audit import dashboard, log_page
 from service.core.context import Context
 from service.core.deps import SlowPageCallDep
 from service.core.pages import render, viewer
-from service.core.schemas import AfterId, Id
+from service.core.schemas import AfterId, DateQuery, Id
 
-router = APIRouter()
-DateQuery = Annotated[date | None, Query()]
+router = APIRouter(include_in_schema=False)
 
 
 @router.get("/audit", response_class=HTMLResponse)

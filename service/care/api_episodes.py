@@ -22,6 +22,7 @@ from service.care.schemas import (
 )
 from service.core.context import Context
 from service.core.deps import CallDep, SlowCallDep, client_address
+from service.core.openapi import PUBLIC, RATE_LIMITED
 from service.core.schemas import Id, Limit, Offset
 from service.core.tables import Clinic
 from service.patients import self_management
@@ -36,7 +37,7 @@ from service.people.schemas import (
 router = APIRouter(prefix="/api", tags=["episodes"])
 
 
-@router.get("/clinics", response_model=list[ClinicPublic])
+@router.get("/clinics", response_model=list[ClinicPublic], openapi_extra=PUBLIC)
 async def clinics(call: CallDep) -> list[ClinicPublic]:
     """Public: the clinics a patient can self-refer to."""
     def work(ctx: Context) -> list[ClinicPublic]:
@@ -51,7 +52,8 @@ async def refer(body: ReferralCreate, call: SlowCallDep) -> EpisodePublic:
     return await call(lambda ctx: views.episode_public(ctx, people.refer(ctx, body)))
 
 
-@router.post("/self-referrals", response_model=EpisodePublic, status_code=201)
+@router.post("/self-referrals", response_model=EpisodePublic, status_code=201,
+             openapi_extra=PUBLIC, responses=RATE_LIMITED)
 async def self_refer(body: SelfReferralCreate, request: Request,
                      call: SlowCallDep) -> EpisodePublic:
     """Public: anyone may refer themselves; each client address a limited number of times

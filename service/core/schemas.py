@@ -1,12 +1,15 @@
-"""What every domain's routes share: the id type with its bounds, paging and role parameters.
-Each domain keeps its own request and response bodies (`<domain>/schemas.py`)."""
+"""What every domain's routes share: id, paging, date and role parameters with their bounds,
+and the error answer's shape. Each domain keeps its own request and response bodies
+(`<domain>/schemas.py`)."""
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from pathways.properties import TaskRole
 
@@ -33,3 +36,39 @@ def id_from(text: str) -> int | None:
         return None
     value = int(text)
     return value if 1 <= value <= MAX_ID else None
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: object) -> object:
+    """Only a date written YYYY-MM-DD (pydantic alone would also take `0` or `1700000000` as
+    seconds since 1970, and `20260131`)."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("write the date as YYYY-MM-DD, e.g. 2026-01-31")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+"""A calendar date, and only as YYYY-MM-DD: the one date type of queries and bodies."""
+DateQuery = Annotated[IsoDate | None, Query()]
+
+
+class FieldError(BaseModel):
+    """One thing to fix: the field (a dotted path into the request) and what is wrong."""
+
+    field: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="What kind of error, for programs: `not_found`, "
+                                  "`invalid_request`, `conflict`, ...")
+    message: str = Field(description="A sentence saying what to fix.")
+    fields: list[FieldError]
+
+
+class ErrorPublic(BaseModel):
+    """Every error answer (4xx) of the API has this shape (`service/core/errors.py`)."""
+
+    error: ErrorDetail

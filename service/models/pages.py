@@ -17,7 +17,7 @@ from service.core.schemas import Id, id_from
 from service.models import drafts, library, versions
 from service.models.versions import MigrationPage, migration_page
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
 @router.get("/models", response_class=HTMLResponse)

@@ -11,6 +11,7 @@ from service.core import access, credentials
 from service.core.context import Context
 from service.core.deps import AnonymousCallDep, CallDep, SlowCallDep, bearer_token, client_address
 from service.core.errors import ForbiddenError
+from service.core.openapi import LOGIN, PUBLIC, RATE_LIMITED
 from service.core.schemas import Id
 from service.core.tables import User
 from service.people import auth
@@ -33,7 +34,8 @@ def _authenticate(ctx: Context, request: Request, body: Credentials) -> User:
                              body.password, client_address(request), ctx.now)
 
 
-@router.post("/auth/token", response_model=TokenPublic)
+@router.post("/auth/token", response_model=TokenPublic, openapi_extra=PUBLIC,
+             responses=LOGIN)
 async def token(body: Credentials, request: Request, call: AnonymousCallDep) -> TokenPublic:
     def work(ctx: Context) -> TokenPublic:
         user = _authenticate(ctx, request, body)
@@ -45,7 +47,8 @@ async def token(body: Credentials, request: Request, call: AnonymousCallDep) -> 
     return await call(work)
 
 
-@router.post("/auth/login", response_model=LoginPublic)
+@router.post("/auth/login", response_model=LoginPublic, openapi_extra=PUBLIC,
+             responses=LOGIN)
 async def login(body: Credentials, request: Request, response: Response,
                 call: AnonymousCallDep) -> LoginPublic:
     def work(ctx: Context) -> LoginPublic:
@@ -66,7 +69,7 @@ LOGOUT_NEEDS_CSRF = ("logging out with a session cookie needs its CSRF token in 
                      "still logged in")
 
 
-@router.post("/auth/logout", status_code=204)
+@router.post("/auth/logout", status_code=204, openapi_extra=PUBLIC)
 async def logout(request: Request, call: AnonymousCallDep) -> Response:
     """Log out on the server: a bearer token sent with this request is revoked (it stops
     working at once, not when it expires); a session cookie ends, with every cookie session
@@ -117,7 +120,7 @@ async def own_access_log(call: CallDep) -> list[OwnAccessPublic]:
     return await call(access_logs.own_access_log)
 
 
-@router.post("/me/password", status_code=204)
+@router.post("/me/password", status_code=204, responses=RATE_LIMITED)
 async def change_password(body: PasswordChange, request: Request,
                           call: SlowCallDep) -> Response:
     """Change your own password. Every login you have then ends (API tokens and page

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.service.conftest import (  # noqa: F401  (fixtures reused by the browser tests)
     PASSWORD,
@@ -91,3 +92,14 @@ def log_in(page: Page, username: str, shot: Path | None = None) -> None:
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     page.wait_for_load_state("load")
+
+
+def wait_until(page: Page | Locator, expression: str, timeout_ms: int = TIMEOUT_MS) -> None:
+    """Wait until a JavaScript expression is true on the page (or a function of an element
+    is true of it, for a locator). Playwright's own
+    `wait_for_function` builds its check with `eval` inside the page, which the pages'
+    Content-Security-Policy refuses (no 'unsafe-eval'); `evaluate` is not subject to it."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still not true after {timeout_ms} ms: {expression}"
+        time.sleep(0.05)

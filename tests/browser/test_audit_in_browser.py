@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from service.core.tables import Event
 from tests.service.conftest import refer, through_first_visit
 
-from .conftest import DESKTOP, PHONE, Person, World, log_in
+from .conftest import DESKTOP, PHONE, Person, World, log_in, wait_until
 
 
 def test_an_auditor_reads_the_indicators_and_checks_the_log(
@@ -34,7 +34,7 @@ def test_an_auditor_reads_the_indicators_and_checks_the_log(
         row = overall.locator("tr", has_text="Risk stratified at first contact").first
         expect(row).to_contain_text("2 / 2")
         expect(row).to_contain_text("100%")
-        page.wait_for_function("document.getElementById('trend-chart').width > 0")
+        wait_until(page, "document.getElementById('trend-chart').width > 0")
         assert page.evaluate("document.documentElement.scrollWidth") <= int(size), \
             "sideways scrolling"
         page.screenshot(path=str(screenshot_dir / f"30-audit-{size}.png"), full_page=True)

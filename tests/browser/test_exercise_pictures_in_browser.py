@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from pathways.exercises import ENV_OVERRIDES, default_library
-from tests.browser.conftest import DESKTOP, PHONE, Person, log_in
+from tests.browser.conftest import DESKTOP, PHONE, Person, log_in, wait_until
 from tests.exercises_support import write_overrides
 from tests.service.conftest import World, refer, through_first_visit
 
@@ -33,8 +33,7 @@ def clinic_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 def loaded(page: Page, picture: Locator) -> None:
     """Wait until the picture has loaded (they load lazily, when scrolled near)."""
     picture.scroll_into_view_if_needed()
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
-                           arg=picture.element_handle())
+    wait_until(picture, "img => img.complete && img.naturalWidth > 0")
 
 
 @pytest.mark.parametrize(("screen", "options"), [("desktop", DESKTOP), ("phone", PHONE)])

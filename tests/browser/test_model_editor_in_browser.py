@@ -27,7 +27,7 @@ from tests.service.test_model_migration import (
     without_the_2_week_follow_up,
 )
 
-from .conftest import DESKTOP, PHONE, Person, World, log_in
+from .conftest import DESKTOP, PHONE, Person, World, log_in, wait_until
 
 OTHER_TOOLS = Path(__file__).parent / "other_tools"
 
@@ -37,7 +37,7 @@ def open_a_copy_of_version_1(page: Page) -> None:
     expect(page).to_have_url(re.compile(r"/models$"))
     page.get_by_role("button", name="Edit a copy of version 1").click()
     expect(page).to_have_url(re.compile(r"/models/drafts/\d+$"))
-    page.wait_for_function("window.carepathEditor !== undefined")
+    wait_until(page, "window.carepathEditor !== undefined")
     page.evaluate("window.carepathEditor.ready")
 
 
@@ -73,7 +73,7 @@ def test_a_manager_moves_the_6_week_follow_up_to_4_weeks_and_migrates_one_patien
     expect(page.locator("#editor-status")).to_have_text(re.compile(r"^Saved \d\d:\d\d\.$"))
     page.screenshot(path=str(screenshot_dir / "20-editor-timer-1280.png"))
     page.reload()  # the draft was saved as the manager worked: a reload loses nothing
-    page.wait_for_function("window.carepathEditor !== undefined")
+    wait_until(page, "window.carepathEditor !== undefined")
     page.evaluate("window.carepathEditor.ready")
     select_on_diagram(page, "betterback.bpmn", "follow_up_6w_timer")
     expect(page.locator("#bio-properties-panel-timerEventDefinitionValue")).to_have_value(
