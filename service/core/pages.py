@@ -113,6 +113,7 @@ ERROR_TITLES = {
                           "next."),
     422: ("Please check your answers", "Go back, correct the answers shown, and send again."),
     429: ("Too many attempts", "Wait a few minutes and try again."),
+    503: ("Not available just now", "Wait a minute and try again."),
 }
 
 
@@ -134,13 +135,17 @@ def _cookie_viewer(request: Request) -> Viewer | None:
     if not cookie:
         return None
     from service.core.db import transaction
+    from service.core.errors import DATABASE_ERRORS
 
-    with transaction(request.app.state.db, write=False) as session:
-        user = credentials.user_for_cookie(session, cookie)
-        if user is None:
-            return None
-        return Viewer(id=user.id or 0, name=user.full_name or user.username, role=user.role,
-                      csrf_token=credentials.csrf_token(cookie))
+    try:
+        with transaction(request.app.state.db, write=False) as session:
+            user = credentials.user_for_cookie(session, cookie)
+            if user is None:
+                return None
+            return Viewer(id=user.id or 0, name=user.full_name or user.username,
+                          role=user.role, csrf_token=credentials.csrf_token(cookie))
+    except DATABASE_ERRORS:  # the page says the database is out of reach, without a menu
+        return None
 
 
 NOT_PAGES = ("/api", "/exercise-illustrations/")
