@@ -15,6 +15,9 @@ echo "== pytest on SQLite"
 CAREPATH_TEST_DATABASE=sqlite .venv/bin/pytest -q "$@"
 
 echo "== pytest on PostgreSQL"
+# The server this starts is stopped when the script ends, however it ends (a failed run
+# too); the script's exit status stays pytest's.
+trap 'bash scripts/postgres.sh stop' EXIT
 export CAREPATH_TEST_POSTGRES_URL
 CAREPATH_TEST_POSTGRES_URL=$(bash scripts/postgres.sh start)
 CAREPATH_TEST_DATABASE=postgres .venv/bin/pytest -q "$@"

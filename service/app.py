@@ -31,7 +31,15 @@ from service.care import pages as care_pages
 from service.care import worker
 from service.core import openapi
 from service.core.db import checkpoint_wal, create_db_engine, transaction
-from service.core.errors import NotFoundError, ServiceError, describe, sentence
+from service.core.errors import (
+    DATABASE_ERRORS,
+    NotFoundError,
+    ServiceError,
+    database_reason,
+    describe,
+    describe_database_error,
+    sentence,
+)
 from service.core.pages import TEMPLATES, error_page, redirect, wants_html
 from service.core.request_guard import RequestGuard
 from service.core.request_log import RequestLog
@@ -133,6 +141,20 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
             return error_page(request, 409, message)
         return JSONResponse({"error": {"code": "conflict", "fields": [], "message": message}},
                             status_code=409)
+
+    async def database_unavailable(request: Request, error: Exception) -> Response:
+        status, body = describe_database_error(error)
+        log.warning("%s %s answered %d: %s", request.method, request.url.path, status,
+                    database_reason(error))
+        headers = {"Retry-After": "10"} if status == 503 else {}
+        if wants_html(request):
+            page = error_page(request, status, body["message"])
+            page.headers.update(headers)
+            return page
+        return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+    for kind in DATABASE_ERRORS:  # out of reach: 503 (a deadlock: 409), never a 500
+        app.add_exception_handler(kind, database_unavailable)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:

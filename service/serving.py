@@ -36,39 +36,74 @@ def serve(app: Any, host: str, port: int) -> None:
 def serve_processes(factory: str, host: str, port: int, processes: int) -> int:
     """`processes` processes, each building its app with `factory` ("module:function").
     Returns when they have all stopped (SIGINT or SIGTERM stops them); non-zero if one of
-    them failed."""
+    them failed to start.
+
+    A process that dies while serving (killed, or crashed) is replaced, and the others serve
+    on meanwhile: its requests in flight are lost unanswered, and their transactions rolled
+    back or committed whole. One that fails before it serves stops them all: a mistake in
+    the set-up would only fail again."""
     context = multiprocessing.get_context("spawn")
-    ready = context.Semaphore(0)
-    children = [context.Process(target=_child, args=(factory, host, port, ready),
-                                name=f"carepath-{i + 1}") for i in range(processes)]
-    for child in children:
-        child.start()
-    started = 0
-    while started < processes and all(child.is_alive() for child in children):
-        started += ready.acquire(timeout=0.5)
-    if started == processes:
-        print(f"carepath: all {processes} processes are serving", flush=True)
+    children = [_Child(context, factory, host, port, number + 1)
+                for number in range(processes)]
+    stopping, failed, announced = False, False, False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
         for child in children:
-            if child.is_alive():
-                child.terminate()
+            if child.process.is_alive():
+                child.process.terminate()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while any(child.is_alive() for child in children):
-            for child in children:
-                child.join(timeout=0.5)
-                if child.exitcode not in (None, 0) and not child.is_alive():
-                    stop(signal.SIGTERM, None)  # one failed: stop the rest, say so
+        while any(child.process.is_alive() or not (stopping or child.ended_well)
+                  for child in children):  # serving, or to be replaced
+            for index, child in enumerate(children):
+                child.process.join(timeout=0.5 / processes)
+                if not announced and all(c.ready.is_set() for c in children):
+                    print(f"carepath: all {processes} processes are serving", flush=True)
+                    announced = True
+                if stopping or child.process.is_alive() or child.ended_well:
+                    continue
+                if child.ready.is_set():
+                    print(f"carepath: {child.process.name} stopped ({child.how_it_ended}); "
+                          "starting another in its place", file=sys.stderr, flush=True)
+                    children[index] = _Child(context, factory, host, port, child.number)
+                else:  # it never served: stop the rest, say so
+                    print(f"carepath: {child.process.name} failed to start "
+                          f"({child.how_it_ended})", file=sys.stderr, flush=True)
+                    failed = True
+                    stop(signal.SIGTERM, None)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    failed = [c.name for c in children if c.exitcode not in (0, -signal.SIGTERM)]
     if failed:
-        print(f"carepath: {', '.join(failed)} stopped with an error", file=sys.stderr)
+        print("carepath: a server process failed to start; all have stopped", file=sys.stderr)
         return 1
     return 0
+
+
+class _Child:
+    """One server process, and the event it sets once it serves."""
+
+    def __init__(self, context: Any, factory: str, host: str, port: int, number: int) -> None:
+        self.number = number
+        self.ready = context.Event()
+        self.process = context.Process(target=_child, args=(factory, host, port, self.ready),
+                                       name=f"carepath-{number}")
+        self.process.start()
+
+    @property
+    def ended_well(self) -> bool:
+        """Stopped as asked (SIGTERM) or of its own accord, without an error."""
+        return self.process.exitcode in (0, -signal.SIGTERM)
+
+    @property
+    def how_it_ended(self) -> str:
+        code = self.process.exitcode
+        if code is not None and code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exit status {code}"
 
 
 class _Server(uvicorn.Server):
@@ -81,7 +116,7 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
-            self.ready.release()
+            self.ready.set()
 
 
 def _child(factory: str, host: str, port: int, ready: Any) -> None:

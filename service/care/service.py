@@ -156,19 +156,24 @@ def _open_task_for_completion(ctx: Context, session: Session, task_id: str,
                               lock: bool = False) -> repository.OpenEpisode:
     found = repository.open_episode_of_task(session, task_id, lock=lock)
     if found is None:
-        done = session.get(TaskSubmission, task_id)
-        if done is not None:
-            # Only someone who may see the episode learns that the task was done.
-            episode = session.get(Episode, done.episode_id)
-            if episode is not None:
-                access.require_episode(ctx.user, episode)
-                raise TaskNotReadyError(task_id, "COMPLETED")
-        raise NotFoundError(f"there is no open task {task_id}")
+        raise _no_open_task(ctx, session, task_id)
     task = found.ready[task_id]
     access.require_task_work(ctx.user, task, found.episode)
     if task.claimed_by is not None and ctx.user is not None and task.claimed_by != ctx.user.id:
         raise _claimed_by_someone_else()
     return found
+
+
+def _no_open_task(ctx: Context, session: Session, task_id: str) -> Exception:
+    """A task that is not open: done already (409), or unknown (404)."""
+    done = session.get(TaskSubmission, task_id)
+    if done is not None:
+        # Only someone who may see the episode learns that the task was done.
+        episode = session.get(Episode, done.episode_id)
+        if episode is not None:
+            access.require_episode(ctx.user, episode)
+            return TaskNotReadyError(task_id, "COMPLETED")
+    return NotFoundError(f"there is no open task {task_id}")
 
 
 def _claimed_by_someone_else() -> ConflictError:
@@ -237,9 +242,11 @@ def release_task(ctx: Context, task_id: str) -> ReadyTask:
 
 
 def _open_task(ctx: Context, task_id: str) -> ReadyTask:
-    task = ctx.session.get(ReadyTask, task_id)
+    # Locked (FOR UPDATE on PostgreSQL; SQLite's write lock does the same): two clinicians
+    # claiming at once queue here, and the second sees the first one's claim.
+    task = ctx.session.get(ReadyTask, task_id, with_for_update=True)
     if task is None:
-        raise NotFoundError(f"there is no open task {task_id}")
+        raise _no_open_task(ctx, ctx.session, task_id)
     access.require_task_work(ctx.user, task, _episode(ctx, task.episode_id))
     return task
 

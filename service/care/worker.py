@@ -16,11 +16,14 @@ from service.care.service import fire_due_timers
 from service.core import checkpoints
 from service.core.context import Context
 from service.core.db import transaction
+from service.core.errors import DATABASE_ERRORS, database_reason
 from service.core.tables import Episode
 from service.models.registry import EngineRegistry
 
 log = logging.getLogger("carepath.worker")
 RETRY_AFTER = timedelta(hours=1)
+MAX_PAUSE_SECONDS = 30.0
+"""The longest pause between tries while the database is out of reach."""
 
 
 def sweep(db: Engine, clock: Clock, engines: EngineRegistry, limit: int = 1000) -> int:
@@ -67,14 +70,36 @@ def _postpone(db: Engine, clock: Clock, instance_id: int, reason: str) -> None:
 def run_forever(db: Engine, clock: Clock, engines: EngineRegistry, interval: float,
                 stop: threading.Event) -> None:
     """Sweep every `interval` seconds, and checkpoint the event log's head when one is due
-    (core.checkpoints: every `audit_checkpoint_seconds`, if the log has grown)."""
+    (core.checkpoints: every `audit_checkpoint_seconds`, if the log has grown).
+
+    While the database is out of reach the worker keeps trying, each pause twice the last
+    (up to MAX_PAUSE_SECONDS, or `interval` if that is longer), with one line on its log per
+    try; once a round succeeds it sweeps every `interval` again. Timers that fell due
+    meanwhile fire then: a timer stays due until a sweep has fired it."""
+    pause = interval
     while not stop.is_set():
         try:
-            sweep(db, clock, engines)
-        except Exception:  # keep the worker alive; the error is logged
-            log.exception("timer sweep failed")
-        try:
-            checkpoints.checkpoint(db, clock.now(), due_only=True)
-        except Exception:  # likewise; verification reports what is wrong with the log
-            log.exception("checkpoint of the event log failed")
-        stop.wait(interval)
+            _round(db, clock, engines)
+            pause = interval
+        except DATABASE_ERRORS as err:
+            pause = min(2 * pause, max(interval, MAX_PAUSE_SECONDS))
+            log.warning("the database cannot be reached (%s); trying again in %g s",
+                        database_reason(err), pause)
+        stop.wait(pause)
+
+
+def _round(db: Engine, clock: Clock, engines: EngineRegistry) -> None:
+    """One sweep and checkpoint. The database out of reach ends the round (raises); any
+    other error is logged and the worker goes on."""
+    try:
+        sweep(db, clock, engines)
+    except DATABASE_ERRORS:
+        raise
+    except Exception:  # keep the worker alive; the error is logged
+        log.exception("timer sweep failed")
+    try:
+        checkpoints.checkpoint(db, clock.now(), due_only=True)
+    except DATABASE_ERRORS:
+        raise
+    except Exception:  # likewise; verification reports what is wrong with the log
+        log.exception("checkpoint of the event log failed")

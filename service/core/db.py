@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ def create_db_engine(settings: Settings) -> Engine:
 
 
 def _create_engine(settings: Settings) -> Engine:
-    url = settings.database_url
+    url, timeout = settings.database_url, settings.database_timeout_seconds
     if settings.is_sqlite:
         path = url.split("///", 1)[-1]
         file = Path(path) if path and path != ":memory:" else None
@@ -42,11 +43,16 @@ def _create_engine(settings: Settings) -> Engine:
             file.parent.mkdir(parents=True, exist_ok=True)
         # A slow unit of work (deps.SLOW_THREADS: 8) may hold three connections at once (its
         # transaction, its snapshot, a login attempt's own admission: auth.authenticate).
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                                  pool_size=8, max_overflow=24)
-        _configure_sqlite(engine, WriterLock(file))
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False,
+                                                     "timeout": timeout},
+                                  pool_size=8, max_overflow=24, pool_timeout=timeout)
+        _configure_sqlite(engine, WriterLock(file), busy_ms=round(timeout * 1000))
         return engine
-    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # pool_pre_ping: a connection the server dropped (a restart, an outage) is replaced when
+    # it is next taken from the pool, so service resumes by itself once the server is back.
+    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                            pool_timeout=timeout,
+                            connect_args={"connect_timeout": max(1, round(timeout))})
 
 
 class WriterLock:
@@ -86,7 +92,7 @@ _CHECKPOINTED_ELSEWHERE: weakref.WeakSet[Engine] = weakref.WeakSet()
 """SQLite engines whose WAL is checkpointed by a background thread (see checkpoint_wal)."""
 
 
-def _configure_sqlite(engine: Engine, lock: WriterLock) -> None:
+def _configure_sqlite(engine: Engine, lock: WriterLock, busy_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" below decide how transactions start.
@@ -95,7 +101,7 @@ def _configure_sqlite(engine: Engine, lock: WriterLock) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms:d}")
         if engine in _CHECKPOINTED_ELSEWHERE:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
@@ -110,18 +116,28 @@ def _configure_sqlite(engine: Engine, lock: WriterLock) -> None:
         driver = connection.connection.driver_connection
         assert driver is not None  # a pooled connection always has its driver's
         if not connection.info.get(WRITE, False):
-            driver.execute("BEGIN")
+            _begin(driver, "BEGIN")
             return
         if _LOCKED in connection.info:  # a second transaction on the same connection
-            driver.execute("BEGIN IMMEDIATE")
+            _begin(driver, "BEGIN IMMEDIATE")
             return
         lock.acquire()
         try:
-            driver.execute("BEGIN IMMEDIATE")
+            _begin(driver, "BEGIN IMMEDIATE")
         except BaseException:
             lock.release()
             raise
         connection.info[_LOCKED] = lock
+
+
+def _begin(driver: Any, statement: str) -> None:
+    """BEGIN, straight to the driver; its errors (another program holding the write lock
+    beyond the busy timeout: "database is locked") raised as SQLAlchemy raises the
+    driver's errors elsewhere, so the app answers them as it does those (503)."""
+    try:
+        driver.execute(statement)
+    except sqlite3.Error as err:
+        raise sa.exc.OperationalError(statement, None, err) from err
 
 
 @contextmanager

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import exc as db_errors
+
 from pathways.education import EducationError
 from pathways.errors import (
     FormValidationError,
@@ -110,6 +112,31 @@ def describe(error: Exception) -> tuple[int, dict[str, Any]] | None:
                                   for p in error.problems]
             return status, body
     return None
+
+
+DATABASE_UNAVAILABLE = ("The database cannot be reached just now, so this could not be done; "
+                        "try again in a minute")
+DATABASE_CONFLICT = "That conflicts with data saved at the same moment; reload and try again."
+DATABASE_ERRORS = (db_errors.OperationalError, db_errors.InterfaceError, db_errors.TimeoutError)
+"""What the database (or its driver, or the pool) raises when it cannot be reached, is
+locked beyond the timeout, or gave up a transaction."""
+
+
+def database_reason(error: Exception) -> str:
+    """The first line of what the driver said (for the log)."""
+    said = str(getattr(error, "orig", None) or error).strip()
+    return said.splitlines()[0] if said else type(error).__name__
+
+
+def describe_database_error(error: Exception) -> tuple[int, dict[str, Any]]:
+    """A deadlock or serialization failure (SQLSTATE class 40: the database rolled the
+    transaction back) is a conflict with a request at the same moment (409); anything else
+    here is the database being out of reach (503)."""
+    sqlstate = str(getattr(getattr(error, "orig", None), "sqlstate", "") or "")
+    if sqlstate.startswith("40"):
+        return 409, {"code": "conflict", "message": DATABASE_CONFLICT, "fields": []}
+    return 503, {"code": "database_unavailable", "message": DATABASE_UNAVAILABLE,
+                 "fields": []}
 
 
 def sentence(text: str) -> str:

@@ -114,6 +114,7 @@ ERROR_TITLES = {
     413: ("Too much sent at once", "Go back and send less: a shorter text, or fewer files."),
     422: ("Please check your answers", "Go back, correct the answers shown, and send again."),
     429: ("Too many attempts", "Wait a few minutes and try again."),
+    503: ("Not available just now", "Wait a minute and try again."),
 }
 
 
@@ -135,13 +136,17 @@ def _cookie_viewer(request: Request) -> Viewer | None:
     if not cookie:
         return None
     from service.core.db import transaction
+    from service.core.errors import DATABASE_ERRORS
 
-    with transaction(request.app.state.db, write=False) as session:
-        user = credentials.user_for_cookie(session, cookie)
-        if user is None:
-            return None
-        return Viewer(id=user.id or 0, name=user.full_name or user.username, role=user.role,
-                      csrf_token=credentials.csrf_token(cookie))
+    try:
+        with transaction(request.app.state.db, write=False) as session:
+            user = credentials.user_for_cookie(session, cookie)
+            if user is None:
+                return None
+            return Viewer(id=user.id or 0, name=user.full_name or user.username,
+                          role=user.role, csrf_token=credentials.csrf_token(cookie))
+    except DATABASE_ERRORS:  # the page says the database is out of reach, without a menu
+        return None
 
 
 NOT_PAGES = ("/api", "/exercise-illustrations/")

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     to start without a secret of its own."""
     database_url: str = f"sqlite:///{ROOT / 'var' / 'carepath.sqlite3'}"
     """SQLite (embedded, default) or postgresql+psycopg://user:pass@host/db."""
+    database_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    """How long a request waits for the database before it answers 503: on SQLite for
+    another program's write lock (SQLite's busy timeout), on PostgreSQL to connect and for a
+    free connection of the pool."""
     secret_key: str = DEFAULT_SECRET
     """Signs session cookies and CSRF tokens."""
     audit_key: str | None = None
