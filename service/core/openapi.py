@@ -12,6 +12,8 @@ the routes are registered, so no route lists its errors by hand:
   without its CSRF token), and 404 where the request names something (a path, query or body
   that may name a record the caller cannot see or that does not exist);
 - a public route with path parameters: 404;
+- 503 from every operation: the database cannot be reached just now, or a setting the
+  request needs is missing;
 - and what the route declares itself: 429 where its callers are limited
   (`responses=RATE_LIMITED`), 401 from the public logins (`LOGIN`: wrong password).
 """
@@ -54,6 +56,9 @@ DESCRIPTIONS = {
     413: "The request's body is larger than the server accepts.",
     422: "The request needs fixing: `message` says what, `fields` which parts.",
     429: RATE_LIMITED[429]["description"],
+    503: "The database cannot be reached just now (`database_unavailable`: try again after "
+         "`Retry-After` seconds), or a setting the request needs is missing "
+         "(`not_configured`).",
 }
 WRITES = frozenset({"post", "put", "patch", "delete"})
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorPublic"}
@@ -75,8 +80,8 @@ def document_errors(app: FastAPI) -> None:
 
 
 def errors_of(method: str, operation: dict[str, Any]) -> set[int]:
-    """The 4xx statuses an operation can answer."""
-    statuses = {422}
+    """The error statuses (4xx, and 503) an operation can answer."""
+    statuses = {422, 503}
     has_body = "requestBody" in operation
     parameters = operation.get("parameters", [])
     if has_body:
