@@ -358,7 +358,7 @@ def _run(tmp: Path, started: float, profile: bool, kind: str,
          f"flat means <= {FLAT_LIMIT}; medians 10k / 1k: {median_growth:.2f}"),
         (f"worklist in-process (views.worklist), {WORKLIST_SIZES[-1]:,} patients",
          timing(wl_inproc), f"n={len(wl_inproc)}; no HTTP, interleaved with the requests "
-         "above; SQLite plans: "
+         f"above; {kind} plans: "
          + " / ".join(f"[{plan}]" for plan in wl_plans)),
     ]
     print(table(rows))
