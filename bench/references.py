@@ -97,7 +97,10 @@ class ServiceCall:
         # Counted by SQLite itself: the busiest statements bypass SQLAlchemy's events
         # (service/core/statements.py). BEGIN, COMMIT and the connections' PRAGMAs are not counted.
         s.db.dispose()
-        sa.event.listen(s.db, "connect", self._trace)
+        self.counting = s.db.dialect.name == "sqlite"
+        """Statements are counted on SQLite only (its trace callback)."""
+        if self.counting:
+            sa.event.listen(s.db, "connect", self._trace)
 
     def _trace(self, dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.set_trace_callback(self._count)
@@ -107,7 +110,8 @@ class ServiceCall:
             self.statements += 1
 
     def stop_counting(self) -> None:
-        sa.event.remove(self.s.db, "connect", self._trace)
+        if self.counting:
+            sa.event.remove(self.s.db, "connect", self._trace)
         self.s.db.dispose()
 
     def __call__(self, task_id: str, token: str) -> float:

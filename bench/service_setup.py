@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import sqlalchemy as sa
@@ -53,6 +53,9 @@ FLARE = {"sessions_done": 1, "week_pain_nrs": 9, "pain_during": 8, "pain_settled
                                                "unexplained_weight_loss")}}
 """A weekly check-in with a pain flare (as in tests/service/test_journeys.py)."""
 WORKLIST_SIZES = (1_000, 10_000)
+WAITING = "waiting"
+"""The template between the education and the first week: no ready task, a timer due in a
+week."""
 
 
 # -- templates: real instances whose states are copied for every patient
@@ -112,13 +115,16 @@ def build_templates(engine: PathwayEngine, clock: ManualClock) -> dict[str, Temp
     answers = load_answers()
     instance = engine.start({"referral": {"source": "clinician"}, "episode_id": EPISODE_SENTINEL})
     stratum = None
+    templates = {}
     for name in ("red_flag_screen", "intake_questionnaires"):
+        templates[name] = make_template(name, instance, stratum)
         for event in complete(instance, name, answers.by_task[name]):
             if event.name == "risk_stratified":
                 stratum = event.data.get("stratum")
-    templates = {"first_visit": make_template("first_visit", instance, stratum)}
+    templates["first_visit"] = make_template("first_visit", instance, stratum)
     complete(instance, "first_visit", answers.by_task["first_visit"])
     read_education(instance)
+    templates[WAITING] = make_template(WAITING, instance, stratum)
     clock.advance(WEEK)
     instance.fire_due_timers()
     templates["weekly_check_in"] = make_template("weekly_check_in", instance, stratum)
@@ -126,7 +132,7 @@ def build_templates(engine: PathwayEngine, clock: ManualClock) -> dict[str, Temp
     templates["exercise_alert_review"] = make_template("exercise_alert_review", instance,
                                                        stratum)
     for name, template in templates.items():
-        if [t.name for t in template.ready] != [name]:
+        if [t.name for t in template.ready] != ([] if name == WAITING else [name]):
             raise BenchError(f"template {name}: ready tasks {[t.name for t in template.ready]}")
         # A copy must restore and run like the original.
         copy = copy_state(template, template.pattern, 42)
@@ -164,12 +170,24 @@ def _next_id(session: Any, table: Any) -> int:
     return int(session.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0) + 1
 
 
+@dataclass(frozen=True)
+class Mix:
+    """How the seeded patients differ beyond their state. With T templates and S strata,
+    patient i has stratum strata[i // T % S] (once stratified) and, on a clinician's task,
+    claimed_by claimers[i // (T * S) % len(claimers)]: every combination of template,
+    stratum and claimer comes once in T * S * len(claimers) patients."""
+
+    strata: Sequence[str]
+    claimers: Sequence[int | None]
+
+
 def insert_patients(db: Engine, clinic_id: int, version_id: int, now: datetime,
                     templates: Sequence[Template], count: int, password_hash: str | None,
-                    spread_due: bool = False) -> list[tuple[str, str]]:
-    """Bulk-insert `count` patients, patient i on templates[i % len(templates)]. With a
-    password hash, each also gets a patient login and a bearer token; returns (task id,
-    token) of their first ready task."""
+                    spread_due: bool = False, mix: Mix | None = None,
+                    start: int = 0) -> list[tuple[str, str]]:
+    """Bulk-insert `count` patients in one transaction, patient i (counted from `start`) on
+    templates[i % len(templates)]. With a password hash, each also gets a patient login and a
+    bearer token; returns (task id, token) of their first ready task."""
     from service.core.db import transaction
     from service.core.tables import ApiToken, Episode, Instance, Patient, ReadyTask, User
 
@@ -183,17 +201,21 @@ def insert_patients(db: Engine, clinic_id: int, version_id: int, now: datetime,
         first_user = _next_id(session, users_t)
         first_episode = _next_id(session, episodes_t)
         rows: dict[str, list[dict[str, Any]]] = {k: [] for k in ("p", "u", "t", "e", "i", "r")}
-        for n in range(count):
+        for i in range(count):
+            n = start + i
             template = templates[n % len(templates)]
-            patient_id, episode_id = first_patient + n, first_episode + n
+            patient_id, episode_id = first_patient + i, first_episode + i
             copy = copy_state(template, patterns[n % len(templates)], episode_id)
+            stratum = template.stratum
+            if mix is not None and stratum is not None:
+                stratum = mix.strata[n // len(templates) % len(mix.strata)]
             rows["p"].append({"id": patient_id, "clinic_id": clinic_id,
                               "display_name": f"Bench patient {patient_id}",
                               "birth_year": 1950 + n % 50, "created_at": now})
             rows["e"].append({"id": episode_id, "patient_id": patient_id,
                               "clinic_id": clinic_id, "model_version_id": version_id,
                               "referral_source": "clinician", "status": "active",
-                              "stratum": template.stratum, "started_at": now,
+                              "stratum": stratum, "started_at": now,
                               "ended_at": None})
             rows["i"].append({"episode_id": episode_id, "state": copy.state, "version": 1,
                               "next_wake_at": template.next_wake_at, "status": "running"})
@@ -202,15 +224,19 @@ def insert_patients(db: Engine, clinic_id: int, version_id: int, now: datetime,
                 if spread_due:  # two weeks around now, a different minute for each patient
                     due_at = now - WEEK + timedelta(minutes=(n * 7919) % (14 * 24 * 60))
                     ready_at = due_at - timedelta(days=2)
+                claimed_by = None
+                if mix is not None and task.role != "patient":
+                    claimed_by = mix.claimers[n // (len(templates) * len(mix.strata))
+                                              % len(mix.claimers)]
                 rows["r"].append({
                     "task_id": copy.task_ids[task.id], "episode_id": episode_id,
                     "patient_id": patient_id, "clinic_id": clinic_id, "role": task.role or "",
                     "name": task.name, "title": task.title, "form": task.form,
                     "education_module": task.education_module, "alert": task.alert,
-                    "stratum": template.stratum, "ready_at": ready_at, "due_at": due_at,
-                    "claimed_by": None})
+                    "stratum": stratum, "ready_at": ready_at, "due_at": due_at,
+                    "claimed_by": claimed_by})
             if password_hash is not None:
-                user_id = first_user + n
+                user_id = first_user + i
                 token = secrets.token_urlsafe(32)
                 rows["u"].append({"id": user_id, "username": f"bench-patient-{patient_id}",
                                   "password_hash": password_hash, "role": "patient",
@@ -232,6 +258,7 @@ def insert_patients(db: Engine, clinic_id: int, version_id: int, now: datetime,
 class Setup:
     tmp: Path
     url: str
+    """The database's URL (SQLite or PostgreSQL: fresh_database)."""
     db: Engine
     clock: ManualClock
     engine: PathwayEngine
@@ -243,7 +270,41 @@ class Setup:
     physio_password: str
 
 
-def setup(tmp: Path) -> Setup:
+POSTGRES_URL_VARIABLE = "CAREPATH_BENCH_POSTGRES_URL"
+BENCH_DATABASE = "carepath_bench"
+DATABASES = ("sqlite", "postgres")
+
+
+def fresh_database(tmp: Path, kind: str) -> str:
+    """An empty database's URL: a SQLite file in `tmp`, or on PostgreSQL a database
+    `carepath_bench` made anew on the server of CAREPATH_BENCH_POSTGRES_URL (any database
+    there; scripts/postgres.sh prints one)."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'bench.sqlite3'}"
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        raise BenchError(f"set {POSTGRES_URL_VARIABLE} to a PostgreSQL URL, e.g. the one "
+                         "`bash scripts/postgres.sh start` prints")
+    server = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+            connection.exec_driver_sql(f"CREATE DATABASE {BENCH_DATABASE}")
+    finally:
+        server.dispose()
+    return sa.make_url(url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+
+
+DEFAULT_CLINICS = ("north", *(f"wl{size}" for size in WORKLIST_SIZES))
+"""North: the patients who complete tasks; one clinic per worklist size."""
+DEFAULT_STAFF = tuple((f"bench-physio-{size}", "physiotherapist", f"wl{size}")
+                      for size in WORKLIST_SIZES)
+
+
+def setup(tmp: Path, kind: str = "sqlite", clinic_keys: Sequence[str] = DEFAULT_CLINICS,
+          staff: Sequence[tuple[str, str, str]] = DEFAULT_STAFF) -> Setup:
+    """A migrated database of `kind` with the reference pathway deployed, the clinics, and
+    the staff (username, role, clinic key), who all share one password."""
     from service.core.context import Context
     from service.core.db import create_db_engine, transaction
     from service.core.settings import Settings
@@ -254,7 +315,7 @@ def setup(tmp: Path) -> Setup:
     from service.people.schemas import UserCreate
     from service.people.service import add_user
 
-    url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    url = fresh_database(tmp, kind)
     settings = Settings(database_url=url, mode="development", embedded_worker=False)
     clock = ManualClock()
     db = create_db_engine(settings)
@@ -266,16 +327,15 @@ def setup(tmp: Path) -> Setup:
         version = active_version(session)
         engine = engines.engine_for(version)
         version_id = version.id or 0
-        # North: the patients who complete tasks; one clinic per worklist size.
-        for key in ["north"] + [f"wl{size}" for size in WORKLIST_SIZES]:
+        for key in clinic_keys:
             clinic = Clinic(name=f"Bench clinic {key}")
             session.add(clinic)
             session.flush()
             clinics[key] = clinic.id or 0
-        for size in WORKLIST_SIZES:
+        for username, role, clinic_key in staff:
             add_user(Context(session, clock, engines), UserCreate(
-                username=f"bench-physio-{size}", password=password, role="physiotherapist",
-                clinic_id=clinics[f"wl{size}"]))
+                username=username, password=password, role=cast(Any, role),
+                clinic_id=clinics[clinic_key]))
     templates = build_templates(engine, clock)
     return Setup(tmp, url, db, clock, engine, engines, templates, version_id, clinics,
                  hash_password(secrets.token_urlsafe(12)), password)

@@ -25,9 +25,9 @@ async def task_list(call: CallDep, due: views.DueFilter | None = None,
                     role: RoleQuery = None, limit: Limit = 100,
                     offset: Offset = 0) -> TasksPublic:
     def work(ctx: Context) -> TasksPublic:
-        data, count = views.worklist(ctx, due, stratum, claimed, name, episode_id, limit, offset,
-                                     role)
-        return TasksPublic(data=data, count=count)
+        data, count, more = views.worklist(ctx, due, stratum, claimed, name, episode_id, limit,
+                                           offset, role)
+        return TasksPublic(data=data, count=count, count_capped=more)
 
     return await call(work)
 

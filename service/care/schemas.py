@@ -56,6 +56,9 @@ class TaskPublic(BaseModel):
 class TasksPublic(BaseModel):
     data: list[TaskPublic]
     count: int
+    """Open tasks that match, counted up to views.COUNT_LIMIT (1,000)."""
+    count_capped: bool = False
+    """True when more tasks match than `count`: counting stopped there."""
 
 
 class TaskDetail(TaskPublic):

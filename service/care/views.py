@@ -4,9 +4,13 @@ They check access and return response schemas (small typed values, never ORM obj
 
 from __future__ import annotations
 
-from datetime import datetime
+import heapq
+import itertools
+from datetime import UTC, datetime
 from typing import Any, Literal
 
+from sqlalchemy import literal_column
+from sqlalchemy.orm import aliased
 from sqlmodel import col, func, or_, select
 
 from pathways.education import default_catalogue
@@ -52,10 +56,11 @@ def task_title(title: str, module: str | None) -> str:
 def worklist(ctx: Context, due: DueFilter | None = None, stratum: str | None = None,
              claimed: ClaimFilter | None = None, name: str | None = None,
              episode_id: int | None = None, limit: int = 100,
-             offset: int = 0, role: str | None = None) -> tuple[list[TaskPublic], int]:
+             offset: int = 0, role: str | None = None) -> tuple[list[TaskPublic], int, bool]:
     """The caller's open tasks, most urgent first: emergencies and red-flag reviews, then the
-    rest by due time (overdue first). `role`: only the tasks of that role, one of those the
-    caller works (a clinic lead works two)."""
+    rest by due time (overdue first); how many match, counted up to COUNT_LIMIT; and whether
+    more than that match. `role`: only the tasks of that role, one of those the caller works
+    (a clinic lead works two)."""
     user = access.require_role(ctx.user, "patient", "physiotherapist", "clinic_lead")
     roles = sorted(access.TASK_ROLES_BY_USER_ROLE[user.role])
     if role is not None:
@@ -65,58 +70,90 @@ def worklist(ctx: Context, due: DueFilter | None = None, stratum: str | None = N
                 f"{' and '.join(roles)} tasks",
                 [{"field": "role", "message": f"must be one of: {', '.join(roles)}"}])
         roles = [role]
-    conditions: list[Any] = []
-    if user.role == "patient":
-        conditions += [ReadyTask.patient_id == user.patient_id, ReadyTask.role == "patient"]
-    else:
-        conditions += [ReadyTask.clinic_id == user.clinic_id, col(ReadyTask.role).in_(roles)]
     now = ctx.now
     end_of_day = clinic_time.end_of_day(now)
-    if due == "overdue":
-        conditions.append(col(ReadyTask.due_at) < now)
-    elif due == "today":
-        conditions.append(col(ReadyTask.due_at) <= end_of_day)
-    elif due == "upcoming":
-        conditions.append(col(ReadyTask.due_at) > end_of_day)
-    if stratum:
-        conditions.append(ReadyTask.stratum == stratum)
-    if claimed == "mine":
-        conditions.append(ReadyTask.claimed_by == user.id)
-    elif claimed == "unclaimed":
-        conditions.append(col(ReadyTask.claimed_by).is_(None))
-    elif claimed == "others":
-        conditions += [col(ReadyTask.claimed_by).is_not(None), ReadyTask.claimed_by != user.id]
-    if name:
-        conditions.append(ReadyTask.name == name)
-    if episode_id is not None:
-        conditions.append(ReadyTask.episode_id == episode_id)
-    # Counted on the projection alone; the page follows the worklist index's order.
-    count = ctx.session.exec(select(func.count()).select_from(ReadyTask)
-                             .where(*conditions)).one()
-    # Emergencies and red-flag reviews come first whatever their due time: a second small
-    # query, so that the main one keeps following the worklist index.
-    urgent = col(ReadyTask.alert).in_(URGENT_ALERTS)
-    first = _task_rows(ctx, [*conditions, urgent], 0, offset + limit)
-    rest = _task_rows(ctx, [*conditions, or_(col(ReadyTask.alert).is_(None), ~urgent)],
+
+    def matching(task: Any) -> list[Any]:
+        """The caller's tasks that pass the filters, as conditions on `task` (the table, or
+        the urgent tasks below)."""
+        conditions: list[Any] = [task.patient_id == user.patient_id if user.role == "patient"
+                                 else task.clinic_id == user.clinic_id]
+        if due == "overdue":
+            conditions.append(task.due_at < now)
+        elif due == "today":
+            conditions.append(task.due_at <= end_of_day)
+        elif due == "upcoming":
+            conditions.append(task.due_at > end_of_day)
+        if stratum:
+            conditions.append(task.stratum == stratum)
+        if claimed == "mine":
+            conditions.append(task.claimed_by == user.id)
+        elif claimed == "unclaimed":
+            conditions.append(task.claimed_by.is_(None))
+        elif claimed == "others":
+            conditions += [task.claimed_by.is_not(None), task.claimed_by != user.id]
+        if name:
+            conditions.append(task.name == name)
+        if episode_id is not None:
+            conditions.append(task.episode_id == episode_id)
+        return conditions
+
+    conditions = matching(ReadyTask)
+    # Counted on the projection alone, and only as far as COUNT_LIMIT: a count walks every
+    # matching index entry, which at tens of thousands of tasks costs more than the page.
+    counted = ctx.session.exec(select(func.count()).select_from(
+        select(ReadyTask.task_id).where(*conditions, col(ReadyTask.role).in_(roles))
+        .limit(COUNT_LIMIT + 1).subquery())).one()
+    # Emergencies and red-flag reviews come first whatever their due time. They are few: they
+    # are taken first on their own partial index (migration 0011), then filtered. Given the
+    # filters at once, a planner would walk a filter's index and read every row for its alert.
+    urgent = col(ReadyTask.alert).in_([literal_column(f"'{a}'") for a in URGENT_ALERTS])
+    urgent_tasks: Any = aliased(ReadyTask, select(ReadyTask).where(
+        conditions[0], col(ReadyTask.role).in_(roles), urgent)
+        .cte("urgent_tasks").prefix_with("MATERIALIZED"))
+    first = list(ctx.session.exec(
+        select(urgent_tasks, Patient.display_name)
+        .join(Patient, col(Patient.id) == urgent_tasks.patient_id)
+        .where(*matching(urgent_tasks))
+        .order_by(urgent_tasks.due_at.is_(None), urgent_tasks.due_at, urgent_tasks.task_id)
+        .limit(offset + limit)).all())
+    rest = _task_rows(ctx, [*conditions, or_(col(ReadyTask.alert).is_(None), ~urgent)], roles,
                       max(0, offset - len(first)), limit - len(first[offset:]))
     rows = [*first[offset:], *rest]
-    return [task_public(task, patient_name, now) for task, patient_name in rows], count
+    return ([task_public(task, patient_name, now) for task, patient_name in rows],
+            min(counted, COUNT_LIMIT), counted > COUNT_LIMIT)
 
 
 URGENT_ALERTS = ("emergency", "red_flag")
-"""Task alerts (pathways.properties.ALERTS) that put a task at the top of every worklist."""
+"""Task alerts (pathways.properties.ALERTS) that put a task at the top of every worklist.
+Migration 0011's partial index names them too: change both together."""
+COUNT_LIMIT = 1000
+"""A worklist counts its matching tasks up to this many; past it, it says "more than"."""
 
 
-def _task_rows(ctx: Context, conditions: list[Any], offset: int,
+def _task_rows(ctx: Context, conditions: list[Any], roles: list[str], offset: int,
                limit: int) -> list[tuple[ReadyTask, str]]:
+    """The page in worklist order. A role at a time, each following an index in order, then
+    merged: for two roles at once the database would sort every matching task."""
     if limit <= 0:
         return []
-    return list(ctx.session.exec(
+    per_role = [list(ctx.session.exec(
         select(ReadyTask, Patient.display_name)
         .join(Patient, col(Patient.id) == col(ReadyTask.patient_id))
-        .where(*conditions)
+        .where(*conditions, ReadyTask.role == role)
         .order_by(col(ReadyTask.due_at).is_(None), col(ReadyTask.due_at),
-                  col(ReadyTask.task_id)).offset(offset).limit(limit)).all())
+                  col(ReadyTask.task_id))
+        .offset(offset if len(roles) == 1 else 0)
+        .limit(limit if len(roles) == 1 else offset + limit)).all()) for role in roles]
+    if len(per_role) == 1:
+        return per_role[0]
+    merged = heapq.merge(*per_role, key=lambda row: _worklist_order(row[0]))
+    return list(itertools.islice(merged, offset, offset + limit))
+
+
+def _worklist_order(task: ReadyTask) -> tuple[bool, datetime, str]:
+    """The worklist's ORDER BY in Python: a due time first, earliest first, then task id."""
+    return (task.due_at is None, task.due_at or datetime.min.replace(tzinfo=UTC), task.task_id)
 
 
 def task_detail(ctx: Context, task_id: str) -> tuple[TaskPublic, dict[str, Any] | None]:

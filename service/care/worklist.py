@@ -92,9 +92,11 @@ class WorklistPage:
     filters: WorklistFilters
     sections: tuple[WorklistSection, ...]
     count: int
-    """Open tasks that match the filters..."""
+    """Open tasks that match the filters, counted up to views.COUNT_LIMIT..."""
+    count_capped: bool
     shown: int
-    """...and how many of them are listed (the most urgent first)."""
+    """...whether more match than `count`, and how many of them are listed (the most urgent
+    first)."""
     task_types: tuple[tuple[str, str], ...]
     """(task name, title) of every task the caller's role works in the active model."""
     roles: tuple[tuple[str, str], ...] = ()
@@ -106,7 +108,7 @@ def worklist_page(ctx: Context, filters: WorklistFilters) -> WorklistPage:
     """The caller's tasks in four sections: urgent (emergencies and red-flag reviews, whatever
     their due time), overdue, due today, upcoming."""
     user = access.require_role(ctx.user, *access.CLINICIANS)
-    tasks, count = views.worklist(ctx, due="overdue" if filters.overdue else None,
+    tasks, count, capped = views.worklist(ctx, due="overdue" if filters.overdue else None,
                                   stratum=filters.stratum or None,
                                   claimed="mine" if filters.mine else None,
                                   name=filters.name or None, limit=WORKLIST_LIMIT,
@@ -122,7 +124,7 @@ def worklist_page(ctx: Context, filters: WorklistFilters) -> WorklistPage:
               "upcoming": "Upcoming"}
     roles = sorted(access.TASK_ROLES_BY_USER_ROLE[user.role])
     return WorklistPage(filters, tuple(WorklistSection(k, titles[k], tuple(v))
-                                       for k, v in sections.items()), count, len(tasks),
+                                       for k, v in sections.items()), count, capped, len(tasks),
                         _task_types(ctx, set(roles)),
                         tuple((r, ROLE_LABELS[r]) for r in roles) if len(roles) > 1 else ())
 

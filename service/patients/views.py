@@ -206,7 +206,7 @@ def today(ctx: Context, message: str = "") -> TodayPage:
         return TodayPage(None, latest_episode_status(ctx), [], None, [], [], message,
                          written_plan(ctx, finished))
     programme = programme_view(ctx, episode)
-    tasks, _ = views.worklist(ctx, episode_id=episode.id, limit=100)
+    tasks, _, _ = views.worklist(ctx, episode_id=episode.id, limit=100)
     drafts = set(ctx.session.exec(select(TaskDraft.task_id).where(
         TaskDraft.user_id == ctx.actor_id)).all())
     read = latest_readings(ctx, episode.id or 0) if any(t.education_module for t in tasks) \

@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from bs4 import BeautifulSoup, Tag
 from fastapi.testclient import TestClient
 
 from pathways.properties import ALERTS
+from service.care import views
 from service.care.worklist import TASK_ALERTS
 from service.core import credentials
 
@@ -146,6 +148,24 @@ def test_worklist_filters_ask_for_rows_with_htmx_and_every_filter_works(world: W
     assert tasks(stratum="medium") == ["Review exercise alert"]
     assert tasks(stratum="high") == []
     assert tasks(mine="true") == []
+
+
+def test_a_long_worklist_says_more_than_it_counts_instead_of_counting_every_task(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    patient, _ = patient_in_week_one(world, "Maja Lind", "maja", "medium_start_back")
+    complete(patient, "weekly_check_in", week(1, 9, pain_during=8))
+    red_flag_patient(world, "Rolf Berg", "rolf")
+    physio, page = world.client("physio"), log_in(world, "physio")
+    assert physio.get("/api/tasks").json()["count"] == 2
+    assert "2 open tasks." in text(html(page.get("/worklist")).select_one("#worklist-rows p"))
+    # Counting stops at views.COUNT_LIMIT (1,000); two tasks stand in for a thousand here.
+    monkeypatch.setattr(views, "COUNT_LIMIT", 1)
+    listed = physio.get("/api/tasks").json()
+    assert (listed["count"], listed["count_capped"], len(listed["data"])) == (1, True, 2)
+    assert physio.get("/api/tasks", params={"name": "urgent_review"}).json()["count_capped"] \
+        is False
+    summary = text(html(page.get("/worklist")).select_one("#worklist-rows p"))
+    assert summary.startswith("More than 1 open tasks")
 
 
 def test_a_clinic_lead_narrows_the_worklist_to_one_of_the_two_roles_they_work(

@@ -171,6 +171,16 @@ def test_a_high_risk_patient_who_does_not_improve_is_escalated_to_a_specialist(
     assert "specialist_referral" not in names["physiotherapist"]
     assert lead.get("/api/tasks").json()["count"] == len(names["clinic_lead"]) + len(
         names["physiotherapist"])
+    # Both roles' tasks in one order (urgent first, then by due time), page by page too.
+    listed = lead.get("/api/tasks").json()["data"]
+    assert sorted(t["name"] for t in listed) == sorted(names["clinic_lead"]
+                                                       + names["physiotherapist"])
+    order = [(t["alert"] not in ("emergency", "red_flag"), t["due_at"] is None,
+              t["due_at"] or "", t["task_id"]) for t in listed]
+    assert order == sorted(order)
+    paged = [lead.get("/api/tasks", params={"limit": 1, "offset": n}).json()["data"]
+             for n in range(len(listed) + 1)]
+    assert paged == [[task] for task in listed] + [[]]
     _complete(lead, "specialist_referral", {"referred_to": "Spine clinic", "confirmed": True})
     # A referral does not end care: the episode stays open, the patient keeps exercising,
     # and a physiotherapist records the specialist's answer before discharge.
