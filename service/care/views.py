@@ -105,7 +105,7 @@ def worklist(ctx: Context, due: DueFilter | None = None, stratum: str | None = N
         select(ReadyTask.task_id).where(*conditions, col(ReadyTask.role).in_(roles))
         .limit(COUNT_LIMIT + 1).subquery())).one()
     # Emergencies and red-flag reviews come first whatever their due time. They are few: they
-    # are taken first on their own partial index (migration 0011), then filtered. Given the
+    # are taken first on their own partial index (migration 0012), then filtered. Given the
     # filters at once, a planner would walk a filter's index and read every row for its alert.
     urgent = col(ReadyTask.alert).in_([literal_column(f"'{a}'") for a in URGENT_ALERTS])
     urgent_tasks: Any = aliased(ReadyTask, select(ReadyTask).where(
@@ -126,7 +126,7 @@ def worklist(ctx: Context, due: DueFilter | None = None, stratum: str | None = N
 
 URGENT_ALERTS = ("emergency", "red_flag")
 """Task alerts (pathways.properties.ALERTS) that put a task at the top of every worklist.
-Migration 0011's partial index names them too: change both together."""
+Migration 0012's partial index names them too: change both together."""
 COUNT_LIMIT = 1000
 """A worklist counts its matching tasks up to this many; past it, it says "more than"."""
 

@@ -13,13 +13,13 @@ AND next_wake_at <= now ORDER BY next_wake_at). SQLite chose the status index fo
 sorted every running instance for each timer fired: two workers fired 18 timers a second
 with 5,000 due. On (status, next_wake_at) the next one is the index's first entry.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
