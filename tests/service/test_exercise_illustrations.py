@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from pathways.exercises import DEFAULT_DIR, ENV_OVERRIDES, default_library
 from service.cli import main
+from service.core.security_headers import CONTENT_SECURITY_POLICY
 from tests.exercises_support import png_bytes, write_overrides
 
 from .conftest import World, refer, soup, through_first_visit
@@ -68,7 +69,8 @@ def test_a_clinics_photo_is_served_as_what_it_is(world: World, clinic_overrides:
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert "content-security-policy" not in response.headers  # not a document: nothing to run
+    # Not a document, so nothing to run: the site's own policy, not the SVG's.
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
     assert response.content == (clinic_overrides.parent / "walking.png").read_bytes()
 
 
