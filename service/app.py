@@ -45,6 +45,7 @@ from service.core.request_guard import RequestGuard
 from service.core.request_log import RequestLog
 from service.core.security_headers import SecurityHeaders
 from service.core.settings import Settings, get_settings
+from service.fhir import api as fhir_api
 from service.models import api as models_api
 from service.models import pages as model_pages
 from service.models.registry import EngineRegistry
@@ -182,7 +183,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     # completing tasks; then the patient's day).
     for router in (tasks_api.router, today_api.router, episodes_api.router, auth_api.router,
                    models_api.router, audit_api.router, audit_exports_api.router,
-                   summary_api.router, people_pages.router, care_pages.router,
+                   summary_api.router, fhir_api.router, people_pages.router, care_pages.router,
                    patient_pages.router, illustrations.router, model_pages.router,
                    audit_pages.router, staff_pages.router):
         app.include_router(router)

@@ -284,6 +284,20 @@ def _audit(args: argparse.Namespace) -> int:
     return indicators_command(db, settings, args.start, args.end, args.format)
 
 
+def _fhir(args: argparse.Namespace) -> int:
+    """`carepath fhir export|import`: an episode as a FHIR Bundle; a referral Bundle taken in."""
+    from service.core.db import create_db_engine
+    from service.fhir import commands
+    from service.models.bootstrap import prepare
+
+    settings = _settings()
+    db = create_db_engine(settings)
+    prepare(db, settings, SystemClock())
+    if args.fhir_command == "export":
+        return commands.export_command(db, args.episode)
+    return commands.import_command(db, Path(args.file), args.clinic)
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -424,6 +438,20 @@ def build_parser() -> argparse.ArgumentParser:
     indicators.add_argument("--to", dest="end", required=True, type=_date, metavar="DATE")
     indicators.add_argument("--format", default="csv", choices=("csv", "json"))
     indicators.set_defaults(run=_audit)
+
+    fhir = commands.add_parser("fhir", help="FHIR R4: an episode as a Bundle, a referral "
+                                            "Bundle taken in")
+    fhir_commands = fhir.add_subparsers(dest="fhir_command", required=True)
+    fhir_export = fhir_commands.add_parser(
+        "export", help="print an episode as a FHIR R4 Bundle (JSON)")
+    fhir_export.add_argument("--episode", required=True, type=_id, metavar="N")
+    fhir_export.set_defaults(run=_fhir)
+    fhir_import = fhir_commands.add_parser(
+        "import", help="refer the patient of a FHIR referral Bundle (a Patient and a "
+                       "ServiceRequest) to a clinic: a patient and an episode")
+    fhir_import.add_argument("file", metavar="FILE")
+    fhir_import.add_argument("--clinic", required=True, type=_id, metavar="N")
+    fhir_import.set_defaults(run=_fhir)
 
     demo = commands.add_parser("demo", help="create a demo clinic, users of every role and "
                                             "patients at every stage (prints the passwords)")

@@ -211,6 +211,14 @@ class Scene:
                     "role": "physiotherapist", "clinic_id": north}
         if row.body == "referral":
             return {"display_name": f"Referred by {role}", "birth_year": 1970}
+        if row.body == "fhir referral":
+            return {"resourceType": "Bundle", "type": "collection", "entry": [
+                {"fullUrl": "urn:uuid:0d6d7c3e-8f43-4c35-9a51-6a0f0b5f0001",
+                 "resource": {"resourceType": "Patient",
+                              "name": [{"text": f"FHIR referral by {role}"}]}},
+                {"resource": {"resourceType": "ServiceRequest", "status": "active",
+                              "intent": "order", "subject": {
+                                  "reference": "urn:uuid:0d6d7c3e-8f43-4c35-9a51-6a0f0b5f0001"}}}]}
         if row.body == "self-referral":
             return {"clinic_id": north, "display_name": f"Self-referred while {role}",
                     "login": {"username": f"self-{role}", "password": PASSWORD}}

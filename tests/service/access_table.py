@@ -121,6 +121,8 @@ POLICY: list[Row] = [
         body="deactivate"),
     # Clinicians refer patients to their own clinic.
     Row("POST", "/api/referrals", CLINICIANS, body="referral"),
+    # A FHIR referral Bundle, likewise (the bundle is read only for those who may refer).
+    Row("POST", "/api/fhir/referrals", CLINICIANS, body="fhir referral"),
     # Lists are filtered to what the caller may see (checked by names below).
     Row("GET", "/api/episodes", WITH_A_WORKLIST),
     Row("GET", "/api/tasks", WITH_A_WORKLIST),
@@ -243,6 +245,8 @@ POLICY: list[Row] = [
     Row("POST", "/patients/{episode_id}/password", frozenset({"physio", "clinic_lead"}),
         A_EPISODE, body="page patient password", via="page", anonymous=REFUSED),
     Row("GET", "/api/episodes/{episode_id}/summary", frozenset({"physio", "clinic_lead"}),
+        A_EPISODE),
+    Row("GET", "/api/episodes/{episode_id}/fhir", frozenset({"physio", "clinic_lead"}),
         A_EPISODE),
     Row("GET", "/tasks/{task_id}", frozenset({"physio", "clinic_lead"}), A_PHYSIO_TASK,
         via="page"),
