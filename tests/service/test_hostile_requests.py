@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -236,7 +237,10 @@ def test_a_body_over_the_limit_is_refused_unread_declared_or_chunked(
         live_server: LiveServer) -> None:
     """A declared length over the limit is refused before one byte of the body is sent. A
     body without a length (chunked) is counted as it arrives: the 413 comes once the limit is
-    passed, while the client is still sending, long before its 200 MB are done."""
+    passed, while the client is still sending, long before its 200 MB are done. The server
+    then closes the connection with the client's bytes still arriving, so the kernel may
+    reset it before the client has read the 413 (a reset discards what was not yet read):
+    the client then sees the reset instead, still long before its 200 MB are done."""
     with _connect(live_server) as sock:
         sock.sendall(b"POST /api/auth/token HTTP/1.1\r\nHost: carepath\r\n"
                      b"Content-Type: application/json\r\n"
@@ -252,7 +256,7 @@ def test_a_body_over_the_limit_is_refused_unread_declared_or_chunked(
 
     chunk = b"x" * 65536
     framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
-    pending, sent, answer = framed, 0, b""
+    pending, sent, answer, reset = framed, 0, b"", False
     started = time.monotonic()
     with _connect(live_server) as sock:
         sock.sendall(b"POST /api/auth/token HTTP/1.1\r\nHost: carepath\r\n"
@@ -275,7 +279,10 @@ def test_a_body_over_the_limit_is_refused_unread_declared_or_chunked(
             except BlockingIOError:
                 continue
             except (BrokenPipeError, ConnectionResetError):
+                reset = True
                 break
-    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    assert b'"code":"request_too_large"' in answer
+    if not (reset and not answer):
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert b'"code":"request_too_large"' in answer
     assert LIMIT < sent < 20 * LIMIT, f"{sent:,} bytes sent before the answer"
+    assert httpx.get(f"{live_server.url}/healthz").status_code == 200  # it serves on
