@@ -74,6 +74,10 @@ class ReminderPreference(SQLModel, table=True):
     goes out between them."""
     calendar_token_hash: str | None = Field(default=None, max_length=64, unique=True)
     """SHA-256 of the private calendar feed's token (the token itself is never stored)."""
+    next_reminder_at: datetime | None = _time(nullable=True, index=True)
+    """When the reminder sweep next looks at this patient (their next reminder time, the end
+    of quiet hours, or now for a message email); None: at the next sweep. Like
+    `instances.next_wake_at`, it keeps each sweep to the patients who are due."""
 
 
 class Reminder(SQLModel, table=True):

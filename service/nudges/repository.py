@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select, update
 
 from service.core.tables import Episode, Patient, ReadyTask, Reminder, ReminderPreference, User
 
@@ -14,7 +15,6 @@ from service.core.tables import Episode, Patient, ReadyTask, Reminder, ReminderP
 class Recipient:
     patient_id: int
     email: str
-    preference: ReminderPreference
 
 
 def preference(session: Session, patient_id: int) -> ReminderPreference:
@@ -28,17 +28,20 @@ def preference_by_calendar_hash(session: Session, token_hash: str) -> ReminderPr
         ReminderPreference.calendar_token_hash == token_hash)).first()
 
 
-def recipients(session: Session) -> list[Recipient]:
-    """Patients who can be emailed: an address, email not turned off, an active login."""
+def due_recipients(session: Session, now: datetime) -> list[Recipient]:
+    """Patients the sweep should look at now: an address, email not turned off, an active
+    login, and their `next_reminder_at` reached (or not set yet)."""
+    pref = ReminderPreference
     rows = session.exec(
-        select(Patient.id, Patient.email, ReminderPreference)
-        .join(ReminderPreference, col(ReminderPreference.patient_id) == Patient.id,
-              isouter=True)
+        select(Patient.id, Patient.email)
+        .join(pref, col(pref.patient_id) == Patient.id, isouter=True)
         .where(col(Patient.email).is_not(None), Patient.email != "",
+               or_(col(pref.patient_id).is_(None),
+                   and_(col(pref.email_on), or_(col(pref.next_reminder_at).is_(None),
+                                                col(pref.next_reminder_at) <= now))),
                col(Patient.id).in_(select(User.patient_id).where(User.active == True)))  # noqa: E712
         .order_by(col(Patient.id))).all()
-    return [Recipient(pid or 0, email or "", pref or ReminderPreference(patient_id=pid or 0))
-            for pid, email, pref in rows if pref is None or pref.email_on]
+    return [Recipient(pid or 0, email or "") for pid, email in rows]
 
 
 def reminded(session: Session, patient_id: int) -> set[tuple[str, str]]:
@@ -59,6 +62,15 @@ def queued_messages(session: Session, patient_id: int) -> list[Reminder]:
     return list(session.exec(select(Reminder).where(
         Reminder.patient_id == patient_id, Reminder.kind == "message",
         Reminder.status == "queued")).all())
+
+
+def take_queued(session: Session, reminder_id: int, now: datetime) -> bool:
+    """Mark a queued message email sent, unless another worker has already (the row is
+    locked until this transaction ends): True when this sweep is the one to send it."""
+    taken = session.exec(update(Reminder)
+                         .where(col(Reminder.id) == reminder_id, col(Reminder.status) == "queued")
+                         .values(status="sent", sent_at=now))
+    return bool(taken.rowcount)
 
 
 def last_message_email(session: Session, patient_id: int) -> Reminder | None:

@@ -14,10 +14,11 @@ from service.core import access
 from service.core.context import Context
 from service.core.errors import NotFoundError
 from service.core.settings import Settings
-from service.core.tables import Patient, Reminder, ReminderPreference
+from service.core.tables import Patient, Reminder
 from service.nudges import repository
 from service.nudges.mailer import Letter
 from service.nudges.schemas import ReminderSettings, SentReminderPublic
+from service.nudges.timing import next_look
 
 SUBJECT = "A reminder from carepath"
 """The same subject for every reminder: it must not say what the reminder is about."""
@@ -71,6 +72,8 @@ def update_reminder_settings(ctx: Context, body: ReminderSettings) -> ReminderSe
     pref = repository.preference(ctx.session, patient_id)
     pref.email_on, pref.remind_at = body.email_on, _minutes(body.remind_at) or 0
     pref.quiet_from, pref.quiet_until = _minutes(body.quiet_from), _minutes(body.quiet_until)
+    # The new time counts from now on: a time already past today waits for tomorrow.
+    pref.next_reminder_at = next_look(pref, ctx.now)
     ctx.session.add_all([patient, pref])
     ctx.session.flush()
     return reminder_settings(ctx)
@@ -173,6 +176,8 @@ def notify_new_message(session: Session, patient_id: int, now: datetime) -> None
         return
     session.add(Reminder(patient_id=patient_id, kind="message", key=now.isoformat(),
                          status="queued", created_at=now))
+    pref.next_reminder_at = now  # the next sweep looks at this patient
+    session.add(pref)
 
 
 def sent_reminders(session: Session, patient_id: int) -> list[SentReminderPublic]:
@@ -181,7 +186,3 @@ def sent_reminders(session: Session, patient_id: int) -> list[SentReminderPublic
                                status=row.status,  # type: ignore[arg-type]
                                at=row.sent_at or row.created_at)
             for row in repository.sent_reminders(session, patient_id)]
-
-
-def preference_row(session: Session, patient_id: int) -> ReminderPreference:
-    return repository.preference(session, patient_id)

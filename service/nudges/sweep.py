@@ -18,7 +18,7 @@ them `failed`, and they are not tried again."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -29,39 +29,17 @@ from service.core import clinic_time
 from service.core.context import Context
 from service.core.db import transaction
 from service.core.settings import Settings
-from service.core.tables import Reminder, ReminderPreference
+from service.core.tables import Reminder
 from service.models.registry import EngineRegistry
 from service.nudges import mailer, repository
 from service.nudges.mailer import Letter
 from service.nudges.service import letter
+from service.nudges.timing import in_quiet_hours, next_look, reminder_moment
 from service.patients.views import programme_view
 
 log = logging.getLogger("carepath.nudges")
 STALE = timedelta(days=1)
 """A queued email older than this is dropped, not sent."""
-
-
-def in_quiet_hours(pref: ReminderPreference, now: datetime) -> bool:
-    """Whether `now` falls in the patient's quiet hours (clinic time; they may wrap)."""
-    if pref.quiet_from is None or pref.quiet_until is None:
-        return False
-    local = clinic_time.local(now)
-    minute = local.hour * 60 + local.minute
-    if pref.quiet_from < pref.quiet_until:
-        return pref.quiet_from <= minute < pref.quiet_until
-    return minute >= pref.quiet_from or minute < pref.quiet_until
-
-
-def reminder_moment(pref: ReminderPreference, now: datetime) -> datetime:
-    """The latest of the patient's reminder times at or before `now` (today's, or else
-    yesterday's), in UTC."""
-    day = clinic_time.local_date(now)
-    at = time(pref.remind_at // 60, pref.remind_at % 60)
-    moment = datetime.combine(day, at, tzinfo=clinic_time.zone()).astimezone(UTC)
-    if moment > now:
-        moment = datetime.combine(day - timedelta(days=1), at,
-                                  tzinfo=clinic_time.zone()).astimezone(UTC)
-    return moment
 
 
 def due_things(ctx: Context, patient_id: int, moment: datetime) -> list[tuple[str, str]]:
@@ -86,42 +64,51 @@ def due_things(ctx: Context, patient_id: int, moment: datetime) -> list[tuple[st
 def plan(ctx: Context, recipient: repository.Recipient, settings: Settings) -> \
         tuple[Letter, list[int]] | None:
     """The email this patient gets in this sweep, if any, with its reminder rows saved (ids
-    returned); None when nothing is due, it is not their time yet, or it is quiet hours."""
-    now, session, pref = ctx.now, ctx.session, recipient.preference
+    returned); None when nothing is due or it is quiet hours. Either way the patient's
+    `next_reminder_at` moves on to when there may be something again."""
+    now, session = ctx.now, ctx.session
+    pref = repository.preference(session, recipient.patient_id)
+    if not pref.email_on:  # turned off since the sweep's list was read
+        return None
+    pref.next_reminder_at = next_look(pref, now)
+    session.add(pref)
     if in_quiet_hours(pref, now):
         return None
-    rows: list[Reminder] = []
+    kinds: list[str] = []
+    ids: list[int] = []
     for queued in repository.queued_messages(session, recipient.patient_id):
         if now - queued.created_at > STALE:
             queued.status = "dropped"
-        else:
-            queued.status, queued.sent_at = "sent", now
-            rows.append(queued)
-        session.add(queued)
+            session.add(queued)
+        elif repository.take_queued(session, queued.id or 0, now):
+            kinds.append("message")
+            ids.append(queued.id or 0)
     moment = reminder_moment(pref, now)
+    rows: list[Reminder] = []
     if not repository.sent_since(session, recipient.patient_id, moment):
         done = repository.reminded(session, recipient.patient_id)
-        for kind, key in due_things(ctx, recipient.patient_id, moment):
-            if (kind, key) not in done:
-                rows.append(Reminder(patient_id=recipient.patient_id, kind=kind, key=key,
-                                     status="sent", created_at=now, sent_at=now))
-                done.add((kind, key))
-    if not rows:
+        rows = [Reminder(patient_id=recipient.patient_id, kind=kind, key=key, status="sent",
+                         created_at=now, sent_at=now)
+                for kind, key in dict.fromkeys(due_things(ctx, recipient.patient_id, moment))
+                if (kind, key) not in done]
+    if not rows and not kinds:
         return None
     session.add_all(rows)
     session.flush()
-    email = letter(settings, recipient.patient_id, recipient.email, [r.kind for r in rows])
-    return email, [r.id or 0 for r in rows]
+    kinds += [r.kind for r in rows]
+    ids += [r.id or 0 for r in rows]
+    return letter(settings, recipient.patient_id, recipient.email, kinds), ids
 
 
 def sweep_reminders(db: Engine, clock: Clock, engines: EngineRegistry,
                     settings: Settings) -> int:
-    """Send each patient the reminder that is due now; returns emails sent. Does nothing
-    when no mail server is set (CAREPATH_SMTP_HOST)."""
+    """Send each patient the reminder that is due now; returns emails sent. Only patients
+    whose `next_reminder_at` has come are read (one indexed query), each in a transaction of
+    its own. Does nothing when no mail server is set (CAREPATH_SMTP_HOST)."""
     if not settings.smtp_host:
         return 0
     with transaction(db, write=False) as session:
-        recipients = repository.recipients(session)
+        recipients = repository.due_recipients(session, clock.now())
     sent = 0
     for recipient in recipients:
         try:

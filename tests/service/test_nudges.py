@@ -372,3 +372,29 @@ def test_the_calendar_feed_lists_the_plan_and_a_new_link_revokes_the_old(
     assert anyone.get(first).status_code == 404, "the old link is revoked"
     assert anyone.get(second).status_code == 200
     assert "Make a new calendar link" in browser.get("/account").text
+
+
+def test_the_timer_worker_sends_the_reminders_and_two_workers_send_each_once(
+        world: World, mailbox: Mailbox) -> None:
+    import threading
+
+    from service.care.worker import run_forever
+
+    in_care(world)
+    in_care(world, "olle", "olle@example.org")
+    at(world, 0, 18, 0)
+    stop = threading.Event()
+    workers = [threading.Thread(target=run_forever, args=(
+        world.db, world.clock, world.app.state.engines, 0.05, stop, world.settings))
+        for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    deadline = datetime.now().timestamp() + 20
+    while len(mailbox.received) < 2 and datetime.now().timestamp() < deadline:
+        stop.wait(0.05)
+    stop.wait(0.5)  # a few more rounds of both workers
+    stop.set()
+    for worker in workers:
+        worker.join(timeout=10)
+    assert sorted(m["To"] for m in mailbox.take()) == ["maja@example.org", "olle@example.org"]
+    assert world.count(Reminder) == 4  # each patient's exercises and reading, once

@@ -23,7 +23,10 @@ def upgrade() -> None:
         sa.Column("quiet_from", sa.Integer(), nullable=True),
         sa.Column("quiet_until", sa.Integer(), nullable=True),
         sa.Column("calendar_token_hash", sa.String(length=64), nullable=True, unique=True),
+        sa.Column("next_reminder_at", sa.DateTime(), nullable=True),
     )
+    op.create_index("ix_reminder_preferences_next_reminder_at", "reminder_preferences",
+                    ["next_reminder_at"])
     op.create_table(
         "reminders",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -41,6 +44,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_reminders_patient_id", "reminders")
     op.drop_table("reminders")
+    op.drop_index("ix_reminder_preferences_next_reminder_at", "reminder_preferences")
     op.drop_table("reminder_preferences")
     with op.batch_alter_table("patients") as batch:
         batch.drop_column("email")
