@@ -398,3 +398,40 @@ def test_the_timer_worker_sends_the_reminders_and_two_workers_send_each_once(
         worker.join(timeout=10)
     assert sorted(m["To"] for m in mailbox.take()) == ["maja@example.org", "olle@example.org"]
     assert world.count(Reminder) == 4  # each patient's exercises and reading, once
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_the_mail_server_is_reached_over_tls_with_its_certificate_checked(
+        world: World, security: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """STARTTLS and implicit TLS to a loopback server whose certificate (for `localhost`) the
+    test makes, trusted through SSL_CERT_FILE, which OpenSSL reads when a context is made."""
+    import shutil
+    import ssl
+    import subprocess
+
+    from aiosmtpd.controller import Controller
+
+    if shutil.which("openssl") is None:
+        unavailable("the openssl command is needed to make the test's certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    box, port = Mailbox(), free_port()
+    options: dict[str, Any] = ({"tls_context": server_tls, "require_starttls": True}
+                               if security == "starttls" else {"ssl_context": server_tls})
+    controller = Controller(box, hostname="localhost", port=port, **options)
+    controller.start()
+    try:
+        world.settings.smtp_host, world.settings.smtp_port = "localhost", port
+        world.settings.smtp_security = security  # type: ignore[assignment]
+        world.settings.smtp_username = None
+        in_care(world)
+        at(world, 0, 18, 0)
+        assert remind(world) == 1
+        assert [m["To"] for m in box.take()] == ["maja@example.org"]
+    finally:
+        controller.stop()
