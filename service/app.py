@@ -49,6 +49,8 @@ from service.fhir import api as fhir_api
 from service.models import api as models_api
 from service.models import pages as model_pages
 from service.models.registry import EngineRegistry
+from service.nudges import api as nudges_api
+from service.nudges import pages as nudges_pages
 from service.patients import api as today_api
 from service.patients import illustrations
 from service.patients import pages as patient_pages
@@ -87,7 +89,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
             thread = threading.Thread(
                 target=worker.run_forever, name="carepath-worker", daemon=True,
                 args=(app.state.db, clock, app.state.engines,
-                      settings.worker_interval_seconds, stop))
+                      settings.worker_interval_seconds, stop, settings))
             thread.start()
         yield
         stop.set()
@@ -185,7 +187,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                    models_api.router, audit_api.router, audit_exports_api.router,
                    summary_api.router, fhir_api.router, people_pages.router, care_pages.router,
                    patient_pages.router, illustrations.router, model_pages.router,
-                   audit_pages.router, staff_pages.router):
+                   audit_pages.router, staff_pages.router, nudges_api.router,
+                   nudges_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     # Before any route: bodies over the limit (413, unread) and NUL in any text (422).

@@ -143,11 +143,15 @@ def _worker(args: argparse.Namespace) -> int:
     clock = SystemClock()
     engines = EngineRegistry(clock)
     if args.once:
-        print(f"advanced {sweep(db, clock, engines)} instance(s)")
+        from service.nudges.sweep import sweep_reminders
+
+        print(f"advanced {sweep(db, clock, engines)} instance(s); sent "
+              f"{sweep_reminders(db, clock, engines, settings)} reminder email(s)")
         return 0
     print(f"worker running every {settings.worker_interval_seconds:g} s; Ctrl-C stops it")
     with contextlib.suppress(KeyboardInterrupt):
-        run_forever(db, clock, engines, settings.worker_interval_seconds, threading.Event())
+        run_forever(db, clock, engines, settings.worker_interval_seconds, threading.Event(),
+                    settings)
     return 0
 
 

@@ -44,6 +44,7 @@ from service.core.tables import (
     ReadyTask,
     TaskSubmission,
 )
+from service.nudges import service as nudges
 from service.patients import self_management
 from service.people import service as people
 
@@ -158,6 +159,15 @@ class Position:
 
 
 @dataclass(frozen=True)
+class ReminderSent:
+    kind: str
+    """exercise, questionnaire, education or message."""
+    status: str
+    """sent, failed (the mail server refused), queued or dropped (too late to send)."""
+    at: datetime
+
+
+@dataclass(frozen=True)
 class PatientSummary:
     header: Header
     alerts: tuple[Badge, ...]
@@ -174,6 +184,8 @@ class PatientSummary:
     position: Position
     self_management_plan: self_management.SelfManagementPlan
     """Written at discharge (its text is None until then)."""
+    reminders: tuple[ReminderSent, ...] = ()
+    """The reminder emails the patient was sent (kind and time, never their words)."""
     log_days: ClassVar[int] = 14
 
     def script_data(self) -> dict[str, Any]:
@@ -234,7 +246,9 @@ def patient_summary(ctx: Context, episode_id: int) -> PatientSummary:
         adherence=tuple(weeks), logged=_logged(ctx, episode_id),
         education=_education(ctx, episode_id),
         position=_position(ctx, episode, engine),
-        self_management_plan=self_management.latest_plan(ctx.session, episode_id))
+        self_management_plan=self_management.latest_plan(ctx.session, episode_id),
+        reminders=tuple(ReminderSent(r.kind, r.status, r.at)
+                        for r in nudges.sent_reminders(ctx.session, episode.patient_id)))
 
 
 def completed_task_title(ctx: Context, episode_id: int, task_id: str) -> str | None:

@@ -1,5 +1,6 @@
-"""Timer worker: fire due timers. `carepath worker` runs it as a process; in the embedded mode
-the server runs the same sweep on a background thread."""
+"""Timer worker: fire due timers, then send the reminders that are due (service/nudges).
+`carepath worker` runs it as a process; in the embedded mode the server runs the same sweep
+on a background thread."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from service.core import checkpoints
 from service.core.context import Context
 from service.core.db import transaction
 from service.core.errors import DATABASE_ERRORS, database_reason
+from service.core.settings import Settings, get_settings
 from service.core.tables import Episode
 from service.models.registry import EngineRegistry
+from service.nudges.sweep import sweep_reminders
 
 log = logging.getLogger("carepath.worker")
 RETRY_AFTER = timedelta(hours=1)
@@ -68,7 +71,7 @@ def _postpone(db: Engine, clock: Clock, instance_id: int, reason: str) -> None:
 
 
 def run_forever(db: Engine, clock: Clock, engines: EngineRegistry, interval: float,
-                stop: threading.Event) -> None:
+                stop: threading.Event, settings: Settings | None = None) -> None:
     """Sweep every `interval` seconds, and checkpoint the event log's head when one is due
     (core.checkpoints: every `audit_checkpoint_seconds`, if the log has grown).
 
@@ -79,7 +82,7 @@ def run_forever(db: Engine, clock: Clock, engines: EngineRegistry, interval: flo
     pause = interval
     while not stop.is_set():
         try:
-            _round(db, clock, engines)
+            _round(db, clock, engines, settings or get_settings())
             pause = interval
         except DATABASE_ERRORS as err:
             pause = min(2 * pause, max(interval, MAX_PAUSE_SECONDS))
@@ -88,15 +91,21 @@ def run_forever(db: Engine, clock: Clock, engines: EngineRegistry, interval: flo
         stop.wait(pause)
 
 
-def _round(db: Engine, clock: Clock, engines: EngineRegistry) -> None:
-    """One sweep and checkpoint. The database out of reach ends the round (raises); any
-    other error is logged and the worker goes on."""
+def _round(db: Engine, clock: Clock, engines: EngineRegistry, settings: Settings) -> None:
+    """One sweep, the reminders and a checkpoint. The database out of reach ends the round
+    (raises); any other error is logged and the worker goes on."""
     try:
         sweep(db, clock, engines)
     except DATABASE_ERRORS:
         raise
     except Exception:  # keep the worker alive; the error is logged
         log.exception("timer sweep failed")
+    try:
+        sweep_reminders(db, clock, engines, settings)
+    except DATABASE_ERRORS:
+        raise
+    except Exception:  # likewise: a reminder is not worth the timers
+        log.exception("reminder sweep failed")
     try:
         checkpoints.checkpoint(db, clock.now(), due_only=True)
     except DATABASE_ERRORS:

@@ -50,6 +50,11 @@ def _iso_date(value: object) -> object:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+EMAIL_PATTERN = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
+EmailAddress = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN,
+                                    examples=["anna@example.org"])]
+"""A person's email address (plain ASCII, one @, a dotted domain): where reminders go."""
 """A calendar date, and only as YYYY-MM-DD: the one date type of queries and bodies."""
 DateQuery = Annotated[IsoDate | None, Query()]
 

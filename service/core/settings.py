@@ -84,6 +84,22 @@ class Settings(BaseSettings):
     """The clinic's time zone (an IANA name): pages show local times and "today" is the
     clinic's day; the API and the database stay in UTC."""
 
+    base_url: str = "http://127.0.0.1:8000"
+    """Where people reach carepath: the links in emails and in the calendar feed start with
+    it (e.g. https://carepath.example.org)."""
+    smtp_host: str | None = None
+    """The mail server reminders are sent through; unset, no email is sent at all (the
+    reminder sweep then does nothing)."""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    """How the connection to the mail server is protected: `starttls` (port 587), `tls`
+    (implicit TLS, port 465) or `none` (a relay on the same machine only)."""
+    smtp_username: str | None = None
+    """Login at the mail server (none: send without logging in)."""
+    smtp_password: str | None = None
+    smtp_sender: str = "carepath <no-reply@localhost>"
+    """The From address of every email."""
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -54,6 +54,51 @@ class Patient(SQLModel, table=True):
     display_name: str = Field(max_length=200)
     birth_year: int | None = None
     created_at: datetime = _time()
+    email: str | None = Field(default=None, max_length=254)
+    """Where reminders go (optional; nudges read it only when the patient allows email)."""
+
+
+class ReminderPreference(SQLModel, table=True):
+    """How a patient wants to be reminded (service/nudges): a row appears when they first
+    change something; without one the defaults below apply."""
+
+    __tablename__ = "reminder_preferences"
+    patient_id: int = Field(foreign_key="patients.id", primary_key=True)
+    email_on: bool = True
+    """Reminders by email (an opt-out: on until the patient turns it off)."""
+    remind_at: int = Field(default=18 * 60, ge=0, lt=24 * 60)
+    """Minutes after the clinic's midnight at which the day's reminder goes out."""
+    quiet_from: int | None = Field(default=None, ge=0, lt=24 * 60)
+    quiet_until: int | None = Field(default=None, ge=0, lt=24 * 60)
+    """Quiet hours, minutes after midnight (clinic time; may wrap past midnight): no email
+    goes out between them."""
+    calendar_token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    """SHA-256 of the private calendar feed's token (the token itself is never stored)."""
+    next_reminder_at: datetime | None = _time(nullable=True, index=True)
+    """When the reminder sweep next looks at this patient (their next reminder time, the end
+    of quiet hours, or now for a message email); None: at the next sweep. Like
+    `instances.next_wake_at`, it keeps each sweep to the patients who are due."""
+
+
+class Reminder(SQLModel, table=True):
+    """One reminder per thing: (patient, kind, key) is unique, so a thing is reminded of once
+    however often and by however many workers the sweep runs."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (sa.UniqueConstraint("patient_id", "kind", "key",
+                                          name="uq_reminders_patient_kind_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patients.id", index=True)
+    kind: str = Field(max_length=20)
+    """exercise, questionnaire, education or message."""
+    key: str = Field(max_length=100)
+    """Which thing: the day (exercise), the task id (questionnaire, education), the moment
+    the message email was asked for (message)."""
+    status: str = Field(default="sent", max_length=20)
+    """queued (a message email waiting for the sweep), sent, failed (the mail server refused
+    or could not be reached; not tried again)."""
+    created_at: datetime = _time()
+    sent_at: datetime | None = _time(nullable=True)
 
 
 class User(SQLModel, table=True):

@@ -35,6 +35,8 @@ from service.core.pages import (
     render,
     viewer,
 )
+from service.nudges import service as nudges
+from service.nudges.schemas import ReminderSettings, settings_from_form
 from service.people import auth
 from service.people import service as people
 
@@ -55,12 +57,30 @@ class AccountPage:
     errors: dict[str, str] = field(default_factory=dict)
     opened: tuple[OwnAccessPublic, ...] | None = None
     """For a patient: who has opened their record lately (None for staff)."""
+    reminders: ReminderSettings | None = None
+    """For a patient: their reminder settings (None for staff)."""
+    reminder_errors: dict[str, str] = field(default_factory=dict)
+    reminder_form: dict[str, str] = field(default_factory=dict)
+    """What the patient sent, shown again beside the problems."""
+    has_calendar: bool = False
+    calendar_url: str = ""
+    """A calendar link just made: shown once (only its hash is kept)."""
+    notice: str = ""
 
 
-def _account_page(ctx: Context, errors: dict[str, str] | None = None) -> AccountPage:
-    opened = (tuple(access_logs.own_access_log(ctx, limit=20))
-              if ctx.user is not None and ctx.user.role == "patient" else None)
-    return AccountPage(errors or {}, opened)
+def _account_page(ctx: Context, errors: dict[str, str] | None = None,
+                  reminder_errors: dict[str, str] | None = None,
+                  reminder_form: dict[str, str] | None = None, calendar_url: str = "",
+                  notice: str = "") -> AccountPage:
+    patient = ctx.user is not None and ctx.user.role == "patient"
+    opened = tuple(access_logs.own_access_log(ctx, limit=20)) if patient else None
+    return AccountPage(errors or {}, opened,
+                       nudges.reminder_settings(ctx) if patient else None,
+                       reminder_errors or {}, reminder_form or {},
+                       nudges.has_calendar(ctx) if patient else False, calendar_url, notice)
+
+
+SAVED = {"reminders": "Your reminder settings are saved."}
 
 
 PASSWORD_CHANGED = ("Your password is changed, and you are logged out everywhere. Log in with "
@@ -138,9 +158,41 @@ async def logout(call: PageCallDep) -> Response:
 
 
 @router.get("/account", response_class=HTMLResponse)
-async def account(request: Request, call: PageCallDep) -> Response:
-    return await call(lambda ctx: render(request, "account.html", _account_page(ctx),
+async def account(request: Request, call: PageCallDep,
+                  saved: str = Query("", max_length=20)) -> Response:
+    return await call(lambda ctx: render(request, "account.html",
+                                         _account_page(ctx, notice=SAVED.get(saved, "")),
                                          viewer(request, ctx)))
+
+
+@router.post("/account/reminders", response_class=HTMLResponse)
+async def save_reminders(request: Request, call: PageCallDep, form: PageFormDep) -> Response:
+    """A patient's reminder settings (as PUT /api/me/reminders)."""
+    body, problems = settings_from_form(form)
+
+    def work(ctx: Context) -> Response:
+        if body is None:
+            return render(request, "account.html",
+                          _account_page(ctx, reminder_errors=problems, reminder_form=form),
+                          viewer(request, ctx), status_code=422)
+        nudges.update_reminder_settings(ctx, body)
+        return redirect("/account?saved=reminders")
+
+    return await call(work)
+
+
+@router.post("/account/calendar", response_class=HTMLResponse)
+async def renew_calendar(request: Request, call: PageCallDep, form: PageFormDep) -> Response:
+    """A patient makes a new private calendar link; the old one stops working. The link is
+    shown this once."""
+
+    def work(ctx: Context) -> Response:
+        token = nudges.renew_calendar_token(ctx)
+        base = request.app.state.settings.base_url.rstrip("/")
+        page = _account_page(ctx, calendar_url=f"{base}/calendar/{token}.ics")
+        return render(request, "account.html", page, viewer(request, ctx))
+
+    return await call(work)
 
 
 @router.post("/account", response_class=HTMLResponse)

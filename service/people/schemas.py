@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from service.core.schemas import Id
+from service.core.schemas import EmailAddress, Id
 from service.core.tables import UserRole
 
 
@@ -85,6 +85,8 @@ class ReferralCreate(BaseModel):
     birth_year: int | None = Field(default=None, ge=1900, le=2100)
     login: PatientLogin | None = None
     """Optional: create the patient's own login at the same time."""
+    email: EmailAddress | None = None
+    """Optional: where the patient's reminders go (they can change it on their account)."""
 
 
 class SelfReferralCreate(BaseModel):
@@ -92,4 +94,6 @@ class SelfReferralCreate(BaseModel):
     display_name: str = Field(min_length=1, max_length=200)
     birth_year: int | None = Field(default=None, ge=1900, le=2100)
     login: PatientLogin
+    email: EmailAddress | None = None
+    """Optional: where reminders go (the account page can change it)."""
 

@@ -178,7 +178,7 @@ def refer(ctx: Context, body: ReferralCreate) -> Episode:
     assert clinician.clinic_id is not None
     login = _hashed(body.login.username, body.login.password) if body.login else None
     return _new_episode(ctx, clinician.clinic_id, body.display_name, body.birth_year, login,
-                        "clinician")
+                        "clinician", body.email)
 
 
 def self_refer(ctx: Context, body: SelfReferralCreate,
@@ -191,7 +191,8 @@ def self_refer(ctx: Context, body: SelfReferralCreate,
     if ctx.session.get(Clinic, body.clinic_id) is None:
         raise InvalidRequestError(f"there is no clinic {body.clinic_id}",
                                   [{"field": "clinic_id", "message": "unknown clinic"}])
-    return _new_episode(ctx, body.clinic_id, body.display_name, body.birth_year, login, "self")
+    return _new_episode(ctx, body.clinic_id, body.display_name, body.birth_year, login, "self",
+                        body.email)
 
 
 @dataclass(frozen=True)
@@ -220,9 +221,10 @@ def _hashed(username: str, password: str) -> tuple[UserCreate, str]:
 
 
 def _new_episode(ctx: Context, clinic_id: int, name: str, birth_year: int | None,
-                 login: tuple[UserCreate, str] | None, source: str) -> Episode:
+                 login: tuple[UserCreate, str] | None, source: str,
+                 email: str | None = None) -> Episode:
     patient = Patient(clinic_id=clinic_id, display_name=name, birth_year=birth_year,
-                      created_at=ctx.now)
+                      created_at=ctx.now, email=email)
     ctx.session.add(patient)
     ctx.session.flush()
     if login is not None:

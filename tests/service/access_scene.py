@@ -14,6 +14,7 @@ from sqlmodel import SQLModel, col, func, select, update
 
 from pathways.models import read_bundle_dir
 from service.core import credentials
+from service.core.context import Context
 from service.core.db import transaction
 from service.core.settings import ROOT
 from service.core.tables import (
@@ -28,13 +29,18 @@ from service.core.tables import (
     Patient,
     QuestionnaireResponse,
     ReadyTask,
+    Reminder,
+    ReminderPreference,
     TaskSubmission,
     User,
 )
+from service.nudges import service as nudges
 
 from .access_table import (
+    A_CALENDAR,
     A_DRAFT,
     A_EPISODE,
+    A_OPT_OUT,
     A_PATIENT_TASK,
     A_PHYSIO_TASK,
     ACTIVE_MODEL,
@@ -51,7 +57,7 @@ from .conftest import PASSWORD, World, education_answers
 
 TABLES: list[type[SQLModel]] = [Patient, User, Episode, Event, TaskSubmission,
                                 QuestionnaireResponse, ExerciseLog, ModelVersion, ModelDraft,
-                               ExportRecord]
+                                ExportRecord, ReminderPreference, Reminder]
 
 
 @dataclass
@@ -142,7 +148,25 @@ class Scene:
             values["indicator"] = 4
         if row.target == A_DRAFT:
             values["draft_id"] = self.fresh_draft()
+        if row.target == A_OPT_OUT:
+            values["patient_id"] = self.patient_a()
+            values["token"] = nudges.unsubscribe_token(self.world.settings, self.patient_a())
+        if row.target == A_CALENDAR:
+            values["token"] = self.fresh_calendar_token()
         return row.path.replace("{name:path}", "forms/intake.json").format(**values), task
+
+    def patient_a(self) -> int:
+        with transaction(self.world.db, write=False) as session:
+            episode = session.get(Episode, self.episode_a)
+            assert episode is not None
+            return episode.patient_id
+
+    def fresh_calendar_token(self) -> str:
+        """A new calendar link for patient A, as her account page makes one."""
+        with transaction(self.world.db, write=True) as session:
+            user = session.exec(select(User).where(User.username == ROLES["patient_A"])).one()
+            return nudges.renew_calendar_token(Context(session, self.world.clock,
+                                                       self.world.app.state.engines, user))
 
     def active_version(self) -> int:
         with transaction(self.world.db, write=False) as session:
@@ -196,6 +220,8 @@ class Scene:
             elif row.body == "page new staff account":
                 form.update(action="add", username=f"staff-by-{role}", password=PASSWORD,
                             role="auditor")
+            elif row.body == "page reminder settings":
+                form.update(email=f"{username}@example.org", email_on="yes", remind_at="18:00")
             elif row.body == "page own password, unchanged":
                 form.update(current_password=PASSWORD, new_password=PASSWORD,
                             new_password_again=PASSWORD)
@@ -204,6 +230,8 @@ class Scene:
             return {"current_password": PASSWORD, "new_password": PASSWORD}
         if row.body == "patient password":
             return {"password": PASSWORD}
+        if row.body == "reminder settings":
+            return {"email": f"{username}@example.org", "email_on": True, "remind_at": "18:00"}
         if row.body == "deactivate":
             return {"active": False}
         if row.body == "new user":

@@ -68,6 +68,8 @@ SPARE_ACCOUNT = "another physiotherapist's account"
 AN_EXERCISE = "an exercise with a picture"
 AN_INDICATOR = "an adherence indicator"
 A_DRAFT = "a model draft (a fresh copy of the active version for each call)"
+A_OPT_OUT = "patient A's opt-out link from a reminder email"
+A_CALENDAR = "patient A's private calendar link (a fresh one for each call)"
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +116,19 @@ POLICY: list[Row] = [
     Row("POST", "/api/me/password", SIGNED_IN, body="own password, unchanged"),
     # Patients see who has opened their own record.
     Row("GET", "/api/me/access-log", PATIENTS),
+    # Patients set their own reminders (staff have none).
+    Row("GET", "/api/me/reminders", PATIENTS),
+    Row("PUT", "/api/me/reminders", PATIENTS, body="reminder settings"),
+    Row("POST", "/account/reminders", PATIENTS, body="page reminder settings", via="page",
+        anonymous=REFUSED),
+    Row("POST", "/account/calendar", PATIENTS, body="the CSRF token, as a form", via="page",
+        anonymous=REFUSED),
+    # Links that work without logging in, for whoever holds their secret (an email's opt-out
+    # link, a calendar program): the secret is the key (a wrong one: 404, in test_nudges).
+    Row("GET", "/reminders/unsubscribe/{patient_id}/{token}", EVERYONE, A_OPT_OUT, via="page"),
+    Row("POST", "/reminders/unsubscribe/{patient_id}/{token}", EVERYONE, A_OPT_OUT,
+        via="page"),
+    Row("GET", "/calendar/{token}.ics", EVERYONE, A_CALENDAR, via="page"),
     # Admins list, create, deactivate and reactivate accounts; nobody else.
     Row("GET", "/api/users", frozenset({"admin"})),
     Row("POST", "/api/users", frozenset({"admin"}), body="new user"),

@@ -64,7 +64,7 @@ def test_the_summary_twin_has_the_patient_pages_data(world: World) -> None:
     body = world.client("physio").get(f"/api/episodes/{episode_id}/summary").json()
     assert set(body) == {"header", "alerts", "guideline_warnings", "open_tasks", "timeline",
                          "charts", "activities", "adherence", "logged", "education", "position",
-                         "self_management_plan"}
+                         "self_management_plan", "reminders"}
     assert body["header"]["patient_name"] == "Maja Lind"
     assert "Risk stratified: medium" in [t["sentence"] for t in body["timeline"]]
     assert [c["key"] for c in body["charts"]] == ["pain", "disability", "psfs", "pseq"]

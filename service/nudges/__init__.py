@@ -1,0 +1,1 @@
+"""Nudges: reminder emails, the patient's reminder settings and private calendar feed."""
