@@ -23,6 +23,7 @@ from service.core.tables import (
     ExerciseLog,
     ExportRecord,
     Instance,
+    Message,
     ModelDraft,
     ModelVersion,
     Patient,
@@ -35,6 +36,7 @@ from service.core.tables import (
 from .access_table import (
     A_DRAFT,
     A_EPISODE,
+    A_MESSAGE,
     A_PATIENT_TASK,
     A_PHYSIO_TASK,
     ACTIVE_MODEL,
@@ -51,7 +53,7 @@ from .conftest import PASSWORD, World, education_answers
 
 TABLES: list[type[SQLModel]] = [Patient, User, Episode, Event, TaskSubmission,
                                 QuestionnaireResponse, ExerciseLog, ModelVersion, ModelDraft,
-                               ExportRecord]
+                               ExportRecord, Message]
 
 
 @dataclass
@@ -100,8 +102,10 @@ class Scene:
                                     ReadyTask.clinic_id == self.world.clinics["north"])
             else:
                 role = "patient" if target == A_PATIENT_TASK else "physiotherapist"
+                # Not a call back made from a message (its form is empty): a pathway task.
                 query = query.where(ReadyTask.episode_id == self.episode_a,
-                                    ReadyTask.role == role)
+                                    ReadyTask.role == role,
+                                    ~col(ReadyTask.task_id).startswith("adhoc-"))
             task = session.exec(query).first()
         assert task is not None, f"the scene has run out of {target}s"
         return task
@@ -142,6 +146,12 @@ class Scene:
             values["indicator"] = 4
         if row.target == A_DRAFT:
             values["draft_id"] = self.fresh_draft()
+        if row.target == A_MESSAGE:
+            sent = self.clients["patient_A"].post(
+                f"/api/episodes/{self.episode_a}/messages",
+                json={"text": "Could someone call me about my exercises?"})
+            assert sent.status_code == 201, sent.text
+            values["message_id"] = sent.json()["id"]
         return row.path.replace("{name:path}", "forms/intake.json").format(**values), task
 
     def active_version(self) -> int:
@@ -187,6 +197,8 @@ class Scene:
                             confirmed_read="yes")
             elif row.body == "page task answers":
                 form.update({"session_topics": ["fear", "worry"], "treatments": ["education"]})
+            elif row.body == "page message":
+                form.update(text=f"A message from {role}")
             elif row.body == "page patient password":
                 form.update(new_password=PASSWORD, new_password_again=PASSWORD)
             elif row.body == "page new draft":
@@ -200,6 +212,8 @@ class Scene:
                 form.update(current_password=PASSWORD, new_password=PASSWORD,
                             new_password_again=PASSWORD)
             return form
+        if row.body == "message":
+            return {"text": f"A message from {role}"}
         if row.body == "own password, unchanged":
             return {"current_password": PASSWORD, "new_password": PASSWORD}
         if row.body == "patient password":
