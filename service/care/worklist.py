@@ -105,8 +105,8 @@ class WorklistPage:
     roles: tuple[tuple[str, str], ...] = ()
     """(task role, label) of the roles the caller works, when there is more than one."""
     strata: tuple[str, ...] = STRATA
-    unread_messages: int = 0
-    """Patients' messages nobody of the caller's clinic has read yet, all patients."""
+    unread_messages: messages.ClinicUnread = messages.ClinicUnread()
+    """Patients' messages nobody of the caller's clinic has read yet, and whose."""
 
 
 def worklist_page(ctx: Context, filters: WorklistFilters) -> WorklistPage:
@@ -132,7 +132,7 @@ def worklist_page(ctx: Context, filters: WorklistFilters) -> WorklistPage:
                                        for k, v in sections.items()), count, capped, len(tasks),
                         _task_types(ctx, set(roles)),
                         tuple((r, ROLE_LABELS[r]) for r in roles) if len(roles) > 1 else (),
-                        unread_messages=messages.staff_unread_total(ctx))
+                        unread_messages=messages.clinic_unread(ctx))
 
 
 def worklist_row(ctx: Context, task_id: str) -> WorklistRow:

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
 from service.core.db import is_postgres
-from service.core.tables import Message, MessageThread
+from service.core.tables import Episode, Message, MessageThread, Patient
 
 _THREADS: sa.Table = MessageThread.__table__  # type: ignore[attr-defined]
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
@@ -63,6 +63,20 @@ def staff_unread_by_episode(session: Session, episode_ids: Iterable[int]) -> dic
     return {episode_id: count for episode_id, count in session.exec(
         select(MessageThread.episode_id, MessageThread.staff_unread).where(
             col(MessageThread.episode_id).in_(ids), MessageThread.staff_unread > 0)).all()}
+
+
+def staff_unread_threads(session: Session, clinic_id: int,
+                         limit: int) -> list[tuple[int, str, int]]:
+    """(episode id, patient's name, unread) of a clinic's threads with patients' messages
+    nobody has read, the most unread first, at most `limit` (on the same index)."""
+    rows = session.exec(
+        select(MessageThread.episode_id, Patient.display_name, MessageThread.staff_unread)
+        .join(Episode, col(Episode.id) == col(MessageThread.episode_id))
+        .join(Patient, col(Patient.id) == col(Episode.patient_id))
+        .where(MessageThread.clinic_id == clinic_id, MessageThread.staff_unread > 0)
+        .order_by(col(MessageThread.staff_unread).desc(), col(MessageThread.episode_id))
+        .limit(limit)).all()
+    return [(episode_id, name, count) for episode_id, name, count in rows]
 
 
 def staff_unread_in_clinic(session: Session, clinic_id: int) -> int:

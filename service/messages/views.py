@@ -129,7 +129,33 @@ def staff_unread_by_episode(ctx: Context, episode_ids: set[int]) -> dict[int, in
     return repository.staff_unread_by_episode(ctx.session, episode_ids)
 
 
-def staff_unread_total(ctx: Context) -> int:
-    """Patients' messages the caller's clinic has not read (the worklist's total)."""
+@dataclass(frozen=True)
+class UnreadThread:
+    episode_id: int
+    patient_name: str
+    unread: int
+
+
+@dataclass(frozen=True)
+class ClinicUnread:
+    """Patients' messages the caller's clinic has not read: how many in all, and whose (the
+    patients with the most first, up to UNREAD_THREADS_LISTED), for the worklist."""
+
+    total: int = 0
+    threads: tuple[UnreadThread, ...] = ()
+    more: bool = False
+    """More patients have unread messages than are listed."""
+
+
+UNREAD_THREADS_LISTED = 20
+
+
+def clinic_unread(ctx: Context) -> ClinicUnread:
     user = access.require_role(ctx.user, *access.CLINICIANS)
-    return repository.staff_unread_in_clinic(ctx.session, user.clinic_id or 0)
+    total = repository.staff_unread_in_clinic(ctx.session, user.clinic_id or 0)
+    if not total:
+        return ClinicUnread()
+    rows = repository.staff_unread_threads(ctx.session, user.clinic_id or 0,
+                                           UNREAD_THREADS_LISTED + 1)
+    return ClinicUnread(total, tuple(UnreadThread(*row) for row in rows[:UNREAD_THREADS_LISTED]),
+                        more=len(rows) > UNREAD_THREADS_LISTED)

@@ -32,7 +32,8 @@ def _send(client: TestClient, episode_id: int, text: str) -> dict[str, Any]:
 
 
 def _worklist_unread(page: Any) -> str:
-    return " ".join(page.find(id="unread-total").get_text().split())
+    total = page if page.get("id") == "unread-total" else page.find(id="unread-total")
+    return " ".join(total.get_text().split())
 
 
 def test_a_patient_and_her_physiotherapist_write_to_each_other_with_unread_counts(
@@ -45,7 +46,9 @@ def test_a_patient_and_her_physiotherapist_write_to_each_other_with_unread_count
 
     # The clinic sees two unread, in all and on Anna's row (a call back gives her a row).
     worklist = page_login(world, "physio")
-    assert _worklist_unread(soup(worklist.get("/worklist"))).startswith("2 unread messages")
+    unread = soup(worklist.get("/worklist")).find(id="unread-total")
+    assert _worklist_unread(unread) == "2 unread messages from patients: Anna Andersson: 2 unread"
+    assert unread.a["href"] == f"/patients/{episode}#messages"
     assert physio.post(f"/api/messages/{first['id']}/call-back").status_code == 201
     row = soup(worklist.get("/worklist")).find("a", string=lambda s: bool(
         s and "unread message" in s))
