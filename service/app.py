@@ -46,6 +46,8 @@ from service.core.request_log import RequestLog
 from service.core.security_headers import SecurityHeaders
 from service.core.settings import Settings, get_settings
 from service.fhir import api as fhir_api
+from service.messages import api as messages_api
+from service.messages import pages as message_pages
 from service.models import api as models_api
 from service.models import pages as model_pages
 from service.models.registry import EngineRegistry
@@ -188,7 +190,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                    summary_api.router, fhir_api.router, people_pages.router, care_pages.router,
                    patient_pages.router, illustrations.router, model_pages.router,
                    audit_pages.router, staff_pages.router, nudges_api.router,
-                   nudges_pages.router):
+                   nudges_pages.router, messages_api.router, message_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     # Before any route: bodies over the limit (413, unread) and NUL in any text (422).

@@ -27,6 +27,7 @@ from service.core.errors import NotFoundError
 from service.core.forms import FormField, fields_for, parse_form
 from service.core.pages import Viewer, home_for, new_password_problems, redirect, render, viewer
 from service.core.schemas import Id
+from service.messages import views as messages
 from service.people import service as people
 
 router = APIRouter(include_in_schema=False)
@@ -96,7 +97,8 @@ async def patient(episode_id: Id, request: Request, call: PageCallDep,
         summary = cv.patient_summary(ctx, episode_id)
         saved = cv.completed_task_title(ctx, episode_id, done) if done else None
         return render(request, "clinician/patient.html", summary, viewer(request, ctx),
-                      saved=saved, password_changed=password == "changed")
+                      saved=saved, password_changed=password == "changed",
+                      thread=messages.thread(ctx, episode_id))
 
     return await call(work)
 
@@ -110,7 +112,8 @@ async def patient_password(episode_id: Id, request: Request, call: SlowPageCallD
     def work(ctx: Context) -> Response:
         if errors:
             return render(request, "clinician/patient.html", cv.patient_summary(ctx, episode_id),
-                          viewer(request, ctx), status_code=422, password_errors=errors)
+                          viewer(request, ctx), status_code=422, password_errors=errors,
+                          thread=messages.thread(ctx, episode_id))
         people.reset_patient_password(ctx, episode_id, form["new_password"])
         return redirect(f"/patients/{episode_id}?password=changed#login")
 

@@ -29,6 +29,9 @@ from service.core.tables import (
     from_row,
 )
 
+CLINICIAN_TASK_PREFIX = "adhoc-"
+"""Task ids of clinician tasks that live outside the pathway (service.add_clinician_task);
+the engine's own task ids are UUIDs, so the two never meet."""
 _EVENT_LOCK = 7_311_001
 """PostgreSQL advisory lock id that serialises appends to the hash chain."""
 
@@ -183,16 +186,24 @@ def sync_ready_tasks(session: Session, episode_id: int, before: set[str], curren
                      stratum_changed: bool) -> None:
     """Bring the episode's rows of the projection in line with the engine's ready tasks
     (`current`): rows of finished tasks go, `new` rows come (new_ready_rows), rows of tasks
-    still ready (and their claims) stay. `before`: the task ids ready before this step."""
+    still ready (and their claims) stay. `before`: the task ids ready before this step.
+    Clinician tasks outside the pathway (CLINICIAN_TASK_PREFIX) are not the engine's: they
+    stay."""
     connection = session.connection()
-    if before - set(current):
-        connection.execute(sa.delete(_READY).where(_READY.c.episode_id == episode_id,
-                                                   _READY.c.task_id.not_in(current)))
+    if {task_id for task_id in before if not is_clinician_task(task_id)} - set(current):
+        connection.execute(sa.delete(_READY).where(
+            _READY.c.episode_id == episode_id, _READY.c.task_id.not_in(current),
+            sa.not_(_READY.c.task_id.startswith(CLINICIAN_TASK_PREFIX, autoescape=True))))
     if stratum_changed:
         connection.execute(sa.update(_READY).where(_READY.c.episode_id == episode_id)
                            .values(stratum=stratum))
     if new:
         _INSERT_READY.execute_many(session, [row.model_dump() for row in new])
+
+
+def is_clinician_task(task_id: str) -> bool:
+    """A clinician task outside the pathway (service.add_clinician_task)?"""
+    return task_id.startswith(CLINICIAN_TASK_PREFIX)
 
 
 _INSERT_READY = Prepared(_READY.insert(), columns=[column.name for column in _READY.c])

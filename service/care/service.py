@@ -1,7 +1,16 @@
 """Episode service functions: referral, completing and claiming tasks, firing timers.
 
 One call: load the instance -> the domain advances it -> save state, projection and events.
-The request's unit of work (deps.Call) commits, or rolls everything back on an error."""
+The request's unit of work (deps.Call) commits, or rolls everything back on an error.
+
+Clinician tasks outside the pathway ("call back" about a patient's message: see
+service/messages/service.py) are rows of the same ready-task projection, so the worklist
+lists, filters, counts, claims and releases them on its indexes as it does every task. They
+are not the engine's: their ids carry `repository.CLINICIAN_TASK_PREFIX`, an engine step never
+removes them (`repository.sync_ready_tasks`), and completing one takes its row away without
+an engine step. Their making and completion are events of the episode's hash-chained log
+(`clinician_task_created`, `clinician_task_completed`), and a completion leaves a
+submission, so completing it again is refused as for any task done."""
 
 from __future__ import annotations
 
@@ -19,9 +28,9 @@ from pathways.script_helpers import prom_scores
 from pathways.versions import MigrationPlan, plan_migration
 from service.care import forms as episode_forms
 from service.care import repository
-from service.core import access
+from service.core import access, clinic_time
 from service.core.context import Context
-from service.core.errors import ConflictError, NotFoundError
+from service.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from service.core.tables import (
     Episode,
     Instance,
@@ -37,12 +46,63 @@ _STATUS_BY_EVENT = {"episode_discharged": "discharged", "episode_escalated": "es
 _QUESTIONNAIRES = {"intake": "baseline", "follow_up": "follow_up"}
 
 
-def record_event(ctx: Context, episode: Episode, name: str, data: dict[str, Any]) -> None:
+def record_event(ctx: Context, episode: Episode, name: str,
+                 data: dict[str, Any]) -> DomainEvent:
     """Append an event that is the service's, not the pathway's, to the episode's log (who
     was shown what, who gave a new password): by the caller, now, hash-chained like every
     other."""
     event = DomainEvent(name, ctx.now.isoformat(), actor=str(ctx.actor_id), data=data)
     repository.append_events(ctx.session, repository.event_rows(episode, [event], ctx.actor_id))
+    return event
+
+
+def add_clinician_task(ctx: Context, episode: Episode, key: str, name: str, title: str,
+                       data: dict[str, Any]) -> ReadyTask:
+    """A physiotherapist task outside the pathway (see the module's docstring), due by the
+    end of the clinic's day: `key` makes its id (one task per key: a second is refused),
+    `data` goes into its `clinician_task_created` event."""
+    access.require_role(ctx.user, *access.CLINICIANS)
+    task_id = clinician_task_id(key)
+    if ctx.session.get(ReadyTask, task_id) is not None or \
+            ctx.session.get(TaskSubmission, task_id) is not None:
+        raise ConflictError("there is a task for this already; see the worklist")
+    task = ReadyTask(task_id=task_id, episode_id=episode.id or 0,
+                     patient_id=episode.patient_id, clinic_id=episode.clinic_id,
+                     role="physiotherapist", name=name, title=title[:300],
+                     stratum=episode.stratum, ready_at=ctx.now,
+                     due_at=clinic_time.end_of_day(ctx.now))
+    ctx.session.add(task)
+    record_event(ctx, episode, "clinician_task_created",
+                 {"task_id": task_id, "name": name, **data})
+    return task
+
+
+def clinician_task_id(key: str) -> str:
+    """The id of the clinician task made with `key` (add_clinician_task)."""
+    return f"{repository.CLINICIAN_TASK_PREFIX}{key}"
+
+
+def _complete_clinician_task(ctx: Context, task_id: str,
+                             answers: dict[str, Any]) -> CompletionResult:
+    """Done: the task leaves the worklist, a submission and an event record who did it."""
+    task = ctx.session.get(ReadyTask, task_id, with_for_update=True)
+    if task is None:
+        raise _no_open_task(ctx, ctx.session, task_id)
+    episode = _episode(ctx, task.episode_id)
+    access.require_task_work(ctx.user, task, episode)
+    if answers:
+        raise InvalidRequestError("this task has no form: send no data to mark it done",
+                                  [{"field": "data", "message": "must be empty"}])
+    if not repository.take_ready_task(ctx.session, task_id, ctx.actor_id):
+        raise _claimed_by_someone_else()
+    repository.record_submission(ctx.session, {
+        "task_id": task_id, "episode_id": episode.id, "name": task.name, "form": None,
+        "data": {}, "submitted_by": ctx.actor_id, "submitted_at": ctx.now})
+    event = record_event(ctx, episode, "clinician_task_completed",
+                         {"task_id": task_id, "name": task.name})
+    patient = ctx.session.get(Patient, episode.patient_id)
+    return CompletionResult(episode.id or 0, [event], [],
+                            patient.display_name if patient else "")
 
 
 @dataclass
@@ -79,7 +139,10 @@ def complete_task(ctx: Context, task_id: str, answers: dict[str, Any]) -> Comple
     The engine step runs on a snapshot, outside the write lock; the state is then saved only
     if nobody changed the episode in between (its version). If someone did, the step runs
     again on the saved state, this time holding the lock: then the task may turn out to be
-    done already (409), exactly as if the two had queued."""
+    done already (409), exactly as if the two had queued. A clinician task outside the
+    pathway is completed without the engine (see the module's docstring)."""
+    if repository.is_clinician_task(task_id):
+        return _complete_clinician_task(ctx, task_id, answers)
     with ctx.read() as reader:
         found = _open_task_for_completion(ctx, reader, task_id)
         engine = ctx.engines.engine_by_id(reader, found.episode.model_version_id)

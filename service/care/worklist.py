@@ -23,6 +23,7 @@ from service.core import access, clinic_time
 from service.core.context import Context
 from service.core.errors import NotFoundError
 from service.core.tables import Episode, Event, ExerciseLog, Patient, ReadyTask, User
+from service.messages import views as messages
 
 NO_EXERCISE_ALERT_DAYS = 7
 """Default for the clinic setting `no_exercise_alert_days` (pathway.toml [settings])."""
@@ -68,6 +69,8 @@ class WorklistRow:
     alerts: tuple[Badge, ...]
     urgent: bool = False
     """An emergency or a red-flag review (views.URGENT_ALERTS): listed first."""
+    unread_messages: int = 0
+    """The patient's messages nobody of the clinic has read yet."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class WorklistPage:
     roles: tuple[tuple[str, str], ...] = ()
     """(task role, label) of the roles the caller works, when there is more than one."""
     strata: tuple[str, ...] = STRATA
+    unread_messages: messages.ClinicUnread = messages.ClinicUnread()
+    """Patients' messages nobody of the caller's clinic has read yet, and whose."""
 
 
 def worklist_page(ctx: Context, filters: WorklistFilters) -> WorklistPage:
@@ -126,7 +131,8 @@ def worklist_page(ctx: Context, filters: WorklistFilters) -> WorklistPage:
     return WorklistPage(filters, tuple(WorklistSection(k, titles[k], tuple(v))
                                        for k, v in sections.items()), count, capped, len(tasks),
                         _task_types(ctx, set(roles)),
-                        tuple((r, ROLE_LABELS[r]) for r in roles) if len(roles) > 1 else ())
+                        tuple((r, ROLE_LABELS[r]) for r in roles) if len(roles) > 1 else (),
+                        unread_messages=messages.clinic_unread(ctx))
 
 
 def worklist_row(ctx: Context, task_id: str) -> WorklistRow:
@@ -142,6 +148,7 @@ def worklist_row(ctx: Context, task_id: str) -> WorklistRow:
 def _rows(ctx: Context, user: User, tasks: list[TaskPublic]) -> list[WorklistRow]:
     names = user_names(ctx, {t.claimed_by for t in tasks if t.claimed_by})
     alerts = episode_alerts(ctx, {t.episode_id for t in tasks})
+    unread = messages.staff_unread_by_episode(ctx, {t.episode_id for t in tasks})
     rows = []
     for task in tasks:
         badges = list(alerts.get(task.episode_id, ()))
@@ -156,7 +163,8 @@ def _rows(ctx: Context, user: User, tasks: list[TaskPublic]) -> list[WorklistRow
             can_claim=task.claimed_by is None,
             can_release=task.claimed_by is not None and (
                 task.claimed_by == user.id or user.role == "clinic_lead"),
-            alerts=tuple(badges), urgent=task.alert in views.URGENT_ALERTS))
+            alerts=tuple(badges), urgent=task.alert in views.URGENT_ALERTS,
+            unread_messages=unread.get(task.episode_id, 0)))
     return rows
 
 

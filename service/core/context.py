@@ -4,7 +4,7 @@ one and commits its transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +44,9 @@ class Context:
     """Log rows a request must leave even when it only reads (an identifiable export and its
     reason, tables.ExportRecord): the unit of work writes them as it writes the access log,
     and if that fails the answer fails."""
+    marks: list[Callable[[Session], None]] = field(default_factory=list)
+    """Small writes a request leaves even when it only reads (a message thread marked read
+    by whoever opened it): the unit of work runs them with the access log's rows."""
 
     @contextmanager
     def read(self) -> Iterator[Session]:

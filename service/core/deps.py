@@ -76,7 +76,7 @@ class Call:
             result = fn(ctx)
             if write:  # saved with the change, or neither is
                 _log_access(self.request, ctx, ctx.session)
-        if not write and (ctx.opened or ctx.logged):
+        if not write and (ctx.opened or ctx.logged or ctx.marks):
             # A read takes no write lock; its record is written once it has succeeded, and
             # if that fails the answer fails too: nothing is shown that was not logged.
             with transaction(self.request.app.state.db, write=True) as session:
@@ -86,8 +86,10 @@ class Call:
 
 def _log_access(request: Request, ctx: Context, session: Session) -> None:
     """Who opened which patients' records (`ctx.opened`), when and with which request; and
-    the log rows the request asked for (`ctx.logged`)."""
+    the log rows and marks the request asked for (`ctx.logged`, `ctx.marks`)."""
     session.add_all(ctx.logged)
+    for mark in ctx.marks:
+        mark(session)
     if ctx.opened and ctx.user is not None:
         session.add_all([AccessRecord(at=ctx.now, user_id=ctx.user.id or 0,
                                       patient_id=patient_id, episode_id=episode_id,

@@ -21,8 +21,8 @@ from service.core.tables import User
 
 SERVICE = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [SERVICE / domain / "templates"
-                 for domain in ("core", "people", "care", "patients", "models", "audit",
-                               "nudges")]
+                 for domain in ("core", "people", "care", "patients", "messages", "models",
+                               "audit", "nudges")]
 """Each domain keeps its templates beside its routes; names stay unique across them
 (`base.html`, `login.html`, `clinician/...`, `patient/...`)."""
 TEMPLATES = Jinja2Templates(directory=[str(d) for d in TEMPLATE_DIRS])

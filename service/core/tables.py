@@ -163,6 +163,39 @@ class AccessRecord(SQLModel, table=True):
     """The request's method and path, e.g. `GET /patients/12`."""
 
 
+class Message(SQLModel, table=True):
+    """A secure message between a patient and the clinic staff of their episode: part of the
+    record, append-only (triggers refuse UPDATE and DELETE, migration 0013). `sender_side`
+    is who wrote it: the patient, or the clinic's staff (a physiotherapist or clinic lead,
+    `sender_id`)."""
+
+    __tablename__ = "messages"
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: int = Field(foreign_key="episodes.id")
+    patient_id: int = Field(foreign_key="patients.id")
+    clinic_id: int = Field(foreign_key="clinics.id")
+    sender_id: int = Field(foreign_key="users.id")
+    sender_side: str = Field(max_length=10)
+    """patient or staff."""
+    body: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    sent_at: datetime = _time()
+
+
+class MessageThread(SQLModel, table=True):
+    """An episode's messages in brief, for unread counts without counting messages: how many
+    each side has not read, and up to which message it has read. Rewritten as messages come
+    and are read (the messages themselves never change)."""
+
+    __tablename__ = "message_threads"
+    episode_id: int = Field(foreign_key="episodes.id", primary_key=True)
+    clinic_id: int = Field(foreign_key="clinics.id")
+    patient_unread: int = 0
+    staff_unread: int = 0
+    patient_read_up_to: int = 0
+    staff_read_up_to: int = 0
+    """The last message id the side had read (0: none)."""
+
+
 class ExportRecord(SQLModel, table=True):
     """An identifiable export of the audit data (real ids instead of pseudonyms): who made
     it, of what and which period, and the reason they gave. Written before the export is

@@ -34,6 +34,7 @@ from service.core import access, clinic_time
 from service.core.context import Context
 from service.core.errors import NotFoundError
 from service.core.tables import Episode, Event, ExerciseLog, ReadyTask, TaskDraft
+from service.messages import views as messages
 from service.patients.self_management import SelfManagementPlan, latest_plan
 
 PROGRAMME_EVENTS = ("exercise_started", "exercise_level_changed", "exercise_week_completed",
@@ -135,6 +136,8 @@ class TodayPage:
     message: str = ""
     self_management_plan: SelfManagementPlan | None = None
     """Once the care plan is finished: the plan written at discharge, if any."""
+    unread_messages: int = 0
+    """Messages from the clinic the patient has not read yet (on /messages)."""
 
 
 # --------------------------------------------------------------------------- the episode
@@ -221,7 +224,8 @@ def today(ctx: Context, message: str = "") -> TodayPage:
                                 a.due_at or datetime.max.replace(tzinfo=UTC)))
     return TodayPage(episode.id, episode.status, actions, programme,
                      week_strip(ctx, episode, programme_started(ctx, episode)),
-                     safety_notices(ctx, episode), message, written_plan(ctx, episode))
+                     safety_notices(ctx, episode), message, written_plan(ctx, episode),
+                     messages.patient_unread(ctx, episode.id or 0))
 
 
 def _task_action(ctx: Context, episode: Episode, task: TaskPublic, started: bool,

@@ -70,6 +70,7 @@ AN_INDICATOR = "an adherence indicator"
 A_DRAFT = "a model draft (a fresh copy of the active version for each call)"
 A_OPT_OUT = "patient A's opt-out link from a reminder email"
 A_CALENDAR = "patient A's private calendar link (a fresh one for each call)"
+A_MESSAGE = "a message patient A wrote (a fresh one for each call)"
 
 
 @dataclass(frozen=True, eq=False)
@@ -273,4 +274,15 @@ POLICY: list[Row] = [
         A_PHYSIO_TASK, body="the CSRF token, as a form", via="page", anonymous=REFUSED),
     Row("POST", "/tasks/{task_id}/warnings", frozenset({"physio", "clinic_lead"}),
         A_PHYSIO_TASK, body="the CSRF token, as a form", via="page", anonymous=REFUSED),
+    # Messages: patient A's thread is Anna's and her clinic's staff's; a call back is staff's.
+    Row("GET", "/api/episodes/{episode_id}/messages", ANNAS_CARE, A_EPISODE),
+    Row("POST", "/api/episodes/{episode_id}/messages", ANNAS_CARE, A_EPISODE, body="message"),
+    Row("POST", "/api/messages/{message_id}/call-back", frozenset({"physio", "clinic_lead"}),
+        A_MESSAGE),
+    Row("GET", "/messages", PATIENTS, via="page"),
+    Row("POST", "/messages", PATIENTS, body="page message", via="page", anonymous=REFUSED),
+    Row("POST", "/patients/{episode_id}/messages", frozenset({"physio", "clinic_lead"}),
+        A_EPISODE, body="page message", via="page", anonymous=REFUSED),
+    Row("POST", "/messages/{message_id}/call-back", frozenset({"physio", "clinic_lead"}),
+        A_MESSAGE, body="the CSRF token, as a form", via="page", anonymous=REFUSED),
 ]

@@ -326,6 +326,22 @@ def test_a_burst_of_messages_gets_one_new_message_email(world: World, mailbox: M
     assert remind(world) == 0 and world.count(Reminder, status="queued") == 0
 
 
+def test_a_message_from_the_clinic_is_told_by_email_and_the_patients_own_is_not(
+        world: World, mailbox: Mailbox) -> None:
+    """The messages' wiring: a physiotherapist's message queues the patient's "new message"
+    email (no words of the message in it); the patient's own message queues nothing."""
+    patient, episode_id = in_care(world)
+    assert patient.post(f"/api/episodes/{episode_id}/messages",
+                        json={"text": "My back hurts more after the bridges."}).status_code == 201
+    assert world.count(Reminder, kind="message") == 0
+    sent = world.client("physio").post(f"/api/episodes/{episode_id}/messages",
+                                       json={"text": "Try them with a smaller range."})
+    assert sent.status_code == 201, sent.text
+    assert remind(world) == 1
+    [email] = mailbox.take()
+    assert lines(email)[0] == MESSAGE and "smaller range" not in email.as_string()
+
+
 def _patient_id(world: World, username: str) -> int:
     from service.core.tables import User
 
