@@ -172,14 +172,21 @@ SENTENCES: dict[str, Sentence] = {
     f"({d.get('registry_month_done')} months): {_scores_text(d.get('registry_scores'))}",
     "episode_completed": lambda d, v: "Pathway complete",
     "patient_password_reset": lambda d, v: "The patient's login was given a new password",
+    "message_sent": lambda d, v: "Message from the patient" if d.get("side") == "patient"
+    else "Message to the patient",
+    "clinician_task_created": lambda d, v: "Call back asked for"
+    if d.get("name") == "call_back" else "Task made by hand",
+    "clinician_task_completed": lambda d, v: "Called back"
+    if d.get("name") == "call_back" else "Task made by hand done",
     "task_completed": lambda d, v: f"{d.get('title')} done" + (" (late)" if d.get("overdue")
                                                                else ""),
 }
 """Event name -> a sentence for people. Unknown events are shown by name."""
 HIDDEN = {"timer_fired"}
-BY_PERSON = {"episode_started", "patient_password_reset"}
-"""Events a person does directly (not through a task)."""
 """Engine bookkeeping the events around it already say in words."""
+BY_PERSON = {"episode_started", "patient_password_reset", "message_sent",
+             "clinician_task_created", "clinician_task_completed"}
+"""Events a person does directly (not through a task)."""
 
 
 def _left_because(data: Mapping[str, Any], v: Vocabulary) -> str:

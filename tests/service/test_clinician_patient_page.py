@@ -162,6 +162,9 @@ def test_the_timeline_tells_answers_in_the_forms_words(betterback: PathwayModel)
         "Referred themselves"
     assert SENTENCES["escalation_reviewed"]({"escalation_decision": "combined_programme"}, v) \
         == "Not improving, reviewed: combined physical and psychological programme"
+    assert [SENTENCES[name]({"side": "patient", "name": "call_back"}, v) for name in (
+        "message_sent", "clinician_task_created", "clinician_task_completed")] == [
+        "Message from the patient", "Call back asked for", "Called back"]
 
 
 def test_the_physiotherapist_reads_what_was_logged_with_its_sets(world: World) -> None:
