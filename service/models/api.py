@@ -7,6 +7,7 @@ import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Response, UploadFile
+from fastapi.responses import PlainTextResponse
 from sqlmodel import col, select
 
 from pathways.models import Problem
@@ -14,9 +15,9 @@ from service.core import access
 from service.core.context import Context
 from service.core.deps import CallDep, SlowCallDep
 from service.core.errors import InvalidRequestError, NotFoundError
-from service.core.schemas import Id
+from service.core.schemas import DateQuery, Id
 from service.core.tables import ModelDraft, ModelVersion
-from service.models import drafts, versions
+from service.models import analytics, drafts, versions
 from service.models import registry as models_registry
 from service.models.schemas import (
     DraftCreate,
@@ -26,6 +27,7 @@ from service.models.schemas import (
     FileSaved,
     FileText,
     MigrationRequest,
+    ModelAnalyticsPublic,
     ModelUpload,
     ModelVersionPublic,
     ProblemPublic,
@@ -72,6 +74,36 @@ async def model_files(version_id: Id, call: CallDep) -> dict[str, str]:
         return dict(version.files)
 
     return await call(work)
+
+
+class CsvResponse(PlainTextResponse):
+    media_type = "text/csv"
+
+
+@router.get("/models/{version_id}/analytics", response_model=ModelAnalyticsPublic)
+async def model_analytics(version_id: Id, call: SlowCallDep, start: DateQuery = None,
+                          end: DateQuery = None,
+                          clinic_id: Id | None = None) -> ModelAnalyticsPublic:
+    """A version's analytics over the episodes on it that started from `start` to `end`
+    (YYYY-MM-DD, both included; by default the last 365 days), at one clinic or all: per
+    step, the episodes waiting there now and the median and 90th-percentile hours from ready
+    to done; per gateway, how often each path out of it was taken; outcomes by stratum."""
+    return await call(lambda ctx: analytics.model_analytics(ctx, version_id, start, end,
+                                                            clinic_id))
+
+
+@router.get("/models/{version_id}/analytics.csv", response_class=CsvResponse,
+            responses={200: {"content": {"text/csv": {}}}})
+async def model_analytics_csv(version_id: Id, call: SlowCallDep, start: DateQuery = None,
+                              end: DateQuery = None,
+                              clinic_id: Id | None = None) -> CsvResponse:
+    """The same numbers as `GET /api/models/{version_id}/analytics`, as CSV: step and branch
+    rows, then the outcomes by stratum."""
+    report = await call(lambda ctx: analytics.model_analytics(ctx, version_id, start, end,
+                                                              clinic_id))
+    return CsvResponse(analytics.analytics_csv(report), headers={
+        "Content-Disposition":
+            f'attachment; filename="carepath-model-{version_id}-analytics.csv"'})
 
 
 # -- drafts

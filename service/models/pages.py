@@ -13,8 +13,8 @@ from service.core.context import Context
 from service.core.deps import PageCallDep, SlowPageCallDep
 from service.core.errors import InvalidRequestError
 from service.core.pages import render, viewer
-from service.core.schemas import Id, id_from
-from service.models import drafts, library, versions
+from service.core.schemas import DateQuery, Id, id_from
+from service.models import analytics, drafts, library, versions
 from service.models.versions import MigrationPage, migration_page
 
 router = APIRouter(include_in_schema=False)
@@ -35,6 +35,21 @@ async def download_bundle(version_id: Id, call: PageCallDep) -> Response:
         name, content = library.bundle_zip(ctx, version_id)
         return Response(content, media_type="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    return await call(work)
+
+
+@router.get("/models/{version_id}/analytics", response_class=HTMLResponse)
+async def model_analytics(request: Request, version_id: Id, call: SlowPageCallDep,
+                          start: DateQuery = None, end: DateQuery = None,
+                          clinic_id: Id | None = None) -> Response:
+    """The version's diagram with where episodes wait and how long each step takes drawn
+    over it, and the same numbers as tables."""
+    def work(ctx: Context) -> Response:
+        who = viewer(request, ctx)
+        report = analytics.model_analytics(ctx, version_id, start, end, clinic_id)
+        return render(request, "models/analytics.html", analytics.analytics_page(ctx, report),
+                      who)
 
     return await call(work)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
@@ -81,3 +81,55 @@ class MigrationRequest(BaseModel):
     stratum: Stratum | None = None
     dry_run: bool = True
     """Plan only (the default): nothing is changed."""
+
+
+class StepAnalyticsPublic(BaseModel):
+    element: str
+    name: str
+    waiting: int
+    """Episodes waiting at the step now (an open task, or a timer not yet fired)."""
+    completed: int
+    median_hours: float | None
+    """From the step becoming ready to its completion (see pathways/analytics.py)."""
+    p90_hours: float | None
+
+
+class BranchAnalyticsPublic(BaseModel):
+    gateway: str
+    gateway_name: str
+    target: str
+    """The element the flow leads to ("(end)": the end of its process)."""
+    target_name: str
+    taken: int
+    share: float
+
+
+class StratumOutcomePublic(BaseModel):
+    stratum: str
+    episodes: int
+    followed_up_6w: int
+    reached_mcid_6w: int
+    mcid_share_6w: float | None
+    followed_up_12w: int
+    reached_mcid_12w: int
+    mcid_share_12w: float | None
+    discharged: int
+    median_days_to_discharge: float | None
+    escalated: int
+
+
+class ModelAnalyticsPublic(BaseModel):
+    version_id: int
+    start: date
+    end: date
+    clinic_id: int | None
+    as_of: datetime
+    episodes: int
+    """Episodes on this version now that started in the period (at the clinic)."""
+    migrated: int
+    estimated: int
+    """Completed steps the model did not allow where they happened (timed from the
+    episode's previous step)."""
+    steps: list[StepAnalyticsPublic]
+    branches: list[BranchAnalyticsPublic]
+    outcomes: list[StratumOutcomePublic]

@@ -72,7 +72,7 @@ def _scene(world: World) -> dict[str, list[str]]:
         "maja": ["/today", "/exercise", "/progress", "/account"],
         "eva": [f"/questionnaire/{questionnaire}"],
         "physio": ["/worklist", f"/tasks/{first_visit}", f"/patients/{maja_episode}"],
-        "manager": ["/models"],
+        "manager": ["/models", "/models/1/analytics"],
         "auditor": ["/audit"],
         "admin": ["/staff"],
     }

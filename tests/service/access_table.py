@@ -193,6 +193,12 @@ POLICY: list[Row] = [
         via="page"),
     Row("GET", "/models/{version_id}/migrate", frozenset({"manager"}), ACTIVE_MODEL,
         via="page"),
+    # A version's analytics (where its patients wait): managers, like the diagrams it needs.
+    Row("GET", "/api/models/{version_id}/analytics", frozenset({"manager"}), ACTIVE_MODEL),
+    Row("GET", "/api/models/{version_id}/analytics.csv", frozenset({"manager"}),
+        ACTIVE_MODEL),
+    Row("GET", "/models/{version_id}/analytics", frozenset({"manager"}), ACTIVE_MODEL,
+        via="page"),
     Row("POST", "/models/{version_id}/migrate", frozenset({"manager"}), ACTIVE_MODEL,
         body="page dry run", via="page", anonymous=REFUSED),
     Row("GET", "/audit", frozenset({"auditor"}), via="page"),

@@ -6,10 +6,16 @@
 //     diagram, so colour is not the only signal), "current", "done" (the patient's steps; the
 //     page says in words what they are).
 //
+//   window.carepathDiagram.show(container, xml, {heat: {steps, branches}})
+//     the managers' analytics: each step shaded by how many episodes wait there now
+//     (carepath-heat-0..4, darker is more) with a count overlay ("3 waiting · median 2.5 h"),
+//     and each sequence flow out of a gateway labelled with how often it was taken.
+//
 // Auto-init: every element with `data-carepath-diagram` is drawn when the page loads, from
 //   data-src      a URL returning BPMN XML, or JSON {name: text} (then data-file names the file)
 //   data-file     which file of that JSON to draw
 //   data-markers  JSON {elementId: kind}
+//   data-heat     the id of a <script type="application/json"> holding {steps, branches}
 // and gets data-carepath-diagram="drawn" or "failed" (failed also puts a sentence in it).
 import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 
@@ -56,6 +62,7 @@ export async function show(container, xml, options = {}) {
       mark(outer, kind === 'problem' ? 'problem' : 'changed');
     }
   });
+  if (options.heat) { drawHeat(options.heat, registry, canvas, overlays); }
   canvas.zoom('fit-viewport');
   legend(container, shown);
   return viewer;
@@ -69,6 +76,47 @@ export function shapeOnRoot(canvas, registry, element, root) {
     if (shape && !shape.waypoints && canvas.findRoot(shape) === root) { return shape; }
   }
   return null;
+}
+
+/** The analytics over the diagram: a shade and a count per step, a count per branch. */
+function drawHeat(heat, registry, canvas, overlays) {
+  const steps = heat.steps || {};
+  const most = Math.max(1, ...Object.values(steps).map((s) => s.waiting || 0));
+  Object.entries(steps).forEach(([id, step]) => {
+    const element = registry.get(id);
+    if (!element || element.waypoints) { return; }
+    const level = step.waiting ? Math.min(4, 1 + Math.floor(3 * step.waiting / most)) : 0;
+    canvas.addMarker(element, 'carepath-heat-' + level);
+    const words = [step.waiting + ' waiting'];
+    if (step.median_hours !== null && step.median_hours !== undefined) {
+      words.push('median ' + hours(step.median_hours));
+    }
+    overlays.add(element, 'carepath-heat', { position: { bottom: 14, left: -4 },
+      html: badge('carepath-heat-count', words.join(' · ')) });
+  });
+  (heat.branches || []).forEach((branch) => {
+    const flow = registry.filter((e) => e.waypoints && e.businessObject.sourceRef &&
+      e.businessObject.sourceRef.id === branch.gateway &&
+      (branch.target === '(end)' || (e.businessObject.targetRef &&
+        e.businessObject.targetRef.id === branch.target)))[0];
+    if (!flow) { return; }
+    const middle = flow.waypoints[Math.floor(flow.waypoints.length / 2)];
+    overlays.add(flow, 'carepath-heat', {
+      position: { top: middle.y - flow.y - 8, left: middle.x - flow.x + 4 },
+      html: badge('carepath-branch-count', branch.taken + ' (' +
+        Math.round(branch.share * 100) + '%)') });
+  });
+}
+
+function hours(value) {
+  return value >= 48 ? (value / 24).toFixed(1) + ' d' : value.toFixed(1) + ' h';
+}
+
+function badge(className, text) {
+  const span = document.createElement('span');
+  span.className = className;
+  span.textContent = text;
+  return span;
 }
 
 function tag(kind) {
@@ -105,7 +153,9 @@ async function drawFromAttributes(container) {
     if (container.dataset.file) { xml = JSON.parse(xml)[container.dataset.file]; }
     if (typeof xml !== 'string') { throw new Error('no such file ' + container.dataset.file); }
     const markers = container.dataset.markers ? JSON.parse(container.dataset.markers) : {};
-    await show(container, xml, { markers });
+    const island = container.dataset.heat && document.getElementById(container.dataset.heat);
+    const heat = island ? JSON.parse(island.textContent) : null;
+    await show(container, xml, { markers, heat });
     container.dataset.carepathDiagram = 'drawn';
   } catch (error) {
     container.textContent = 'The diagram could not be drawn (' + error.message + ').';
