@@ -7,7 +7,6 @@ which judges each episode once and does the counting."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from service.audit.schemas import (
 )
 from service.core import access
 from service.core.context import Context
+from service.core.db import raw_json, raw_time
 from service.core.errors import InvalidRequestError
 from service.core.tables import Clinic, Episode, Event, ExerciseLog, User
 from service.models import registry as models_registry
@@ -134,8 +134,8 @@ def _episodes_by_clinic(ctx: Context, in_period: list[Any]
             .where(*in_period, col(Event.name).in_(sorted(EVENTS_READ)))
             .order_by(col(Event.episode_id), col(Event.id))).all():
         events[episode_id].append(EpisodeEvent(
-            name, _utc(at),
-            {"role": task_role} if task_role else _loaded(values) if values else _NO_DATA,
+            name, raw_time(at),
+            {"role": task_role} if task_role else raw_json(values) if values else _NO_DATA,
             actor_id))
     sessions: dict[int, list[datetime]] = defaultdict(list)
     for episode_id, logged_at in ctx.session.connection().execute(
@@ -158,18 +158,6 @@ def _episodes_by_clinic(ctx: Context, in_period: list[Any]
 
 
 _NO_DATA: dict[str, Any] = {}
-
-
-def _utc(value: str | datetime) -> datetime:
-    """A stored time read raw: SQLite gives its text, PostgreSQL a naive datetime (UTC)."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC)
-
-
-def _loaded(value: str | dict[str, Any]) -> dict[str, Any]:
-    """Stored JSON read raw: SQLite gives its text, PostgreSQL's driver the object."""
-    loaded: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
-    return loaded
 
 
 def model_settings(ctx: Context, version_id: int) -> AdherenceSettings:

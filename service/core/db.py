@@ -4,12 +4,14 @@ processes. One transaction per request, owned by its unit of work (deps.Call).""
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -203,3 +205,16 @@ def savepoint(session: Session) -> Iterator[None]:
     rest goes on (one episode of a migration that fails keeps its old version)."""
     with session.begin_nested():
         yield
+
+
+def raw_time(value: str | datetime) -> datetime:
+    """A stored time read raw (a column selected without its SQLModel type, for speed):
+    SQLite gives its text, PostgreSQL a naive datetime; both are UTC."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC)
+
+
+def raw_json(value: str | dict[str, Any]) -> dict[str, Any]:
+    """Stored JSON read raw: SQLite gives its text, PostgreSQL's driver the object."""
+    loaded: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
+    return loaded

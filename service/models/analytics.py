@@ -19,9 +19,10 @@ from sqlmodel import col
 
 from pathways.analytics import END, Analytics, EpisodeLog, ModelShape, analyse
 from pathways.conformance import LoggedEvent
-from service.audit.indicators import DEFAULT_PERIOD, _loaded, _utc, clinic_names
+from service.audit.indicators import DEFAULT_PERIOD, clinic_names
 from service.core import access
 from service.core.context import Context
+from service.core.db import raw_json, raw_time
 from service.core.errors import InvalidRequestError, NotFoundError
 from service.core.tables import Episode, Event, ModelVersion, ReadyTask
 from service.models.schemas import (
@@ -78,8 +79,8 @@ def _episode_logs(ctx: Context, which: list[Any]) -> list[EpisodeLog]:
             .join(Episode, col(Episode.id) == col(Event.episode_id))
             .where(*which, col(Event.name).in_(EVENTS_READ))
             .order_by(col(Event.episode_id), col(Event.id))).all():
-        events[episode_id].append(LoggedEvent(name, element, _utc(at),
-                                              _loaded(values) if values else {}))
+        events[episode_id].append(LoggedEvent(name, element, raw_time(at),
+                                              raw_json(values) if values else {}))
     open_tasks: dict[int, list[str]] = defaultdict(list)
     for episode_id, task in connection.execute(
             sa.select(col(ReadyTask.episode_id), col(ReadyTask.name))
