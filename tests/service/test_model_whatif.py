@@ -159,7 +159,7 @@ def test_only_managers_run_what_ifs_and_limits_are_named(world: World,
     too_many = manager.post("/api/models/1/whatif", json={"patients": 100_000})
     assert too_many.status_code == 422
     assert too_many.json()["error"]["fields"][0]["field"] == "patients"
-    no_episodes = manager.post("/api/models/1/whatif", json={"cohort": "finished"})
+    no_episodes = manager.post("/api/models/1/whatif", json={"cohort": "finished", "patients": 5})
     assert no_episodes.status_code == 422
     assert "synthetic" in no_episodes.json()["error"]["message"]
     assert manager.get("/api/models/whatif/" + "0" * 32).status_code == 404
