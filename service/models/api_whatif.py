@@ -49,7 +49,7 @@ async def draft_whatif(draft_id: Id, body: WhatIfRequest, call: CallDep,
     def work(ctx: Context) -> whatif.Job:
         plan = whatif.plan_for_draft(ctx, draft_id, body.cohort, body.patients, body.weeks,
                                      settings.whatif_max_patients)
-        return whatif.JOBS.start(plan, ctx.actor_id)
+        return whatif.JOBS.start(plan)
 
     return job_public(await call(work))
 
@@ -61,7 +61,7 @@ async def version_whatif(version_id: Id, body: WhatIfRequest, call: CallDep,
     def work(ctx: Context) -> whatif.Job:
         plan = whatif.plan_for_version(ctx, version_id, body.cohort, body.patients,
                                        body.weeks, settings.whatif_max_patients)
-        return whatif.JOBS.start(plan, ctx.actor_id)
+        return whatif.JOBS.start(plan)
 
     return job_public(await call(work))
 

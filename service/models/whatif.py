@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from pathways.content import REFERENCE_BUNDLE
 from pathways.models import ModelError, load_bundle
@@ -103,7 +103,6 @@ class Comparison:
 @dataclass
 class Job:
     id: str
-    owner: int | None
     plan: WhatIfPlan
     state: State = "running"
     done: int = 0
@@ -177,6 +176,13 @@ def _plan(ctx: Context, label: str, files: dict[str, bytes], cohort: Cohort, pat
     return WhatIfPlan(label, f"version {deployed.id} (deployed)", {
         DEPLOYED: {name: text.encode() for name, text in deployed.files.items()},
         CANDIDATE: files}, scripts, cohort, weeks, source)
+
+
+def finished_count(session: Session) -> int:
+    """Finished episodes (whose answers a run can replay)."""
+    found: int = session.exec(select(func.count()).select_from(Episode)
+                              .where(Episode.status != "active")).one()
+    return found
 
 
 def finished_scripts(session: Session, limit: int) -> list[AnswerScript]:
@@ -286,13 +292,13 @@ class Jobs:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
 
-    def start(self, plan: WhatIfPlan, owner: int | None) -> Job:
+    def start(self, plan: WhatIfPlan) -> Job:
         with self._lock:
             running = sum(1 for job in self._jobs.values() if job.state == "running")
             if running >= MAX_RUNNING:
                 raise ConflictError("another what-if is running; wait for it to finish or "
                                     "cancel it, then start this one")
-            job = Job(secrets.token_hex(16), owner, plan,
+            job = Job(secrets.token_hex(16), plan,
                       total=len(plan.scripts) * len(plan.files))
             self._jobs[job.id] = job
             while len(self._jobs) > KEEP:

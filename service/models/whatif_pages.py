@@ -54,7 +54,7 @@ def _form(ctx: Context, kind: Kind, target_id: int, max_patients: int) -> WhatIf
         if ctx.session.get(ModelVersion, target_id) is None:
             raise NotFoundError(f"there is no model version {target_id}")
         label, action = f"version {target_id}", f"/models/{target_id}/whatif"
-    finished = len(whatif.finished_scripts(ctx.session, whatif.POOL_LIMIT))
+    finished = min(whatif.finished_count(ctx.session), whatif.POOL_LIMIT)
     return WhatIfForm(kind, target_id, label, action, max_patients, finished)
 
 
@@ -104,7 +104,7 @@ async def start_for_draft(request: Request, draft_id: Id, call: PageCallDep,
 
     def work(ctx: Context) -> str:
         plan = whatif.plan_for_draft(ctx, draft_id, chosen, count, horizon, limit)
-        return whatif.JOBS.start(plan, ctx.actor_id).id
+        return whatif.JOBS.start(plan).id
 
     return RedirectResponse(f"/models/whatif/{await call(work)}", status_code=303)
 
@@ -119,7 +119,7 @@ async def start_for_version(request: Request, version_id: Id, call: PageCallDep,
 
     def work(ctx: Context) -> str:
         plan = whatif.plan_for_version(ctx, version_id, chosen, count, horizon, limit)
-        return whatif.JOBS.start(plan, ctx.actor_id).id
+        return whatif.JOBS.start(plan).id
 
     return RedirectResponse(f"/models/whatif/{await call(work)}", status_code=303)
 
