@@ -32,6 +32,7 @@ from pathways.simulate import (
     scripts_from_cases,
     synthetic_cohort,
 )
+from service.care import service as care
 from service.core import access
 from service.core.context import Context
 from service.core.errors import ConflictError, InvalidRequestError, NotFoundError
@@ -194,12 +195,13 @@ def finished_scripts(session: Session, limit: int) -> list[AnswerScript]:
         return []
     strata = {episode_id or 0: stratum for episode_id, stratum in episodes}
     answers: dict[int, dict[str, list[Mapping[str, Any]]]] = {e: {} for e in strata}
-    for episode_id, name, data in session.exec(
-            select(TaskSubmission.episode_id, TaskSubmission.name, TaskSubmission.data)
+    for episode_id, task_id, name, data in session.exec(
+            select(TaskSubmission.episode_id, TaskSubmission.task_id, TaskSubmission.name,
+                   TaskSubmission.data)
             .where(col(TaskSubmission.episode_id).in_(list(strata)))
             .order_by(col(TaskSubmission.submitted_at), col(TaskSubmission.task_id))):
-        if not name.startswith("adhoc"):
-            answers[episode_id or 0].setdefault(name, []).append(data or {})
+        if not care.is_clinician_task(task_id):
+            answers[episode_id].setdefault(name, []).append(data or {})
     return [AnswerScript(answers[e], strata[e]) for e in strata if answers[e]]
 
 

@@ -22,7 +22,7 @@ from service.core.settings import get_settings
 from service.models import whatif
 
 from ..conftest import BETTERBACK_DIR
-from .conftest import World
+from .conftest import A, World, complete, refer
 
 PI_FOR_MEDIUM = (("stratum == 'high'</", "stratum in ('medium', 'high')</"),
                  ("stratum != 'high'</", "stratum == 'low'</"))
@@ -131,6 +131,24 @@ def test_psychologically_informed_sessions_for_medium_risk_add_the_physiotherapi
                                     old.by_role["physiotherapist"], strict=True)]
     assert weekly[0] == 8 and not any(weekly[1:])
     assert new.strata == old.strata == {"high": 1, "low": 1, "medium": 2}
+
+
+def test_finished_episodes_are_replayed_with_the_answers_they_gave(
+        world: World, manager: TestClient) -> None:
+    patient, _ = refer(world, "Ebba Ek", "ebba")
+    complete(patient, "red_flag_screen", {"age": 60, "red_flags": dict(
+        A["no_red_flags"], saddle_numbness=True, bladder_bowel_change=True)})
+    complete(world.client("physio"), "emergency_review",
+             {"emergency_action": "sent_to_emergency_department"})
+    started = manager.post("/api/models/1/whatif",
+                           json={"cohort": "finished", "patients": 5, "weeks": 2})
+    assert started.status_code == 202, started.text
+    result = finished(manager, started.json())["result"]
+    assert result["patients"] == 1
+    assert result["source"] == "the answers of the latest 1 finished episodes"
+    escalations = next(r for r in result["rows"] if r["measure"].startswith("Escalations"))
+    assert (escalations["deployed"], escalations["candidate"]) == (1, 1)
+    assert result["tasks"]["emergency_review"]["deployed"][0] == 1
 
 
 def test_a_run_can_be_cancelled(world: World, manager: TestClient,
