@@ -34,9 +34,10 @@ if TYPE_CHECKING:
     from .engine import PathwayEngine
 
 _READY_AT = "carepath_ready_at"
+_DUE_AT = "carepath_due_at"
 _STEP_ERRORS = (SpiffWorkflowException, SandboxError, ValueError, TypeError, KeyError,
                 RecursionError)
-_DUE_AT = "carepath_due_at"
+"""What a failed step raises (from the engine, the sandbox, or a value that cannot be saved)."""
 
 
 class PathwayInstance:

@@ -24,7 +24,7 @@ import time
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -352,8 +352,6 @@ def _adherence(files: Mapping[str, bytes]) -> AdherenceSettings:
 
 
 def _as_done(futures: Sequence[Any], cancel: threading.Event | None) -> Iterator[Chunk]:
-    from concurrent.futures import FIRST_COMPLETED, wait
-
     waiting = set(futures)
     while waiting:
         finished, waiting = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)

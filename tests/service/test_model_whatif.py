@@ -16,17 +16,12 @@ from fastapi.testclient import TestClient
 from sqlmodel import SQLModel
 
 from pathways.models import read_bundle_dir
-from pathways.simulate import AnswerScript, run_cohort, scripts_from_cases
 from service.cli import main
 from service.core.settings import get_settings
 from service.models import whatif
 
 from ..conftest import BETTERBACK_DIR
 from .conftest import A, World, complete, refer
-
-PI_FOR_MEDIUM = (("stratum == 'high'</", "stratum in ('medium', 'high')</"),
-                 ("stratum != 'high'</", "stratum == 'low'</"))
-"""The pi_gate's two conditions, rewritten: medium risk joins high risk in the sessions."""
 
 
 def edited(tmp_path: Path, file: str, *changes: tuple[str, str]) -> Path:
@@ -111,26 +106,6 @@ def test_a_4_week_follow_up_moves_that_workload_two_weeks_earlier_and_writes_not
     assert rows[0][3].startswith(f"draft {draft_id} (") and rows[0][4] == "change"
     moved = [r for r in rows if r[0] == "task follow_up_6w" and r[4] not in ("", "0")]
     assert moved, "the CSV shows the follow-ups moving"
-
-
-def test_psychologically_informed_sessions_for_medium_risk_add_the_physiotherapists_work(
-        tmp_path: Path) -> None:
-    """Hand-computed: 2 medium-risk, 1 high-risk and 1 low-risk patient of cases.yaml. Each
-    medium-risk patient gets pi_sessions (4) sessions more, all in the first week (each done
-    a day after it is ready, one after the other, from the day after the first visit)."""
-    pool = {s.stratum: s for s in reversed(scripts_from_cases(BETTERBACK_DIR))}
-    cohort: list[AnswerScript] = [pool["medium"], pool["medium"], pool["high"], pool["low"]]
-    draft = edited(tmp_path, "betterback.bpmn", *PI_FOR_MEDIUM)
-    found = run_cohort({"deployed": read_bundle_dir(BETTERBACK_DIR),
-                        "draft": read_bundle_dir(draft)}, cohort, workers=0)
-    old, new = found["deployed"], found["draft"]
-    assert new.total("physiotherapist") - old.total("physiotherapist") == 2 * 4
-    assert sum(new.by_task["pi_session"]) == 3 * 4
-    assert sum(old.by_task["pi_session"]) == 1 * 4
-    weekly = [n - o for n, o in zip(new.by_role["physiotherapist"],
-                                    old.by_role["physiotherapist"], strict=True)]
-    assert weekly[0] == 8 and not any(weekly[1:])
-    assert new.strata == old.strata == {"high": 1, "low": 1, "medium": 2}
 
 
 def test_finished_episodes_are_replayed_with_the_answers_they_gave(
