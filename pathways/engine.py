@@ -112,7 +112,10 @@ class PathwayEngine:
     """Starts and restores instances of one model version."""
 
     def __init__(self, model: PathwayModel, clock: Clock | None = None,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, rollback: bool = True) -> None:
+        """`rollback=False` skips saving the state after every step (what lets a failed step
+        be rolled back): for in-memory runs that never save, such as what-if simulations,
+        where a failed step ends that patient's run."""
         clock_module.install()
         quiet_state_changes()
         if model.spec is None:
@@ -127,6 +130,7 @@ class PathwayEngine:
         self.sandbox = Sandbox(HELPERS, limits)
         self.script_engine = SandboxScriptEngine(SandboxEnvironment(self.sandbox))
         self.serializer = _SERIALIZER
+        self.rollback = rollback
         self._names: dict[str | None, list[str]] = {}
         self.cycle_anchors = frozenset(
             spec.name

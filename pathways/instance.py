@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 _READY_AT = "carepath_ready_at"
 _DUE_AT = "carepath_due_at"
+_STEP_ERRORS = (SpiffWorkflowException, SandboxError, ValueError, TypeError, KeyError,
+                RecursionError)
+"""What a failed step raises (from the engine, the sandbox, or a value that cannot be saved)."""
 
 
 class PathwayInstance:
@@ -201,15 +204,23 @@ class PathwayInstance:
         """Run a change; on failure put the workflow back as it was last saved.
 
         The new state is serialised inside the step, so a value that cannot be saved fails
-        the step (and is rolled back) instead of leaving an episode that cannot be stored."""
+        the step (and is rolled back) instead of leaving an episode that cannot be stored.
+        An engine without rollback saves nothing: a failure leaves the instance unusable."""
+        if not self.engine.rollback:
+            self._ready = None
+            try:
+                yield
+            except _STEP_ERRORS as err:
+                self._events = []
+                raise _step_failed(err) from None
+            return
         if self._clean_state is None:
             self._clean_state = json.dumps(self.state(), separators=(",", ":"))
         self._ready = None
         try:
             yield
             new_state = json.dumps(self.state(), separators=(",", ":"))
-        except (SpiffWorkflowException, SandboxError, ValueError, TypeError, KeyError,
-                RecursionError) as err:
+        except _STEP_ERRORS as err:
             self.workflow, _ = self.engine.workflow_from_json(self._clean_state)
             self._events = []
             raise _step_failed(err) from None

@@ -49,7 +49,9 @@ from service.fhir import api as fhir_api
 from service.messages import api as messages_api
 from service.messages import pages as message_pages
 from service.models import api as models_api
+from service.models import api_whatif as whatif_api
 from service.models import pages as model_pages
+from service.models import whatif_pages
 from service.models.registry import EngineRegistry
 from service.nudges import api as nudges_api
 from service.nudges import pages as nudges_pages
@@ -186,9 +188,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     # Routes are matched in order, router by router: the busiest first (the task list and
     # completing tasks; then the patient's day).
     for router in (tasks_api.router, today_api.router, episodes_api.router, auth_api.router,
-                   models_api.router, audit_api.router, audit_exports_api.router,
-                   summary_api.router, fhir_api.router, people_pages.router, care_pages.router,
-                   patient_pages.router, illustrations.router, model_pages.router,
+                   whatif_api.router, models_api.router, audit_api.router,
+                   audit_exports_api.router, summary_api.router, fhir_api.router,
+                   people_pages.router, care_pages.router, patient_pages.router,
+                   illustrations.router, whatif_pages.router, model_pages.router,
                    audit_pages.router, staff_pages.router, nudges_api.router,
                    nudges_pages.router, messages_api.router, message_pages.router):
         app.include_router(router)

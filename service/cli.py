@@ -258,6 +258,9 @@ def _model(args: argparse.Namespace) -> int:
         return commands.deploy(Path(args.directory))
     if args.model_command == "diff":
         return commands.diff(args.old, args.new)
+    if args.model_command == "whatif":
+        return commands.whatif(Path(args.directory), args.cohort, args.patients, args.weeks,
+                               settings.whatif_max_patients)
     return commands.migrate(args.to, args.episode or [], args.step, args.stratum,
                             args.dry_run)
 
@@ -316,6 +319,13 @@ def _id(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an id (a whole number from 1 to "
                                          f"{MAX_ID})")
     return found
+
+
+def _positive(text: str) -> int:
+    """A count (patients, weeks): a whole number from 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1")
+    return int(text)
 
 
 def _safe_url(url: str) -> str:
@@ -412,6 +422,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="plan only: where each episode is and will be, which timers "
                               "restart; nothing changes")
     migrate.set_defaults(run=_model)
+    whatif = model_commands.add_parser(
+        "whatif", help="a bundle directory next to the active version over a simulated cohort "
+                       "(nothing is written): tasks per week by role, discharge, escalations, "
+                       "indicators")
+    whatif.add_argument("directory", metavar="DRAFT_DIR")
+    whatif.add_argument("--cohort", choices=("finished", "synthetic"), default="synthetic",
+                        help="replay finished episodes' answers, or synthetic patients drawn "
+                             "from the clinic's mix (default)")
+    whatif.add_argument("--patients", type=_positive, default=200, metavar="N")
+    whatif.add_argument("--weeks", type=_positive, default=16, metavar="W",
+                        help="weeks from each referral (default 16)")
+    whatif.set_defaults(run=_model)
 
     audit = commands.add_parser("audit", help="the auditors' log check, exports and "
                                               "indicators")

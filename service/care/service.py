@@ -46,6 +46,12 @@ _STATUS_BY_EVENT = {"episode_discharged": "discharged", "episode_escalated": "es
 _QUESTIONNAIRES = {"intake": "baseline", "follow_up": "follow_up"}
 
 
+def is_clinician_task(task_id: str) -> bool:
+    """A clinician task outside the pathway (a call back made from a message), not a step
+    of the episode's model?"""
+    return repository.is_clinician_task(task_id)
+
+
 def record_event(ctx: Context, episode: Episode, name: str,
                  data: dict[str, Any]) -> DomainEvent:
     """Append an event that is the service's, not the pathway's, to the episode's log (who

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     node_modules: Path = ROOT / "node_modules"
     """Where `npm ci` put the pages' browser libraries (package.json). A wheel does not carry
     them: an installed carepath needs this set to serve its pages and /docs in full."""
+    whatif_max_patients: int = Field(default=10_000, ge=1, le=100_000)
+    """The most patients one what-if run may simulate (each run uses every core while it
+    lasts)."""
     embedded_worker: bool = True
     """Run the timer sweep inside the server (one-command embedded mode)."""
     worker_interval_seconds: float = 5.0

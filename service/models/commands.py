@@ -19,10 +19,11 @@ from service.core.context import Context
 from service.core.db import transaction
 from service.core.errors import ServiceError
 from service.core.tables import User
-from service.models import library, registry, versions
+from service.models import library, registry, versions, whatif
 
 T = TypeVar("T")
 OPERATOR = "the host's operator (command line)"
+WHATIF_MAX_WEEKS = 52
 
 
 def operator() -> User:
@@ -120,6 +121,33 @@ class Commands:
         print(summary)
         return 1 if refused else 0
 
+
+    def whatif(self, directory: Path, cohort: whatif.Cohort, patients: int, weeks: int,
+               limit: int) -> int:
+        """The bundle in `directory` next to the active version, over a simulated cohort;
+        prints the comparison (the what-if page's table). Nothing is written."""
+        if not directory.is_dir():
+            return _refuse(f"{directory} is not a directory (a model bundle is a directory "
+                           f"with pathway.toml, .bpmn, .dmn and forms/*.json)")
+        if weeks > WHATIF_MAX_WEEKS:
+            return _refuse(f"--weeks must be at most {WHATIF_MAX_WEEKS}")
+        files = read_bundle_dir(directory)
+        try:
+            plan = self._run(False, lambda ctx: whatif.plan_for_files(
+                ctx, str(directory), files, cohort, patients, weeks, limit))
+        except ServiceError as err:
+            return _refuse(str(err))
+        result = whatif.compare(plan)
+        print(f"{result.candidate} next to {result.deployed}: {result.source}, {weeks} "
+              f"weeks from each referral")
+        rows = [("group", "measure", "deployed", "candidate", "change")]
+        rows += [(r.group, r.measure, whatif.cell(r.deployed), whatif.cell(r.candidate),
+                  whatif.cell(r.change, signed=True)) for r in result.rows]
+        _table(rows)
+        for model, problems in result.problems.items():
+            for why, count in problems.items():
+                print(f"{model}: {count} patient(s) stopped early: {why}")
+        return 0
 
     def _move_one(self, to_version: int, episode_id: int) -> versions.EpisodeMove:
         def work(ctx: Context) -> versions.EpisodeMove:

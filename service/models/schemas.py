@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -133,3 +134,51 @@ class ModelAnalyticsPublic(BaseModel):
     steps: list[StepAnalyticsPublic]
     branches: list[BranchAnalyticsPublic]
     outcomes: list[StratumOutcomePublic]
+
+
+class WhatIfRequest(BaseModel):
+    """A what-if run: whose answers, how many patients, how many weeks from each referral."""
+
+    cohort: Literal["finished", "synthetic"] = "synthetic"
+    """finished: replay the answers of the latest finished episodes; synthetic: patients
+    drawn (seeded) from the clinic's mix of strata and answers."""
+    patients: int = Field(default=200, ge=1, le=100_000)
+    """At most the server's CAREPATH_WHATIF_MAX_PATIENTS (default 10,000)."""
+    weeks: int = Field(default=16, ge=1, le=52)
+
+
+class WhatIfRowPublic(BaseModel):
+    group: str
+    measure: str
+    deployed: float | None
+    candidate: float | None
+    change: float | None
+
+
+class WhatIfResultPublic(BaseModel):
+    candidate: str
+    deployed: str
+    cohort: str
+    patients: int
+    weeks: int
+    source: str
+    rows: list[WhatIfRowPublic]
+    weekly: dict[str, dict[str, list[int]]]
+    """Role -> "deployed"/"candidate" -> tasks that became ready each week."""
+    tasks: dict[str, dict[str, list[int]]]
+    """The same by task (its BPMN id)."""
+    strata: dict[str, dict[str, int]]
+    """"deployed"/"candidate" -> patients by the risk stratum each model gave them."""
+    problems: dict[str, dict[str, int]]
+
+
+class WhatIfJobPublic(BaseModel):
+    id: str
+    state: Literal["running", "done", "cancelled", "failed"]
+    done: int
+    """Patients simulated so far, over both models."""
+    total: int
+    candidate: str
+    deployed: str
+    error: str | None
+    result: WhatIfResultPublic | None

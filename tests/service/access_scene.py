@@ -35,6 +35,7 @@ from service.core.tables import (
     TaskSubmission,
     User,
 )
+from service.models import whatif
 from service.nudges import service as nudges
 
 from .access_table import (
@@ -45,6 +46,7 @@ from .access_table import (
     A_OPT_OUT,
     A_PATIENT_TASK,
     A_PHYSIO_TASK,
+    A_WHATIF,
     ACTIVE_MODEL,
     AN_EXERCISE,
     AN_INDICATOR,
@@ -56,6 +58,9 @@ from .access_table import (
     Row,
 )
 from .conftest import PASSWORD, World, education_answers
+
+WHATIF = {"cohort": "synthetic", "patients": 2, "weeks": 1}
+"""A what-if run small enough to finish at once."""
 
 TABLES: list[type[SQLModel]] = [Patient, User, Episode, Event, TaskSubmission,
                                 QuestionnaireResponse, ExerciseLog, ModelVersion, ModelDraft,
@@ -152,6 +157,10 @@ class Scene:
             values["indicator"] = 4
         if row.target == A_DRAFT:
             values["draft_id"] = self.fresh_draft()
+        if row.path.endswith("/whatif") or row.target == A_WHATIF:
+            assert whatif.JOBS.wait_all(30), "a what-if run is still running"
+        if row.target == A_WHATIF:
+            values["job_id"] = self.fresh_whatif()
         if row.target == A_OPT_OUT:
             values["patient_id"] = self.patient_a()
             values["token"] = nudges.unsubscribe_token(self.world.settings, self.patient_a())
@@ -183,6 +192,15 @@ class Scene:
             found: int = session.exec(select(ModelVersion.id)
                                       .where(ModelVersion.active == True)).one()  # noqa: E712
         return found
+
+    def fresh_whatif(self) -> str:
+        """A small what-if run of the active version, finished."""
+        started = self.clients["manager"].post(
+            f"/api/models/{self.active_version()}/whatif", json=WHATIF)
+        assert started.status_code == 202, started.text
+        assert whatif.JOBS.wait_all(30), "the what-if run did not finish"
+        job_id: str = started.json()["id"]
+        return job_id
 
     def fresh_draft(self) -> int:
         """A new draft holding the active version's files, as "Edit a copy" makes it."""
@@ -227,6 +245,8 @@ class Scene:
                 form.update(new_password=PASSWORD, new_password_again=PASSWORD)
             elif row.body == "page new draft":
                 form.update(from_version=str(self.active_version()))
+            elif row.body == "page what-if":
+                form.update({key: str(value) for key, value in WHATIF.items()})
             elif row.body == "page dry run":
                 form.update(action="dry_run")
             elif row.body == "page new staff account":
@@ -238,6 +258,8 @@ class Scene:
                 form.update(current_password=PASSWORD, new_password=PASSWORD,
                             new_password_again=PASSWORD)
             return form
+        if row.body == "what-if":
+            return WHATIF
         if row.body == "message":
             return {"text": f"A message from {role}"}
         if row.body == "own password, unchanged":

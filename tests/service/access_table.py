@@ -71,6 +71,7 @@ A_DRAFT = "a model draft (a fresh copy of the active version for each call)"
 A_OPT_OUT = "patient A's opt-out link from a reminder email"
 A_CALENDAR = "patient A's private calendar link (a fresh one for each call)"
 A_MESSAGE = "a message patient A wrote (a fresh one for each call)"
+A_WHATIF = "a finished what-if run of the active version (a fresh small one for each call)"
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,6 +202,26 @@ POLICY: list[Row] = [
         via="page"),
     Row("POST", "/models/{version_id}/migrate", frozenset({"manager"}), ACTIVE_MODEL,
         body="page dry run", via="page", anonymous=REFUSED),
+    # What-if runs (managers): start one for a draft or a version, follow it, cancel it, and
+    # fetch its comparison; the pages' twins.
+    Row("POST", "/api/models/drafts/{draft_id}/whatif", frozenset({"manager"}), A_DRAFT,
+        body="what-if"),
+    Row("POST", "/api/models/{version_id}/whatif", frozenset({"manager"}), ACTIVE_MODEL,
+        body="what-if"),
+    Row("GET", "/api/models/whatif/{job_id}", frozenset({"manager"}), A_WHATIF),
+    Row("POST", "/api/models/whatif/{job_id}/cancel", frozenset({"manager"}), A_WHATIF),
+    Row("GET", "/api/models/whatif/{job_id}/comparison.csv", frozenset({"manager"}), A_WHATIF),
+    Row("GET", "/models/drafts/{draft_id}/whatif", frozenset({"manager"}), A_DRAFT,
+        via="page"),
+    Row("POST", "/models/drafts/{draft_id}/whatif", frozenset({"manager"}), A_DRAFT,
+        body="page what-if", via="page", anonymous=REFUSED),
+    Row("GET", "/models/{version_id}/whatif", frozenset({"manager"}), ACTIVE_MODEL,
+        via="page"),
+    Row("POST", "/models/{version_id}/whatif", frozenset({"manager"}), ACTIVE_MODEL,
+        body="page what-if", via="page", anonymous=REFUSED),
+    Row("GET", "/models/whatif/{job_id}", frozenset({"manager"}), A_WHATIF, via="page"),
+    Row("POST", "/models/whatif/{job_id}/cancel", frozenset({"manager"}), A_WHATIF,
+        body="the CSRF token, as a form", via="page", anonymous=REFUSED),
     Row("GET", "/audit", frozenset({"auditor"}), via="page"),
     Row("GET", "/audit/log", frozenset({"auditor"}), via="page"),
     Row("GET", "/audit/conformance", frozenset({"auditor"}), via="page"),

@@ -154,11 +154,13 @@ def make_world() -> Iterator[World]:
     # Requests' work runs as in production: on SQLite on the event loop (each TestClient
     # request has a loop of its own, so requests from several threads still overlap); the
     # live server gives it threads (see live_server).
-    # The log's checkpoints in a file of this world's own (PostgreSQL's default, under var/,
+    # What-if runs of at most 40 patients: a generated request (schemathesis) starts no long
+    # run. The log's checkpoints in a file of this world's own (PostgreSQL's default, under var/,
     # would outlive the database each test makes afresh).
     checkpoints = Path(tempfile.mkdtemp(prefix="carepath-test-")) / "checkpoints.jsonl"
     settings = Settings(database_url=url, mode="development", embedded_worker=False,
-                        login_attempts_per_window=5, audit_checkpoints=checkpoints)
+                        login_attempts_per_window=5, audit_checkpoints=checkpoints,
+                        whatif_max_patients=40)
     clock = ManualClock()
     db = create_db_engine(settings)
     prepare(db, settings, clock)
