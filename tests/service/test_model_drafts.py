@@ -237,5 +237,5 @@ def test_the_library_starts_a_draft_and_lists_it(world: World) -> None:
     editor = manager.get("/models/drafts/1")
     assert editor.status_code == 200
     listed = html(manager.get("/models")).select("ul.drafts li a")
-    assert [a["href"] for a in listed] == ["/models/drafts/1"]
+    assert [a["href"] for a in listed] == ["/models/drafts/1", "/models/drafts/1/whatif"]
     assert log_in(world, "physio").get("/models/drafts/1").status_code == 403
