@@ -4,6 +4,7 @@ link once done). The run itself is `whatif.JOBS`'s; these pages only start, show
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -12,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.core import access
 from service.core.context import Context
-from service.core.deps import PageCallDep
+from service.core.deps import Call, PageCallDep
 from service.core.errors import InvalidRequestError, NotFoundError
 from service.core.pages import render, viewer
 from service.core.schemas import Id
@@ -99,14 +100,8 @@ async def start_for_draft(request: Request, draft_id: Id, call: PageCallDep,
                           cohort: Annotated[str, Form()] = "synthetic",
                           patients: Annotated[str, Form()] = "200",
                           weeks: Annotated[str, Form()] = "16") -> Response:
-    chosen, count, horizon = _numbers(cohort, patients, weeks)
-    limit = request.app.state.settings.whatif_max_patients
-
-    def work(ctx: Context) -> str:
-        plan = whatif.plan_for_draft(ctx, draft_id, chosen, count, horizon, limit)
-        return whatif.JOBS.start(plan).id
-
-    return RedirectResponse(f"/models/whatif/{await call(work)}", status_code=303)
+    return await _start(request, call, whatif.plan_for_draft, draft_id, cohort, patients,
+                        weeks)
 
 
 @router.post("/models/{version_id}/whatif")
@@ -114,12 +109,18 @@ async def start_for_version(request: Request, version_id: Id, call: PageCallDep,
                             cohort: Annotated[str, Form()] = "synthetic",
                             patients: Annotated[str, Form()] = "200",
                             weeks: Annotated[str, Form()] = "16") -> Response:
+    return await _start(request, call, whatif.plan_for_version, version_id, cohort, patients,
+                        weeks)
+
+
+async def _start(request: Request, call: Call, plan_for: Callable[..., Any], candidate: int,
+                 cohort: str, patients: str, weeks: str) -> Response:
+    """Start a run of the form's cohort for a draft or a version, and go to its page."""
     chosen, count, horizon = _numbers(cohort, patients, weeks)
     limit = request.app.state.settings.whatif_max_patients
 
     def work(ctx: Context) -> str:
-        plan = whatif.plan_for_version(ctx, version_id, chosen, count, horizon, limit)
-        return whatif.JOBS.start(plan).id
+        return whatif.JOBS.start(plan_for(ctx, candidate, chosen, count, horizon, limit)).id
 
     return RedirectResponse(f"/models/whatif/{await call(work)}", status_code=303)
 

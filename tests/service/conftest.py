@@ -11,7 +11,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +28,10 @@ from sqlmodel import SQLModel, func, select
 
 from pathways.clock import ManualClock
 from service.app import create_app
+from service.cli import main
 from service.core.context import Context
 from service.core.db import create_db_engine, transaction
-from service.core.settings import Settings
+from service.core.settings import Settings, get_settings
 from service.core.tables import Clinic, Patient
 from service.models.bootstrap import prepare
 from service.models.registry import EngineRegistry
@@ -191,6 +192,27 @@ def make_world() -> Iterator[World]:
 def world() -> Iterator[World]:
     with make_world() as made:
         yield made
+
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def carepath(world: World, monkeypatch: pytest.MonkeyPatch,
+             capsys: pytest.CaptureFixture[str]) -> Run:
+    """`carepath model ARGS` against the world's database: (exit code, stdout, stderr)."""
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        monkeypatch.setenv("CAREPATH_DATABASE_URL", world.settings.database_url)
+        get_settings.cache_clear()
+        try:
+            code = main(["model", *argv])
+        finally:
+            get_settings.cache_clear()
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
 
 
 def free_port() -> int:

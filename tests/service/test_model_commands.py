@@ -10,33 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import main
-from service.core.settings import get_settings
 from service.core.tables import Event, ModelVersion
 
 from ..conftest import BETTERBACK_DIR
-from .conftest import World, complete, follow_up_answers, refer, through_first_visit
+from .conftest import Run, World, complete, follow_up_answers, refer, through_first_visit
 from .test_model_migration import FOUR_WEEKS, SIX_WEEKS, version_of, without_the_2_week_follow_up
-
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def carepath(world: World, monkeypatch: pytest.MonkeyPatch,
-             capsys: pytest.CaptureFixture[str]) -> Run:
-    """`carepath model ARGS` against the world's database: (exit code, stdout, stderr)."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        monkeypatch.setenv("CAREPATH_DATABASE_URL", world.settings.database_url)
-        get_settings.cache_clear()
-        try:
-            code = main(["model", *argv])
-        finally:
-            get_settings.cache_clear()
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def edited_bundle(tmp_path: Path, edit: Callable[[str], str]) -> Path:

@@ -7,7 +7,7 @@ import csv
 import io
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import SQLModel
 
 from pathways.models import read_bundle_dir
-from service.cli import main
-from service.core.settings import get_settings
 from service.models import whatif
 
 from ..conftest import BETTERBACK_DIR
-from .conftest import A, World, complete, refer
+from .conftest import A, Run, World, complete, refer
 
 
 def edited(tmp_path: Path, file: str, *changes: tuple[str, str]) -> Path:
@@ -158,23 +156,6 @@ def test_only_managers_run_what_ifs_and_limits_are_named(world: World,
     assert manager.get("/api/models/whatif/" + "0" * 32).status_code == 404
 
 
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def carepath(world: World, monkeypatch: pytest.MonkeyPatch,
-             capsys: pytest.CaptureFixture[str]) -> Run:
-    def run(*argv: str) -> tuple[int, str, str]:
-        monkeypatch.setenv("CAREPATH_DATABASE_URL", world.settings.database_url)
-        get_settings.cache_clear()
-        try:
-            code = main(["model", *argv])
-        finally:
-            get_settings.cache_clear()
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_the_command_line_prints_the_comparison_and_refuses_in_one_line(
